@@ -1,0 +1,312 @@
+package io.fusedopt;
+
+import io.fusedopt.backend.ArenaBuffer;
+import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.Backend;
+import io.fusedopt.backend.StepProgram;
+import io.fusedopt.backend.StepProgram.LookaheadAction;
+import io.fusedopt.rule.Rule;
+import io.fusedopt.schedule.Schedule;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * An optimizer bound to a {@link ParameterStore}: its state buffers, its parameter groups, its schedule, and the
+ * step count. Built by the factories of {@link Optimizers}.
+ *
+ * <p>{@link #step()} computes the per-step scalars of every group on the host, in double, and issues the passes of
+ * the step on the store's device. One optimizer steps from one thread at a time; a concurrent call is rejected.
+ * After a device failure inside a step, the optimizer refuses further steps: its buffers may be half-updated.
+ */
+public final class Optimizer implements AutoCloseable {
+    private final ParameterStore store;
+    private final Rule rule;
+    private final Schedule schedule;
+    private final NonFinitePolicy policy;
+    private final int lookaheadK;
+    private final double lookaheadAlpha;
+    private final List<String> groupNames;
+    private final ArenaLayout layout;
+    private final List<String> slotNames;
+    private final List<ArenaBuffer> slots;
+    private final ArenaBuffer slow;
+    private final StepProgram program;
+    private final AtomicBoolean stepping = new AtomicBoolean();
+    private final float[] scalars;
+    private final double[] finishScalars;
+    private final double[] lastLr;
+    private long steps;
+    private long skipped;
+    private String failure;
+    private boolean closed;
+
+    Optimizer(ParameterStore store, Rule rule, Schedule schedule, NonFinitePolicy policy, int lookaheadK,
+            double lookaheadAlpha, List<String> groupNames, int[] tensorGroup) {
+        this.store = store;
+        this.rule = rule;
+        this.schedule = schedule;
+        this.policy = policy;
+        this.lookaheadK = lookaheadK;
+        this.lookaheadAlpha = lookaheadAlpha;
+        this.groupNames = List.copyOf(groupNames);
+        this.layout = new ArenaLayout(store.tensors(), tensorGroup, groupNames.size(), store.arenaElements());
+        this.scalars = new float[rule.scalarCount() * groupNames.size()];
+        this.finishScalars = new double[rule.finishScalarCount() * groupNames.size()];
+        this.lastLr = new double[groupNames.size()];
+        List<String> names = new ArrayList<>(rule.slots());
+        if (lookaheadK > 0) {
+            names.add("slow");
+        }
+        this.slotNames = Collections.unmodifiableList(names);
+        Backend backend = store.device().backend();
+        List<ArenaBuffer> made = new ArrayList<>();
+        try {
+            for (int s = 0; s < rule.slots().size(); s++) {
+                ArenaBuffer b = backend.allocate(layout, "state slot " + rule.slots().get(s));
+                made.add(b);
+                for (var t : store.tensors()) {
+                    b.fill(t, rule.slotInit(s, layout.group(t.index())));
+                }
+            }
+            ArenaBuffer slowBuffer = null;
+            if (lookaheadK > 0) {
+                slowBuffer = backend.allocate(layout, "lookahead slow weights");
+                made.add(slowBuffer);
+            }
+            this.slow = slowBuffer;
+            this.slots = List.copyOf(made.subList(0, rule.slots().size()));
+            this.program = backend.program(rule, layout, store.parameterBuffer(), store.gradientBuffer(), slots, slow);
+        } catch (RuntimeException e) {
+            for (ArenaBuffer b : made) {
+                b.close();
+            }
+            throw e;
+        }
+        for (int g = 0; g < lastLr.length; g++) {
+            lastLr[g] = schedule.lr(0, rule.baseLr(g));
+        }
+    }
+
+    /**
+     * Applies one step to every tensor of every group, using the gradients in the store.
+     *
+     * @throws NonFiniteGradientException under {@link NonFinitePolicy#THROW} when a gradient is not finite
+     * @throws IllegalStateException when closed, when another thread is inside {@code step()}, when a previous
+     *     device failure left the state unknown, or when the schedule yields an invalid rate
+     * @throws CudaException when the device fails; the optimizer then refuses further steps
+     */
+    public void step() {
+        if (!stepping.compareAndSet(false, true)) {
+            throw new IllegalStateException("step() is already running on this optimizer in another thread;"
+                    + " an optimizer steps from one thread at a time");
+        }
+        try {
+            checkUsable();
+            long t = steps + 1;
+            double[] lrs = new double[lastLr.length];
+            for (int g = 0; g < lrs.length; g++) {
+                double lr = schedule.lr(steps, rule.baseLr(g));
+                if (!Double.isFinite(lr) || lr < 0) {
+                    throw new IllegalStateException("schedule " + schedule + " gave learning rate " + lr
+                            + " at step " + steps + " for group '" + groupNames.get(g) + "'");
+                }
+                lrs[g] = lr;
+                rule.scalars(g, t, lr, scalars, g * rule.scalarCount());
+                rule.finishScalars(g, t, lr, finishScalars, g * rule.finishScalarCount());
+            }
+            LookaheadAction action = LookaheadAction.NONE;
+            if (lookaheadK > 0) {
+                boolean init = t == 1;
+                boolean sync = t % lookaheadK == 0;
+                action = init && sync ? LookaheadAction.INIT_AND_SYNC
+                        : init ? LookaheadAction.INIT : sync ? LookaheadAction.SYNC : LookaheadAction.NONE;
+            }
+            boolean check = policy != NonFinitePolicy.PROPAGATE;
+            try {
+                program.run(scalars, finishScalars, check, action, (float) lookaheadAlpha);
+                if (check && program.lastStepSkipped()) {
+                    skipped++;
+                    if (policy == NonFinitePolicy.THROW) {
+                        throw new NonFiniteGradientException("a gradient is not finite at step " + t
+                                + "; the step was not applied (parameters and state unchanged)");
+                    }
+                    return;
+                }
+            } catch (CudaException e) {
+                failure = e.getMessage();
+                throw new CudaException(e.code(), e.errorName(), e.action() + " during step " + t
+                        + "; the device state is now unknown: restore the optimizer from the last checkpoint");
+            }
+            steps = t;
+            System.arraycopy(lrs, 0, lastLr, 0, lrs.length);
+        } finally {
+            stepping.set(false);
+        }
+    }
+
+    private void checkUsable() {
+        if (closed) {
+            throw new IllegalStateException("the optimizer is closed");
+        }
+        if (store.isClosed()) {
+            throw new IllegalStateException("the optimizer's parameter store is closed");
+        }
+        if (failure != null) {
+            throw new IllegalStateException("the optimizer refuses to step: an earlier device failure (" + failure
+                    + ") left parameters and state unknown; restore from the last checkpoint");
+        }
+    }
+
+    /** Steps applied so far; skipped steps do not count. */
+    public long stepCount() {
+        return steps;
+    }
+
+    /** Steps skipped for a non-finite gradient under {@link NonFinitePolicy#SKIP} or {@link NonFinitePolicy#THROW}. */
+    public long skippedSteps() {
+        return skipped;
+    }
+
+    /** The learning rate of the first group at the last step (before any step: the rate the first step will use). */
+    public double learningRate() {
+        return lastLr[0];
+    }
+
+    /** The learning rate of group {@code group} at the last step; rejects an unknown group index. */
+    public double learningRate(int group) {
+        if (group < 0 || group >= lastLr.length) {
+            throw new IllegalArgumentException("group must be in [0, " + lastLr.length + "), got " + group);
+        }
+        return lastLr[group];
+    }
+
+    /** The group names; index 0 is the default group. */
+    public List<String> groupNames() {
+        return groupNames;
+    }
+
+    /** The rule (algorithm and per-group hyperparameters). */
+    public Rule rule() {
+        return rule;
+    }
+
+    /** The schedule. */
+    public Schedule schedule() {
+        return schedule;
+    }
+
+    /** The non-finite gradient policy. */
+    public NonFinitePolicy nonFinitePolicy() {
+        return policy;
+    }
+
+    /** Lookahead's k, or 0 without Lookahead. */
+    public int lookaheadK() {
+        return lookaheadK;
+    }
+
+    /** Lookahead's α (meaningless without Lookahead). */
+    public double lookaheadAlpha() {
+        return lookaheadAlpha;
+    }
+
+    /** The store this optimizer updates. */
+    public ParameterStore store() {
+        return store;
+    }
+
+    /** The layout with this optimizer's groups. */
+    public ArenaLayout layout() {
+        return layout;
+    }
+
+    /** The names of the state slots, Lookahead's {@code slow} last when present. */
+    public List<String> slotNames() {
+        return slotNames;
+    }
+
+    /** A copy of one state slot of one tensor; rejects unknown tensor and slot names. */
+    public float[] state(String tensor, String slot) {
+        Tensor t = store.tensor(tensor);
+        float[] out = new float[ParameterStore.wholeLength(t)];
+        readState(tensor, slot, 0, out, 0, out.length);
+        return out;
+    }
+
+    /** Reads {@code len} elements of a state slot of a tensor from element {@code at} into {@code dst[from..]}. */
+    public void readState(String tensor, String slot, long at, float[] dst, int from, int len) {
+        checkOpen();
+        buffer(slot).read(store.tensor(tensor), at, dst, from, len);
+    }
+
+    /** Writes {@code len} elements of a state slot of a tensor at element {@code at} from {@code src[from..]}. */
+    public void writeState(String tensor, String slot, long at, float[] src, int from, int len) {
+        checkOpen();
+        buffer(slot).write(store.tensor(tensor), at, src, from, len);
+    }
+
+    private ArenaBuffer buffer(String slot) {
+        int i = slotNames.indexOf(slot);
+        if (i < 0) {
+            throw new IllegalArgumentException("unknown state slot '" + slot + "'; " + rule.id() + " has " + slotNames);
+        }
+        return i < slots.size() ? slots.get(i) : slow;
+    }
+
+    /** The rule's per-tensor state (for SWATS: λ, Λ, phase, SGD coefficient per tensor); a copy. */
+    public double[] tensorState() {
+        checkOpen();
+        return program.tensorState();
+    }
+
+    /** The per-tensor state values of one tensor; empty for rules without it. */
+    public double[] tensorState(String tensor) {
+        int w = rule.tensorStateWidth();
+        int i = store.tensor(tensor).index();
+        return Arrays.copyOfRange(tensorState(), i * w, (i + 1) * w);
+    }
+
+    /** Replaces the step count and skipped count, the per-tensor state, for restoring a checkpoint. */
+    void restoreCounters(long stepCount, long skippedCount, double[] tensorState) {
+        checkOpen();
+        program.setTensorState(tensorState);
+        this.steps = stepCount;
+        this.skipped = skippedCount;
+        for (int g = 0; g < lastLr.length; g++) {
+            lastLr[g] = schedule.lr(Math.max(0, stepCount - 1), rule.baseLr(g));
+        }
+    }
+
+    /** Waits until every step issued so far has finished on the device. */
+    public void synchronize() {
+        store.device().synchronize();
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the optimizer is closed");
+        }
+    }
+
+    /** Frees the state buffers. Closing twice is harmless; the store stays open. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            program.close();
+        } finally {
+            for (ArenaBuffer b : slots) {
+                b.close();
+            }
+            if (slow != null) {
+                slow.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,292 @@
+package io.fusedopt;
+
+import io.fusedopt.backend.ArenaBuffer;
+import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.Backend;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A model's tensors in one arena on a device: a flat, aligned buffer of parameters and one of gradients, both
+ * addressed by tensor name. Optimizers built on the store add one buffer per state slot with the same layout.
+ *
+ * <pre>{@code
+ * ParameterStore store = ParameterStore.builder()
+ *         .add("fc1.weight", 128, 64).add("fc1.bias", 128)
+ *         .build(device);
+ * store.setParameters("fc1.weight", initialWeights);
+ * }</pre>
+ *
+ * <p>Parameters and gradients start at zero. On CUDA, {@link #parameterAddress} and {@link #gradientAddress} give
+ * device pointers so a framework can compute gradients, or use the parameters, in place.
+ */
+public final class ParameterStore implements AutoCloseable {
+    private final Device device;
+    private final List<Tensor> tensors;
+    private final Map<String, Tensor> byName;
+    private final long totalElements;
+    private final ArenaLayout layout;
+    private ArenaBuffer params;
+    private ArenaBuffer grads;
+
+    private ParameterStore(Device device, List<Tensor> tensors, long totalElements) {
+        this.device = device;
+        this.tensors = List.copyOf(tensors);
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        for (Tensor t : tensors) {
+            m.put(t.name(), t);
+        }
+        this.byName = Collections.unmodifiableMap(m);
+        this.totalElements = totalElements;
+        this.layout = new ArenaLayout(tensors, new int[tensors.size()], 1, totalElements);
+        Backend backend = device.backend();
+        ArenaBuffer p = null;
+        try {
+            p = backend.allocate(layout, "parameters");
+            ArenaBuffer g = backend.allocate(layout, "gradients");
+            try {
+                for (Tensor t : tensors) {
+                    p.fill(t, 0f);
+                    g.fill(t, 0f);
+                }
+            } catch (RuntimeException e) {
+                g.close();
+                throw e;
+            }
+            this.params = p;
+            this.grads = g;
+        } catch (RuntimeException e) {
+            if (p != null) {
+                p.close();
+            }
+            throw e;
+        }
+    }
+
+    /** Starts declaring tensors. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Declares tensors by name and shape, in order, then places them in an arena on a device. */
+    public static final class Builder {
+        private final List<String> names = new ArrayList<>();
+        private final List<long[]> shapes = new ArrayList<>();
+
+        private Builder() {
+        }
+
+        /**
+         * Adds a tensor.
+         *
+         * @throws IllegalArgumentException for a null, empty or duplicate name, or a shape with no dimensions, a
+         *     dimension below 1, or more than {@code Long.MAX_VALUE} elements
+         */
+        public Builder add(String name, long... shape) {
+            if (name == null || name.isEmpty()) {
+                throw new IllegalArgumentException("tensor name must be non-empty, got " + (name == null ? "null" : "\"\""));
+            }
+            if (names.contains(name)) {
+                throw new IllegalArgumentException("duplicate tensor name '" + name + "'");
+            }
+            if (shape == null || shape.length == 0) {
+                throw new IllegalArgumentException("shape of '" + name + "' must have at least one dimension");
+            }
+            long n = 1;
+            for (long d : shape) {
+                if (d < 1) {
+                    throw new IllegalArgumentException("shape of '" + name + "' must have dimensions >= 1, got "
+                            + java.util.Arrays.toString(shape));
+                }
+                try {
+                    n = Math.multiplyExact(n, d);
+                } catch (ArithmeticException e) {
+                    throw new IllegalArgumentException("shape of '" + name + "' has more than " + Long.MAX_VALUE
+                            + " elements: " + java.util.Arrays.toString(shape), e);
+                }
+            }
+            names.add(name);
+            shapes.add(shape.clone());
+            return this;
+        }
+
+        /**
+         * Places the tensors (each aligned to {@link LaunchConfig#ALIGN} elements) and allocates the arena.
+         *
+         * @throws IllegalArgumentException when no tensor was added
+         * @throws CudaException when the device cannot allocate the arena; nothing stays allocated
+         */
+        public ParameterStore build(Device device) {
+            if (names.isEmpty()) {
+                throw new IllegalArgumentException("a parameter store needs at least one tensor");
+            }
+            List<Tensor> tensors = new ArrayList<>();
+            long offset = 0;
+            for (int i = 0; i < names.size(); i++) {
+                long len = 1;
+                for (long d : shapes.get(i)) {
+                    len *= d;
+                }
+                tensors.add(new Tensor(names.get(i), shapes.get(i), offset, len, i));
+                long end = Math.addExact(offset, len);
+                offset = Math.addExact(end, (LaunchConfig.ALIGN - end % LaunchConfig.ALIGN) % LaunchConfig.ALIGN);
+            }
+            return new ParameterStore(device, tensors, offset);
+        }
+    }
+
+    /** The device the arena lives on. */
+    public Device device() {
+        return device;
+    }
+
+    /** The tensors, in declaration order. */
+    public List<Tensor> tensors() {
+        return tensors;
+    }
+
+    /** The tensor named {@code name}; rejects unknown names. */
+    public Tensor tensor(String name) {
+        Tensor t = byName.get(name);
+        if (t == null) {
+            throw new IllegalArgumentException("unknown tensor name '" + name + "'");
+        }
+        return t;
+    }
+
+    /** Elements the arena spans, alignment padding included. */
+    public long arenaElements() {
+        return totalElements;
+    }
+
+    /** Total parameter count (the sum of the tensor lengths). */
+    public long parameterCount() {
+        long n = 0;
+        for (Tensor t : tensors) {
+            n += t.length();
+        }
+        return n;
+    }
+
+    /** The store's layout with every tensor in one group. */
+    public ArenaLayout layout() {
+        return layout;
+    }
+
+    /** Sets all of a tensor's parameters; rejects unknown names and arrays of the wrong length. */
+    public void setParameters(String name, float[] values) {
+        Tensor t = tensor(name);
+        checkWhole(t, values, "parameters");
+        live(params).write(t, 0, values, 0, values.length);
+    }
+
+    /** Sets all of a tensor's gradients; rejects unknown names and arrays of the wrong length. */
+    public void setGradients(String name, float[] values) {
+        Tensor t = tensor(name);
+        checkWhole(t, values, "gradients");
+        live(grads).write(t, 0, values, 0, values.length);
+    }
+
+    /** Writes {@code len} parameters from {@code src[from..]} at element {@code at} of a tensor (64-bit offsets). */
+    public void writeParameters(String name, long at, float[] src, int from, int len) {
+        live(params).write(tensor(name), at, src, from, len);
+    }
+
+    /** Writes {@code len} gradients from {@code src[from..]} at element {@code at} of a tensor (64-bit offsets). */
+    public void writeGradients(String name, long at, float[] src, int from, int len) {
+        live(grads).write(tensor(name), at, src, from, len);
+    }
+
+    /** Reads {@code len} parameters of a tensor from element {@code at} into {@code dst[from..]}. */
+    public void readParameters(String name, long at, float[] dst, int from, int len) {
+        live(params).read(tensor(name), at, dst, from, len);
+    }
+
+    /** A copy of a tensor's parameters; rejects unknown names and tensors of 2^31 elements or more. */
+    public float[] parameters(String name) {
+        Tensor t = tensor(name);
+        float[] out = new float[wholeLength(t)];
+        live(params).read(t, 0, out, 0, out.length);
+        return out;
+    }
+
+    /** A copy of a tensor's gradients; rejects unknown names and tensors of 2^31 elements or more. */
+    public float[] gradients(String name) {
+        Tensor t = tensor(name);
+        float[] out = new float[wholeLength(t)];
+        live(grads).read(t, 0, out, 0, out.length);
+        return out;
+    }
+
+    /** Sets every gradient to zero. */
+    public void zeroGradients() {
+        ArenaBuffer g = live(grads);
+        for (Tensor t : tensors) {
+            g.fill(t, 0f);
+        }
+    }
+
+    /** The device address of a tensor's parameters (CUDA only; the CPU backend throws). */
+    public long parameterAddress(String name) {
+        return live(params).address(tensor(name));
+    }
+
+    /** The device address of a tensor's gradients (CUDA only; the CPU backend throws). */
+    public long gradientAddress(String name) {
+        return live(grads).address(tensor(name));
+    }
+
+    /** The parameter buffer, for optimizers. */
+    public ArenaBuffer parameterBuffer() {
+        return live(params);
+    }
+
+    /** The gradient buffer, for optimizers. */
+    public ArenaBuffer gradientBuffer() {
+        return live(grads);
+    }
+
+    /** Whether {@link #close()} has run. */
+    public boolean isClosed() {
+        return params == null;
+    }
+
+    static int wholeLength(Tensor t) {
+        if (t.length() > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("tensor '" + t.name() + "' has " + t.length()
+                    + " elements, too many for one Java array; use the offset-based read and write methods");
+        }
+        return (int) t.length();
+    }
+
+    private static void checkWhole(Tensor t, float[] values, String what) {
+        if (values == null || values.length != t.length()) {
+            throw new IllegalArgumentException(what + " for '" + t.name() + "' have "
+                    + (values == null ? "null" : values.length + " elements") + ", expected " + t.length());
+        }
+    }
+
+    private ArenaBuffer live(ArenaBuffer b) {
+        if (b == null) {
+            throw new IllegalStateException("the parameter store is closed");
+        }
+        return b;
+    }
+
+    /** Frees the parameter and gradient buffers. Closing twice is harmless. */
+    @Override
+    public void close() {
+        if (params != null) {
+            try {
+                params.close();
+                grads.close();
+            } finally {
+                params = null;
+                grads = null;
+            }
+        }
+    }
+}

@@ -1,0 +1,279 @@
+package io.fusedopt.golden;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One conformance case in the golden format (see {@code src/test/resources/golden/FORMAT.md}): an optimizer or a
+ * schedule, initial tensors, and per step the gradients, the learning rate used and the expected parameters.
+ * {@link #parse} checks every field and names the first one that is wrong.
+ */
+public record GoldenCase(
+        String file,
+        String name,
+        String optimizer,
+        Map<String, Object> hyperparams,
+        Map<String, Object> schedule,
+        Map<String, Object> lookahead,
+        List<long[]> shapes,
+        List<float[]> initial,
+        List<Step> steps,
+        double rel,
+        double abs) {
+
+    /** One step: gradients per tensor (empty for schedule-only cases), the rate used, and the expected parameters. */
+    public record Step(List<float[]> grads, double lr, List<float[]> expected) {
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS);
+
+    /** Whether the case tests a schedule alone. */
+    public boolean scheduleOnly() {
+        return optimizer == null;
+    }
+
+    /** Reads and checks a case file. */
+    public static GoldenCase read(Path path) throws GoldenFormatException {
+        String file = path.toString();
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(path);
+        } catch (IOException e) {
+            throw new GoldenFormatException(file, "", "cannot read: " + e.getMessage());
+        }
+        return parse(file, bytes);
+    }
+
+    /** Parses and checks a case from bytes; {@code file} names it in errors. */
+    public static GoldenCase parse(String file, byte[] bytes) throws GoldenFormatException {
+        JsonNode root;
+        try {
+            root = JSON.readTree(bytes);
+        } catch (JsonProcessingException e) {
+            throw new GoldenFormatException(file, "", "invalid JSON: " + e.getOriginalMessage()
+                    + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()));
+        } catch (IOException e) {
+            throw new GoldenFormatException(file, "", "cannot read: " + e.getMessage());
+        }
+        if (root == null || !root.isObject()) {
+            throw new GoldenFormatException(file, "", "the top level must be a JSON object");
+        }
+        Reader r = new Reader(file);
+        String name = r.text(root, "name");
+        JsonNode opt = root.get("optimizer");
+        String optimizer = null;
+        if (opt != null && !opt.isNull()) {
+            optimizer = r.text(root, "optimizer");
+        }
+        Map<String, Object> hyper = r.object(root, "hyperparams", false);
+        Map<String, Object> schedule = r.object(root, "schedule", true);
+        Map<String, Object> lookahead = r.object(root, "lookahead", true);
+        JsonNode tol = r.node(root, "tolerance", "tolerance");
+        double rel = r.finiteNonNegative(tol, "rel", "tolerance.rel");
+        double abs = r.finiteNonNegative(tol, "abs", "tolerance.abs");
+        JsonNode tensors = r.array(root, "tensors", "tensors");
+        List<long[]> shapes = new ArrayList<>();
+        List<float[]> initial = new ArrayList<>();
+        for (int i = 0; i < tensors.size(); i++) {
+            String p = "tensors[" + i + "]";
+            JsonNode t = tensors.get(i);
+            JsonNode shapeNode = r.array(t, "shape", p + ".shape");
+            if (shapeNode.isEmpty()) {
+                throw new GoldenFormatException(file, p + ".shape", "must have at least one dimension");
+            }
+            long[] shape = new long[shapeNode.size()];
+            long n = 1;
+            for (int d = 0; d < shape.length; d++) {
+                JsonNode dn = shapeNode.get(d);
+                if (!dn.canConvertToLong() || !dn.isIntegralNumber() || dn.asLong() < 1) {
+                    throw new GoldenFormatException(file, p + ".shape[" + d + "]", "must be a whole number >= 1, got " + dn);
+                }
+                shape[d] = dn.asLong();
+                n = Math.multiplyExact(n, shape[d]);
+            }
+            if (n > 100_000_000) {
+                throw new GoldenFormatException(file, p + ".shape", "has " + n + " elements, more than a case may hold");
+            }
+            shapes.add(shape);
+            initial.add(r.floats(t, "initial", p + ".initial", (int) n));
+        }
+        if (optimizer != null && tensors.isEmpty()) {
+            throw new GoldenFormatException(file, "tensors", "an optimizer case needs at least one tensor");
+        }
+        JsonNode stepsNode = r.array(root, "steps", "steps");
+        if (stepsNode.isEmpty()) {
+            throw new GoldenFormatException(file, "steps", "must hold at least one step");
+        }
+        List<Step> steps = new ArrayList<>();
+        for (int s = 0; s < stepsNode.size(); s++) {
+            String p = "steps[" + s + "]";
+            JsonNode st = stepsNode.get(s);
+            double lr = r.finiteNonNegative(st, "lr", p + ".lr");
+            List<float[]> grads = new ArrayList<>();
+            List<float[]> expected = new ArrayList<>();
+            if (optimizer != null) {
+                JsonNode g = r.array(st, "grads", p + ".grads");
+                JsonNode e = r.array(st, "expected", p + ".expected");
+                if (g.size() != shapes.size()) {
+                    throw new GoldenFormatException(file, p + ".grads", "has " + g.size() + " tensors, expected " + shapes.size());
+                }
+                if (e.size() != shapes.size()) {
+                    throw new GoldenFormatException(file, p + ".expected", "has " + e.size() + " tensors, expected " + shapes.size());
+                }
+                for (int i = 0; i < shapes.size(); i++) {
+                    int n = initial.get(i).length;
+                    grads.add(r.floatArray(g.get(i), p + ".grads[" + i + "]", n, true));
+                    expected.add(r.floatArray(e.get(i), p + ".expected[" + i + "]", n, true));
+                }
+            }
+            steps.add(new Step(grads, lr, expected));
+        }
+        if (optimizer == null && schedule == null) {
+            throw new GoldenFormatException(file, "schedule", "a case without an optimizer must have a schedule");
+        }
+        if (!hyper.containsKey("lr")) {
+            throw new GoldenFormatException(file, "hyperparams.lr", "is missing");
+        }
+        return new GoldenCase(file, name, optimizer, hyper, schedule, lookahead, shapes, initial, steps, rel, abs);
+    }
+
+    /** Field readers that name the field path in every error. */
+    private static final class Reader {
+        private final String file;
+
+        Reader(String file) {
+            this.file = file;
+        }
+
+        JsonNode node(JsonNode parent, String key, String path) throws GoldenFormatException {
+            JsonNode n = parent == null ? null : parent.get(key);
+            if (n == null || n.isNull()) {
+                throw new GoldenFormatException(file, path, "is missing");
+            }
+            return n;
+        }
+
+        String text(JsonNode parent, String key) throws GoldenFormatException {
+            JsonNode n = node(parent, key, key);
+            if (!n.isTextual()) {
+                throw new GoldenFormatException(file, key, "must be a string, got " + n);
+            }
+            return n.asText();
+        }
+
+        JsonNode array(JsonNode parent, String key, String path) throws GoldenFormatException {
+            JsonNode n = node(parent, key, path);
+            if (!n.isArray()) {
+                throw new GoldenFormatException(file, path, "must be an array, got " + abbreviate(n));
+            }
+            return n;
+        }
+
+        Map<String, Object> object(JsonNode parent, String key, boolean nullable) throws GoldenFormatException {
+            JsonNode n = parent.get(key);
+            if (n == null || n.isNull()) {
+                if (nullable) {
+                    return null;
+                }
+                throw new GoldenFormatException(file, key, "is missing");
+            }
+            if (!n.isObject()) {
+                throw new GoldenFormatException(file, key, "must be an object, got " + abbreviate(n));
+            }
+            return toMap(n, key);
+        }
+
+        private Map<String, Object> toMap(JsonNode n, String path) throws GoldenFormatException {
+            Map<String, Object> m = new LinkedHashMap<>();
+            Iterator<Map.Entry<String, JsonNode>> it = n.fields();
+            while (it.hasNext()) {
+                Map.Entry<String, JsonNode> e = it.next();
+                m.put(e.getKey(), value(e.getValue(), path + "." + e.getKey()));
+            }
+            return m;
+        }
+
+        private Object value(JsonNode v, String path) throws GoldenFormatException {
+            if (v.isNull()) {
+                return null;
+            }
+            if (v.isBoolean()) {
+                return v.asBoolean();
+            }
+            if (v.isTextual()) {
+                return v.asText();
+            }
+            if (v.isIntegralNumber()) {
+                return v.asLong();
+            }
+            if (v.isNumber()) {
+                double d = v.asDouble();
+                if (!Double.isFinite(d)) {
+                    throw new GoldenFormatException(file, path, "must be finite, got " + d);
+                }
+                return d;
+            }
+            if (v.isArray()) {
+                List<Object> l = new ArrayList<>();
+                for (int i = 0; i < v.size(); i++) {
+                    l.add(value(v.get(i), path + "[" + i + "]"));
+                }
+                return l;
+            }
+            return toMap(v, path);
+        }
+
+        double finiteNonNegative(JsonNode parent, String key, String path) throws GoldenFormatException {
+            JsonNode n = node(parent, key, path);
+            if (!n.isNumber()) {
+                throw new GoldenFormatException(file, path, "must be a number, got " + abbreviate(n));
+            }
+            double d = n.asDouble();
+            if (!Double.isFinite(d) || d < 0) {
+                throw new GoldenFormatException(file, path, "must be finite and >= 0, got " + d);
+            }
+            return d;
+        }
+
+        float[] floats(JsonNode parent, String key, String path, int n) throws GoldenFormatException {
+            return floatArray(node(parent, key, path), path, n, true);
+        }
+
+        float[] floatArray(JsonNode a, String path, int n, boolean finite) throws GoldenFormatException {
+            if (a == null || !a.isArray()) {
+                throw new GoldenFormatException(file, path, "must be an array of numbers, got " + abbreviate(a));
+            }
+            if (a.size() != n) {
+                throw new GoldenFormatException(file, path, "has " + a.size() + " values, expected " + n);
+            }
+            float[] out = new float[n];
+            for (int i = 0; i < n; i++) {
+                JsonNode v = a.get(i);
+                if (!v.isNumber()) {
+                    throw new GoldenFormatException(file, path + "[" + i + "]", "must be a number, got " + abbreviate(v));
+                }
+                double d = v.asDouble();
+                if (finite && !Double.isFinite(d)) {
+                    throw new GoldenFormatException(file, path + "[" + i + "]", "must be finite, got " + d);
+                }
+                out[i] = (float) d;
+            }
+            return out;
+        }
+
+        private static String abbreviate(JsonNode n) {
+            String s = String.valueOf(n);
+            return s.length() > 40 ? s.substring(0, 37) + "..." : s;
+        }
+    }
+}

@@ -1,0 +1,149 @@
+package io.fusedopt.rule;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * AdaBelief (Zhuang et al. 2020), following adabelief-pytorch 0.2.x, with the AMSGrad maximum also used by the
+ * rectified branch.
+ *
+ * <pre>
+ * weight_decouple: w = w (1 - λ) if fixed_decay else w (1 - η λ);     otherwise g = g + λ w
+ * m = β1 m + (1-β1) g;   s = β2 s + (1-β2)(g - m)² + ε;   S = s, or smax = max(smax, s) with AMSGrad
+ * not rectify:     w = w - η/bc1 · m / (sqrt(S)/sqrt(bc2) + ε)
+ * rectify, ρ_t ≥ 5: w = w - η k · m / (sqrt(S) + ε),  k = sqrt(bc2 (ρ_t-4)/(ρ∞-4) (ρ_t-2)/ρ_t ρ∞/(ρ∞-2)) / bc1
+ * rectify, else:   w = w - η/bc1 · m  if degenerated_to_sgd, else no change to w
+ * </pre>
+ *
+ * <p>Per element: {@code w = w * decay} (decoupled) or {@code g = fma(λ, w, g)} (λ != 0);
+ * {@code m = fma(β1, m, (1-β1) * g)}; {@code d = g - m}; {@code s = fma(β2, s, ((1-β2) * d) * d) + ε};
+ * {@code smax = fo_max(s, smax)}; then by mode 0 (Adam-like) {@code w = fma(-c, m / (sqrt(S) / sqrt(bc2) + ε), w)},
+ * 1 (rectified) {@code w = fma(-c, m / (sqrt(S) + ε), w)}, 2 (SGD) {@code w = fma(-c, m, w)}, 3 nothing.
+ * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ or 0, decay or 1, mode, -c, sqrt(bc2)]}.
+ */
+public final class AdaBelief extends GroupedRule {
+    static final int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, DECAY = 6, MODE = 7, NEG_C = 8, SQRT_BC2 = 9,
+            K = 10;
+    private final boolean amsgrad;
+    private final boolean weightDecouple;
+    private final boolean fixedDecay;
+    private final boolean rectify;
+    private final boolean degeneratedToSgd;
+
+    /** Creates the rule; rejects invalid hyperparameters, naming the group, field and value. */
+    public AdaBelief(boolean amsgrad, boolean weightDecouple, boolean fixedDecay, boolean rectify,
+            boolean degeneratedToSgd, List<Hyper> groups, List<String> names) {
+        super(groups, names);
+        this.amsgrad = amsgrad;
+        this.weightDecouple = weightDecouple;
+        this.fixedDecay = fixedDecay;
+        this.rectify = rectify;
+        this.degeneratedToSgd = degeneratedToSgd;
+    }
+
+    @Override
+    protected void validate(Hyper h, String group) {
+        h.validate(group, true, true, false);
+    }
+
+    @Override
+    public String id() {
+        return "adabelief";
+    }
+
+    @Override
+    public List<String> slots() {
+        return amsgrad ? List.of("exp_avg", "exp_avg_var", "max_exp_avg_var") : List.of("exp_avg", "exp_avg_var");
+    }
+
+    @Override
+    public int scalarCount() {
+        return K;
+    }
+
+    @Override
+    public void scalars(int group, long t, double lr, float[] out, int off) {
+        Hyper h = groups.get(group);
+        double bc1 = biasCorrection(h.beta1(), t), bc2 = biasCorrection(h.beta2(), t);
+        int mode;
+        double c;
+        if (!rectify) {
+            mode = 0;
+            c = lr / bc1;
+        } else {
+            double rhoInf = 2.0 / (1.0 - h.beta2()) - 1.0;
+            double rhoT = RAdam.rho(h.beta2(), t);
+            if (rhoT >= 5.0) {
+                mode = 1;
+                double k = Math.sqrt(bc2 * (rhoT - 4) / (rhoInf - 4) * (rhoT - 2) / rhoT * rhoInf / (rhoInf - 2)) / bc1;
+                c = lr * k;
+            } else if (degeneratedToSgd) {
+                mode = 2;
+                c = lr / bc1;
+            } else {
+                mode = 3;
+                c = 0;
+            }
+        }
+        out[off + B1] = (float) h.beta1();
+        out[off + OMB1] = (float) (1.0 - h.beta1());
+        out[off + B2] = (float) h.beta2();
+        out[off + OMB2] = (float) (1.0 - h.beta2());
+        out[off + EPS] = (float) h.eps();
+        out[off + WD] = weightDecouple ? 0f : (float) h.weightDecay();
+        out[off + DECAY] = weightDecouple ? (float) (1.0 - (fixedDecay ? 1.0 : lr) * h.weightDecay()) : 1f;
+        out[off + MODE] = mode;
+        out[off + NEG_C] = (float) -c;
+        out[off + SQRT_BC2] = (float) Math.sqrt(bc2);
+    }
+
+    @Override
+    public void update(Chunk c, float[] sc, int so, double[] ts) {
+        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
+        final float eps = sc[so + EPS], wd = sc[so + WD], decay = sc[so + DECAY];
+        final int mode = (int) sc[so + MODE];
+        final float negC = sc[so + NEG_C], sqrtBc2 = sc[so + SQRT_BC2];
+        final boolean decoupled = weightDecouple;
+        final float[] w = c.w, g = c.g, m = c.s[0], s = c.s[1];
+        final float[] smax = amsgrad ? c.s[2] : null;
+        for (int i = c.from; i < c.to; i++) {
+            float wi = decoupled ? w[i] * decay : w[i];
+            float gi = (!decoupled && wd != 0f) ? Math.fma(wd, wi, g[i]) : g[i];
+            float mi = Math.fma(b1, m[i], omb1 * gi);
+            float d = gi - mi;
+            float si = Math.fma(b2, s[i], (omb2 * d) * d) + eps;
+            m[i] = mi;
+            s[i] = si;
+            float big = si;
+            if (smax != null) {
+                big = maxNan(si, smax[i]);
+                smax[i] = big;
+            }
+            if (mode == 0) {
+                wi = Math.fma(negC, mi / ((float) Math.sqrt(big) / sqrtBc2 + eps), wi);
+            } else if (mode == 1) {
+                wi = Math.fma(negC, mi / ((float) Math.sqrt(big) + eps), wi);
+            } else if (mode == 2) {
+                wi = Math.fma(negC, mi, wi);
+            }
+            w[i] = wi;
+        }
+    }
+
+    @Override
+    public Map<String, Object> hyperparams(int group) {
+        Map<String, Object> m = new LinkedHashMap<>(groups.get(group).adamKeys());
+        m.put("amsgrad", amsgrad);
+        m.put("weight_decouple", weightDecouple);
+        m.put("fixed_decay", fixedDecay);
+        m.put("rectify", rectify);
+        m.put("degenerated_to_sgd", degeneratedToSgd);
+        return m;
+    }
+
+    @Override
+    public String kernelFamily() {
+        return amsgrad ? "adabelief_amsgrad" : "adabelief";
+    }
+}

@@ -1,0 +1,36 @@
+package io.fusedopt.rule;
+
+import io.fusedopt.LaunchConfig;
+
+/**
+ * The CPU backend's view of one chunk while a rule updates it: the arrays that hold the chunk (one page of each
+ * buffer), the element range {@code [from, to)} inside them, and per-worker reduction lanes.
+ *
+ * <p>A chunk is at most {@link LaunchConfig#CHUNK} elements of one tensor; {@code from} is the index of the chunk's
+ * first element within the page, so element {@code i} of the page is element {@code i - from} of the chunk and
+ * accumulates into lane {@code (i - from) % LANES}.
+ */
+public final class Chunk {
+    /** Parameters. */
+    public float[] w;
+    /** Gradients. */
+    public float[] g;
+    /** State slots, in the rule's {@link Rule#slots()} order. */
+    public float[][] s;
+    /** First element (inclusive) and end (exclusive) inside the arrays. */
+    public int from;
+    /** End (exclusive) inside the arrays. */
+    public int to;
+    /** Tensor index. */
+    public int tensor;
+    /** Parameter group of the tensor. */
+    public int group;
+    /** Reduction lanes, {@link LaunchConfig#LANES} each, zeroed by the caller before a reducing call. */
+    public final float[] laneA = new float[LaunchConfig.LANES];
+    /** Second set of reduction lanes. */
+    public final float[] laneB = new float[LaunchConfig.LANES];
+
+    /** Creates an empty chunk view; the backend fills the fields before each use. */
+    public Chunk() {
+    }
+}

@@ -1,0 +1,141 @@
+package io.fusedopt.rule;
+
+import io.fusedopt.LaunchConfig;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * LAMB (You et al. 2020, Algorithm 2) with bias correction and a per-tensor trust ratio.
+ *
+ * <pre>
+ * m = β1 m + (1-β1) g;   v = β2 v + (1-β2) g²            (g without decay)
+ * r = (m / bc1) / (sqrt(v / bc2) + ε) + λ w
+ * trust = ‖w‖ / ‖r‖ if both are > 0, else 1              (‖w‖ of the pre-step weights)
+ * w = w - η · trust · r
+ * </pre>
+ *
+ * <p>Two passes. The norm pass computes the candidate {@code m, v, r} in registers, changes nothing, and
+ * accumulates {@code w²} and {@code r²} per tensor in the order of {@link Reduce}; the tensor's trust ratio is
+ * {@code ‖w‖/‖r‖} in double. The update recomputes {@code m, v, r} identically, stores {@code m, v}, and sets
+ * {@code w = fma(-(η * (float) trust), r, w)}.
+ *
+ * <p>Per element: {@code m = fma(β1, m, (1-β1) * g)}; {@code v = fma(β2, v, ((1-β2) * g) * g)};
+ * {@code r = (m / bc1) / (sqrt(v / bc2) + ε)}; {@code r = fma(λ, w, r)} (λ != 0).
+ * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ, bc1, bc2, η]}. Tensor state: {@code [trust]}.
+ */
+public final class Lamb extends GroupedRule {
+    static final int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, BC1 = 6, BC2 = 7, LR = 8, K = 9;
+
+    /** Creates the rule; rejects invalid hyperparameters, naming the group, field and value. */
+    public Lamb(List<Hyper> groups, List<String> names) {
+        super(groups, names);
+    }
+
+    @Override
+    protected void validate(Hyper h, String group) {
+        h.validate(group, true, true, false);
+    }
+
+    @Override
+    public String id() {
+        return "lamb";
+    }
+
+    @Override
+    public List<String> slots() {
+        return List.of("exp_avg", "exp_avg_sq");
+    }
+
+    @Override
+    public int scalarCount() {
+        return K;
+    }
+
+    @Override
+    public void scalars(int group, long t, double lr, float[] out, int off) {
+        Hyper h = groups.get(group);
+        out[off + B1] = (float) h.beta1();
+        out[off + OMB1] = (float) (1.0 - h.beta1());
+        out[off + B2] = (float) h.beta2();
+        out[off + OMB2] = (float) (1.0 - h.beta2());
+        out[off + EPS] = (float) h.eps();
+        out[off + WD] = (float) h.weightDecay();
+        out[off + BC1] = (float) biasCorrection(h.beta1(), t);
+        out[off + BC2] = (float) biasCorrection(h.beta2(), t);
+        out[off + LR] = (float) lr;
+    }
+
+    @Override
+    public Reduction reduction() {
+        return Reduction.BEFORE_UPDATE;
+    }
+
+    @Override
+    public int tensorStateWidth() {
+        return 1;
+    }
+
+    @Override
+    public double[] tensorStateInit(int group) {
+        return new double[] {1.0};
+    }
+
+    @Override
+    public void normChunk(Chunk c, float[] sc, int so) {
+        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
+        final float eps = sc[so + EPS], wd = sc[so + WD], bc1 = sc[so + BC1], bc2 = sc[so + BC2];
+        final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1], la = c.laneA, lb = c.laneB;
+        final int from = c.from;
+        for (int base = from; base < c.to; base += LaunchConfig.LANES) {
+            int n = Math.min(LaunchConfig.LANES, c.to - base);
+            for (int l = 0; l < n; l++) {
+                int i = base + l;
+                float wi = w[i], gi = g[i];
+                float mi = Math.fma(b1, m[i], omb1 * gi);
+                float vi = Math.fma(b2, v[i], (omb2 * gi) * gi);
+                float r = (mi / bc1) / ((float) Math.sqrt(vi / bc2) + eps);
+                if (wd != 0f) {
+                    r = Math.fma(wd, wi, r);
+                }
+                la[l] = Math.fma(wi, wi, la[l]);
+                lb[l] = Math.fma(r, r, lb[l]);
+            }
+        }
+    }
+
+    @Override
+    public void finishTensor(double sumA, double sumB, double[] fs, int fo, double[] ts, int off) {
+        double wn = Math.sqrt(sumA), rn = Math.sqrt(sumB);
+        ts[off] = (wn > 0 && rn > 0) ? wn / rn : 1.0;
+    }
+
+    @Override
+    public void update(Chunk c, float[] sc, int so, double[] ts) {
+        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
+        final float eps = sc[so + EPS], wd = sc[so + WD], bc1 = sc[so + BC1], bc2 = sc[so + BC2];
+        final float negStep = -(sc[so + LR] * (float) ts[c.tensor]);
+        final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
+        for (int i = c.from; i < c.to; i++) {
+            float wi = w[i], gi = g[i];
+            float mi = Math.fma(b1, m[i], omb1 * gi);
+            float vi = Math.fma(b2, v[i], (omb2 * gi) * gi);
+            float r = (mi / bc1) / ((float) Math.sqrt(vi / bc2) + eps);
+            if (wd != 0f) {
+                r = Math.fma(wd, wi, r);
+            }
+            m[i] = mi;
+            v[i] = vi;
+            w[i] = Math.fma(negStep, r, wi);
+        }
+    }
+
+    @Override
+    public Map<String, Object> hyperparams(int group) {
+        return groups.get(group).adamKeys();
+    }
+
+    @Override
+    public String kernelFamily() {
+        return "lamb";
+    }
+}

@@ -1,0 +1,104 @@
+package io.fusedopt.rule;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * RAdam (Liu et al. 2020), as torch.optim.RAdam 1.13: L2 weight decay, rectified once {@code ρ_t > 5}.
+ *
+ * <pre>
+ * g = g + λ w;  m, v as in Adam;  ρ∞ = 2/(1-β2) - 1;  ρ_t = ρ∞ - 2 t β2^t / bc2
+ * ρ_t > 5:  r = sqrt((ρ_t-4)(ρ_t-2)ρ∞ / ((ρ∞-4)(ρ∞-2)ρ_t));   w = w - η r sqrt(bc2)/bc1 · m / (sqrt(v) + ε)
+ * else:     w = w - η/bc1 · m
+ * </pre>
+ *
+ * <p>Per element: {@code g = fma(λ, w, g)} (λ != 0); m and v as Adam; rectified:
+ * {@code w = fma(-c, m / (sqrt(v) + ε), w)}, else {@code w = fma(-c, m, w)}; {@code c} holds the whole coefficient.
+ * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ, rectified (0/1), -c]}.
+ */
+public final class RAdam extends GroupedRule {
+    static final int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, RECT = 6, NEG_C = 7, K = 8;
+
+    /** Creates the rule; rejects invalid hyperparameters, naming the group, field and value. */
+    public RAdam(List<Hyper> groups, List<String> names) {
+        super(groups, names);
+    }
+
+    @Override
+    protected void validate(Hyper h, String group) {
+        h.validate(group, true, true, false);
+    }
+
+    @Override
+    public String id() {
+        return "radam";
+    }
+
+    @Override
+    public List<String> slots() {
+        return List.of("exp_avg", "exp_avg_sq");
+    }
+
+    @Override
+    public int scalarCount() {
+        return K;
+    }
+
+    /** {@code ρ_t} of the RAdam rectification, in double. */
+    static double rho(double beta2, long t) {
+        double rhoInf = 2.0 / (1.0 - beta2) - 1.0;
+        double b2t = Math.pow(beta2, (double) t);
+        return rhoInf - 2.0 * (double) t * b2t / (1.0 - b2t);
+    }
+
+    @Override
+    public void scalars(int group, long t, double lr, float[] out, int off) {
+        Hyper h = groups.get(group);
+        double bc1 = biasCorrection(h.beta1(), t), bc2 = biasCorrection(h.beta2(), t);
+        double rhoInf = 2.0 / (1.0 - h.beta2()) - 1.0;
+        double rhoT = rho(h.beta2(), t);
+        boolean rect = rhoT > 5.0;
+        double c;
+        if (rect) {
+            double r = Math.sqrt((rhoT - 4) * (rhoT - 2) * rhoInf / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
+            c = lr * r * Math.sqrt(bc2) / bc1;
+        } else {
+            c = lr / bc1;
+        }
+        out[off + B1] = (float) h.beta1();
+        out[off + OMB1] = (float) (1.0 - h.beta1());
+        out[off + B2] = (float) h.beta2();
+        out[off + OMB2] = (float) (1.0 - h.beta2());
+        out[off + EPS] = (float) h.eps();
+        out[off + WD] = (float) h.weightDecay();
+        out[off + RECT] = rect ? 1f : 0f;
+        out[off + NEG_C] = (float) -c;
+    }
+
+    @Override
+    public void update(Chunk c, float[] sc, int so, double[] ts) {
+        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
+        final float eps = sc[so + EPS], wd = sc[so + WD], negC = sc[so + NEG_C];
+        final boolean rect = sc[so + RECT] != 0f;
+        final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
+        for (int i = c.from; i < c.to; i++) {
+            float wi = w[i];
+            float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
+            float mi = Math.fma(b1, m[i], omb1 * gi);
+            float vi = Math.fma(b2, v[i], (omb2 * gi) * gi);
+            m[i] = mi;
+            v[i] = vi;
+            w[i] = rect ? Math.fma(negC, mi / ((float) Math.sqrt(vi) + eps), wi) : Math.fma(negC, mi, wi);
+        }
+    }
+
+    @Override
+    public Map<String, Object> hyperparams(int group) {
+        return groups.get(group).adamKeys();
+    }
+
+    @Override
+    public String kernelFamily() {
+        return "radam";
+    }
+}

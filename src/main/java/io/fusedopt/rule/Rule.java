@@ -1,0 +1,110 @@
+package io.fusedopt.rule;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One optimizer algorithm with the hyperparameters of each parameter group.
+ *
+ * <p>A rule has three parts, and each backend uses the same first two:
+ * <ol>
+ *   <li>its state slots ({@link #slots()}), buffers shaped like the parameters;</li>
+ *   <li>the per-step scalars ({@link #scalars}): everything the element-wise update needs for one group at step
+ *       {@code t}, computed here once, in double, and handed down as float;</li>
+ *   <li>the per-element update, written twice: in Java ({@link #update}) and as a {@code __host__ __device__}
+ *       function in {@code cuda/include/fusedopt/}. The two agree bit for bit: the same operations in the same
+ *       order, with explicit fused multiply-adds ({@code Math.fma} / {@code fmaf}) and IEEE square root and division.</li>
+ * </ol>
+ * Rules whose update needs a per-tensor reduction ({@link Reduction}) also keep a few doubles per tensor
+ * ({@link #tensorStateWidth()}), updated by {@link #finishTensor} from the tensor's sums in the fixed order of
+ * {@link Reduce}.
+ */
+public abstract class Rule {
+    /** When a rule reduces over each tensor. */
+    public enum Reduction {
+        /** No reduction. */
+        NONE,
+        /** A norm pass before the update computes two sums per tensor (LAMB's weight and update norms). */
+        BEFORE_UPDATE,
+        /** The update itself computes two sums per tensor, consumed after it (SWATS's projections). */
+        DURING_UPDATE
+    }
+
+    /** The optimizer's identifier, as in the golden cases ({@code "adamw"}, {@code "lamb"} ...). */
+    public abstract String id();
+
+    /** Number of parameter groups. */
+    public abstract int groupCount();
+
+    /** The state slot names, in buffer order (for example {@code exp_avg}, {@code exp_avg_sq}). */
+    public abstract List<String> slots();
+
+    /** The value a slot starts with, for tensors of {@code group}. */
+    public float slotInit(int slot, int group) {
+        return 0f;
+    }
+
+    /** The base learning rate of {@code group}, which schedules scale. */
+    public abstract double baseLr(int group);
+
+    /** Number of float scalars per group per step. */
+    public abstract int scalarCount();
+
+    /**
+     * Writes the scalars of {@code group} for step {@code t} (from 1) at learning rate {@code lr} into
+     * {@code out[off .. off + scalarCount())}.
+     */
+    public abstract void scalars(int group, long t, double lr, float[] out, int off);
+
+    /** Updates one chunk in place with the group's scalars at {@code sc[so..]} and the tensor state {@code ts}. */
+    public abstract void update(Chunk c, float[] sc, int so, double[] ts);
+
+    /** Whether and when this rule reduces per tensor. */
+    public Reduction reduction() {
+        return Reduction.NONE;
+    }
+
+    /** Doubles of per-tensor state (see {@link #finishTensor}); 0 for rules without a reduction. */
+    public int tensorStateWidth() {
+        return 0;
+    }
+
+    /** The initial per-tensor state of a tensor in {@code group}, {@link #tensorStateWidth()} values. */
+    public double[] tensorStateInit(int group) {
+        return new double[tensorStateWidth()];
+    }
+
+    /** For {@link Reduction#BEFORE_UPDATE}: accumulates the chunk's two sums into its lanes, changing no buffer. */
+    public void normChunk(Chunk c, float[] sc, int so) {
+        throw new UnsupportedOperationException(id() + " has no norm pass");
+    }
+
+    /** Number of double scalars per group that {@link #finishTensor} reads; 0 for rules without a reduction. */
+    public int finishScalarCount() {
+        return 0;
+    }
+
+    /** Writes the double scalars of {@code group} at step {@code t} that {@link #finishTensor} reads. */
+    public void finishScalars(int group, long t, double lr, double[] out, int off) {
+    }
+
+    /**
+     * Folds a tensor's two sums into its state {@code ts[off ..]} with the group's double scalars {@code fs[fo ..]}.
+     * Called after the norm pass ({@link Reduction#BEFORE_UPDATE}) or after the update ({@link Reduction#DURING_UPDATE}).
+     * The CUDA finalize kernel performs the same double operations in the same order.
+     */
+    public void finishTensor(double sumA, double sumB, double[] fs, int fo, double[] ts, int off) {
+        throw new UnsupportedOperationException(id() + " has no reduction");
+    }
+
+    /** The hyperparameters of {@code group}, keyed as in the golden cases (lr, betas, eps, weight_decay ...). */
+    public abstract Map<String, Object> hyperparams(int group);
+
+    /** The name of the CUDA kernel family that runs this rule's update (see {@code io.fusedopt.cuda.Kernel}). */
+    public abstract String kernelFamily();
+
+    /** Bias correction {@code 1 - beta^t}, computed in double as the scalars require. */
+    protected static double biasCorrection(double beta, long t) {
+        return 1.0 - Math.pow(beta, (double) t);
+    }
+}

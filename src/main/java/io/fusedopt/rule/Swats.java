@@ -1,0 +1,160 @@
+package io.fusedopt.rule;
+
+import io.fusedopt.LaunchConfig;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * SWATS (Keskar and Socher 2017, Algorithm 1): Adam that switches each tensor to SGD once the projected
+ * SGD rate settles.
+ *
+ * <pre>
+ * g = g + λ_wd w (both phases)
+ * Adam phase: m = β1 m + (1-β1) g;  a = β2 a + (1-β2) g²;  p = -(η sqrt(bc2)/bc1) m / (sqrt(a) + ε);  w = w + p
+ *   if p·g != 0:  γ = p·p / (-p·g);  λ = β2 λ + (1-β2) γ;  Λ = λ / bc2
+ *                 switch to SGD if t > 1 and |Λ - γ| < ε and Λ > 0
+ * SGD phase (from the next step): v = β1 v + g;  w = w - (1-β1) Λ v
+ * </pre>
+ *
+ * <p>Per element, Adam phase: {@code g = fma(λ_wd, w, g)} (λ_wd != 0); m and a as Adam;
+ * {@code p = -(step * (m / (sqrt(a) + ε)))}; {@code w = w + p}; lanes accumulate {@code fma(p, p, ·)} and
+ * {@code fma(p, g, ·)}. SGD phase: {@code v = fma(β1, v, g)}; {@code w = fma(-coef, v, w)} with
+ * {@code coef = (float) ((1-β1) Λ)}. The switch test runs in double on the tensor's sums.
+ * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ_wd, step]}; finish scalars {@code [β1, β2, bc2, ε, t]};
+ * tensor state {@code [λ, Λ, phase (0 Adam, 1 SGD), coef]}.
+ */
+public final class Swats extends GroupedRule {
+    static final int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, STEP = 6, K = 7;
+    /** Index of the per-tensor state fields. */
+    public static final int LAMBDA = 0, BIG_LAMBDA = 1, PHASE = 2, COEF = 3, WIDTH = 4;
+
+    /** Creates the rule; rejects invalid hyperparameters, naming the group, field and value. */
+    public Swats(List<Hyper> groups, List<String> names) {
+        super(groups, names);
+    }
+
+    @Override
+    protected void validate(Hyper h, String group) {
+        h.validate(group, true, true, false);
+    }
+
+    @Override
+    public String id() {
+        return "swats";
+    }
+
+    @Override
+    public List<String> slots() {
+        return List.of("exp_avg", "exp_avg_sq", "momentum_buffer");
+    }
+
+    @Override
+    public int scalarCount() {
+        return K;
+    }
+
+    @Override
+    public void scalars(int group, long t, double lr, float[] out, int off) {
+        Hyper h = groups.get(group);
+        out[off + B1] = (float) h.beta1();
+        out[off + OMB1] = (float) (1.0 - h.beta1());
+        out[off + B2] = (float) h.beta2();
+        out[off + OMB2] = (float) (1.0 - h.beta2());
+        out[off + EPS] = (float) h.eps();
+        out[off + WD] = (float) h.weightDecay();
+        out[off + STEP] = (float) (lr * Math.sqrt(biasCorrection(h.beta2(), t)) / biasCorrection(h.beta1(), t));
+    }
+
+    @Override
+    public Reduction reduction() {
+        return Reduction.DURING_UPDATE;
+    }
+
+    @Override
+    public int tensorStateWidth() {
+        return WIDTH;
+    }
+
+    @Override
+    public int finishScalarCount() {
+        return 5;
+    }
+
+    @Override
+    public void finishScalars(int group, long t, double lr, double[] out, int off) {
+        Hyper h = groups.get(group);
+        out[off] = h.beta1();
+        out[off + 1] = h.beta2();
+        out[off + 2] = biasCorrection(h.beta2(), t);
+        out[off + 3] = h.eps();
+        out[off + 4] = (double) t;
+    }
+
+    @Override
+    public void update(Chunk c, float[] sc, int so, double[] ts) {
+        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
+        final float eps = sc[so + EPS], wd = sc[so + WD], step = sc[so + STEP];
+        final float[] w = c.w, g = c.g, m = c.s[0], a = c.s[1], v = c.s[2];
+        final int st = c.tensor * WIDTH;
+        if (ts[st + PHASE] != 0) {
+            final float negCoef = -(float) ts[st + COEF];
+            for (int i = c.from; i < c.to; i++) {
+                float wi = w[i];
+                float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
+                float vi = Math.fma(b1, v[i], gi);
+                v[i] = vi;
+                w[i] = Math.fma(negCoef, vi, wi);
+            }
+            return;
+        }
+        final float[] la = c.laneA, lb = c.laneB;
+        for (int base = c.from; base < c.to; base += LaunchConfig.LANES) {
+            int n = Math.min(LaunchConfig.LANES, c.to - base);
+            for (int l = 0; l < n; l++) {
+                int i = base + l;
+                float wi = w[i];
+                float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
+                float mi = Math.fma(b1, m[i], omb1 * gi);
+                float ai = Math.fma(b2, a[i], (omb2 * gi) * gi);
+                float p = -(step * (mi / ((float) Math.sqrt(ai) + eps)));
+                m[i] = mi;
+                a[i] = ai;
+                w[i] = wi + p;
+                la[l] = Math.fma(p, p, la[l]);
+                lb[l] = Math.fma(p, gi, lb[l]);
+            }
+        }
+    }
+
+    /** Whether tensor state {@code ts} at {@code off} has switched to SGD. */
+    public static boolean inSgdPhase(double[] ts, int off) {
+        return ts[off + PHASE] != 0;
+    }
+
+    @Override
+    public void finishTensor(double pp, double pg, double[] fs, int fo, double[] ts, int off) {
+        if (ts[off + PHASE] != 0 || pg == 0.0) {
+            return;
+        }
+        double b1 = fs[fo], b2 = fs[fo + 1], bc2 = fs[fo + 2], eps = fs[fo + 3], t = fs[fo + 4];
+        double gamma = pp / -pg;
+        double lambda = b2 * ts[off + LAMBDA] + (1.0 - b2) * gamma;
+        double bigLambda = lambda / bc2;
+        ts[off + LAMBDA] = lambda;
+        ts[off + BIG_LAMBDA] = bigLambda;
+        if (t > 1.0 && Math.abs(bigLambda - gamma) < eps && bigLambda > 0.0) {
+            ts[off + PHASE] = 1.0;
+            ts[off + COEF] = (1.0 - b1) * bigLambda;
+        }
+    }
+
+    @Override
+    public Map<String, Object> hyperparams(int group) {
+        return groups.get(group).adamKeys();
+    }
+
+    @Override
+    public String kernelFamily() {
+        return "swats";
+    }
+}

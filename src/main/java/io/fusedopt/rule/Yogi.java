@@ -1,0 +1,97 @@
+package io.fusedopt.rule;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Yogi (Zaheer et al. 2018), as torch_optimizer.Yogi and optax: both moments start at {@code initial_accumulator}.
+ *
+ * <pre>
+ * g = g + λ w;   m = β1 m + (1-β1) g;   v = v - (1-β2) sign(v - g²) g²
+ * w = w - η/bc1 · m / (sqrt(v)/sqrt(bc2) + ε)
+ * </pre>
+ *
+ * <p>Per element: {@code g = fma(λ, w, g)} (λ != 0); {@code m = fma(β1, m, (1-β1) * g)}; {@code q = g * g};
+ * {@code u = v > q ? q : v < q ? -q : v == q ? 0 : NaN} (that is {@code sign(v - q) q});
+ * {@code v = fma(-(1-β2), u, v)}; {@code w = fma(-η/bc1, m / (sqrt(v) / sqrt(bc2) + ε), w)}.
+ * Scalars: {@code [β1, 1-β1, -(1-β2), ε, λ, -η/bc1, sqrt(bc2)]}.
+ */
+public final class Yogi extends GroupedRule {
+    static final int B1 = 0, OMB1 = 1, NEG_OMB2 = 2, EPS = 3, WD = 4, NEG_STEP = 5, SQRT_BC2 = 6, K = 7;
+
+    /** Creates the rule; rejects invalid hyperparameters (initialAccumulator finite and >= 0). */
+    public Yogi(List<Hyper> groups, List<String> names) {
+        super(groups, names);
+    }
+
+    @Override
+    protected void validate(Hyper h, String group) {
+        h.validate(group, true, true, false);
+        Hyper.check(prefix(group), () -> Check.nonNegative("initialAccumulator", h.initialAccumulator()));
+    }
+
+    @Override
+    public String id() {
+        return "yogi";
+    }
+
+    @Override
+    public List<String> slots() {
+        return List.of("exp_avg", "exp_avg_sq");
+    }
+
+    @Override
+    public float slotInit(int slot, int group) {
+        return (float) groups.get(group).initialAccumulator();
+    }
+
+    @Override
+    public int scalarCount() {
+        return K;
+    }
+
+    @Override
+    public void scalars(int group, long t, double lr, float[] out, int off) {
+        Hyper h = groups.get(group);
+        out[off + B1] = (float) h.beta1();
+        out[off + OMB1] = (float) (1.0 - h.beta1());
+        out[off + NEG_OMB2] = (float) -(1.0 - h.beta2());
+        out[off + EPS] = (float) h.eps();
+        out[off + WD] = (float) h.weightDecay();
+        out[off + NEG_STEP] = (float) (-lr / biasCorrection(h.beta1(), t));
+        out[off + SQRT_BC2] = (float) Math.sqrt(biasCorrection(h.beta2(), t));
+    }
+
+    @Override
+    public void update(Chunk c, float[] sc, int so, double[] ts) {
+        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], negOmb2 = sc[so + NEG_OMB2], eps = sc[so + EPS];
+        final float wd = sc[so + WD], negStep = sc[so + NEG_STEP], sqrtBc2 = sc[so + SQRT_BC2];
+        final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
+        for (int i = c.from; i < c.to; i++) {
+            float wi = w[i];
+            float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
+            float mi = Math.fma(b1, m[i], omb1 * gi);
+            float q = gi * gi;
+            float vi = v[i];
+            float u = vi > q ? q : (vi < q ? -q : (vi == q ? 0f : Float.NaN));
+            vi = Math.fma(negOmb2, u, vi);
+            m[i] = mi;
+            v[i] = vi;
+            w[i] = Math.fma(negStep, mi / ((float) Math.sqrt(vi) / sqrtBc2 + eps), wi);
+        }
+    }
+
+    @Override
+    public Map<String, Object> hyperparams(int group) {
+        Hyper h = groups.get(group);
+        Map<String, Object> m = new LinkedHashMap<>(h.adamKeys());
+        m.put("initial_accumulator", h.initialAccumulator());
+        return m;
+    }
+
+    @Override
+    public String kernelFamily() {
+        return "yogi";
+    }
+}

@@ -1,0 +1,126 @@
+package io.fusedopt.cuda;
+
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemsetD32;
+
+import io.fusedopt.Tensor;
+import io.fusedopt.backend.ArenaBuffer;
+import io.fusedopt.backend.ArenaLayout;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+
+/** One arena buffer in device memory; element {@code i} of tensor {@code t} is at {@code (t.offset + i) * 4}. */
+final class CudaBuffer implements ArenaBuffer {
+    private final CudaBackend backend;
+    private final long elements;
+    private final String purpose;
+    private DevicePointer ptr;
+
+    CudaBuffer(CudaBackend backend, ArenaLayout layout, String purpose) {
+        this.backend = backend;
+        this.elements = layout.totalElements();
+        this.purpose = purpose;
+        backend.makeCurrent();
+        DevicePointer p = new DevicePointer();
+        Driver.check(cuMemAlloc(p, elements * Float.BYTES), "allocating the " + purpose + " buffer ("
+                + elements * Float.BYTES + " bytes)");
+        this.ptr = p;
+        backend.track(this);
+    }
+
+    /** The buffer's base pointer. */
+    CUdeviceptr pointer() {
+        if (ptr == null) {
+            throw new IllegalStateException("the " + purpose + " buffer is closed");
+        }
+        return ptr;
+    }
+
+    /** Elements the buffer spans. */
+    long elements() {
+        return elements;
+    }
+
+    private void check(Tensor t, long at, int len, int arrayLength, int from) {
+        if (at < 0 || len < 0 || at > t.length() - len) {
+            throw new IndexOutOfBoundsException("elements [" + at + ", " + at + " + " + len + ") outside tensor '"
+                    + t.name() + "' of " + t.length() + " elements");
+        }
+        if (from < 0 || from > arrayLength - len) {
+            throw new IndexOutOfBoundsException("array range [" + from + ", " + from + " + " + len
+                    + ") outside an array of " + arrayLength);
+        }
+        if (t.offset() + t.length() > elements) {
+            throw new IllegalArgumentException("tensor '" + t.name() + "' lies outside the " + purpose + " buffer");
+        }
+    }
+
+    @Override
+    public void write(Tensor t, long at, float[] src, int from, int len) {
+        check(t, at, len, src.length, from);
+        if (len == 0) {
+            return;
+        }
+        backend.makeCurrent();
+        Driver.check(cuMemcpyHtoD(pointer().withByteOffset((t.offset() + at) * Float.BYTES),
+                Pointer.to(src).withByteOffset((long) from * Float.BYTES), (long) len * Float.BYTES),
+                "copying " + len + " elements of '" + t.name() + "' to the " + purpose + " buffer");
+    }
+
+    @Override
+    public void read(Tensor t, long at, float[] dst, int from, int len) {
+        check(t, at, len, dst.length, from);
+        if (len == 0) {
+            return;
+        }
+        backend.makeCurrent();
+        Driver.check(cuMemcpyDtoH(Pointer.to(dst).withByteOffset((long) from * Float.BYTES),
+                pointer().withByteOffset((t.offset() + at) * Float.BYTES), (long) len * Float.BYTES),
+                "copying " + len + " elements of '" + t.name() + "' from the " + purpose + " buffer");
+    }
+
+    @Override
+    public void fill(Tensor t, float value) {
+        backend.makeCurrent();
+        Driver.check(cuMemsetD32(pointer().withByteOffset(t.offset() * Float.BYTES), Float.floatToRawIntBits(value),
+                t.length()), "filling '" + t.name() + "' in the " + purpose + " buffer");
+    }
+
+    @Override
+    public void copyFrom(ArenaBuffer other) {
+        if (!(other instanceof CudaBuffer o) || o.elements != elements) {
+            throw new IllegalArgumentException("cannot copy into the " + purpose + " buffer from a buffer of another"
+                    + " backend or layout");
+        }
+        backend.makeCurrent();
+        Driver.check(cuMemcpyDtoDAsync(pointer(), o.pointer(), elements * Float.BYTES, backend.stream()),
+                "copying the " + o.purpose + " buffer into the " + purpose + " buffer");
+    }
+
+    @Override
+    public long address(Tensor t) {
+        if (t.offset() + t.length() > elements) {
+            throw new IllegalArgumentException("tensor '" + t.name() + "' lies outside the " + purpose + " buffer");
+        }
+        DevicePointer p = ptr;
+        if (p == null) {
+            throw new IllegalStateException("the " + purpose + " buffer is closed");
+        }
+        return p.address() + t.offset() * Float.BYTES;
+    }
+
+    @Override
+    public void close() {
+        DevicePointer p = ptr;
+        if (p != null) {
+            ptr = null;
+            backend.untrack(this);
+            backend.makeCurrent();
+            Driver.check(cuMemFree(p), "freeing the " + purpose + " buffer");
+        }
+    }
+}

@@ -1,0 +1,339 @@
+package io.fusedopt.cuda;
+
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemsetD32;
+import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
+
+import io.fusedopt.LaunchConfig;
+import io.fusedopt.Tensor;
+import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.StepProgram;
+import io.fusedopt.rule.Rule;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * One optimizer's step on CUDA. The chunk table, the tensor-to-group table and the first-chunk table are uploaded
+ * once; a step is one small asynchronous copy of the scalars followed by the launches of its passes, all on the
+ * backend's stream, with no synchronisation.
+ *
+ * <p>Why the scalars always travel as one copy rather than as kernel parameters: every group's row goes down in the
+ * same 100-odd bytes, so one kernel signature serves one group or many, and the copy is queued on the stream like
+ * a launch, without waiting for the device.
+ */
+final class CudaStepProgram implements StepProgram {
+    /** Bytes of one {@code ChunkDesc}: {@code long long offset; int length; int tensor}. */
+    static final int CHUNK_DESC_BYTES = 16;
+
+    private final CudaBackend backend;
+    private final Rule rule;
+    private final ArenaLayout layout;
+    private final CudaBuffer params;
+    private final CudaBuffer grads;
+    private final List<CudaBuffer> slots;
+    private final CudaBuffer slow;
+    private final int chunks;
+    private final int tensors;
+    private final int scalarBytes;
+    private final ByteBuffer hostScalars;
+    private final List<DevicePointer> owned = new ArrayList<>();
+    private final DevicePointer chunkTable;
+    private final DevicePointer groupTable;
+    private final DevicePointer firstChunk;
+    private final DevicePointer scalars;
+    private final DevicePointer flag;
+    private final DevicePointer partials;
+    private final DevicePointer tensorState;
+    private final Kernel update;
+    private final Kernel updateLookahead;
+    private boolean closed;
+
+    CudaStepProgram(CudaBackend backend, Rule rule, ArenaLayout layout, CudaBuffer params, CudaBuffer grads,
+            List<CudaBuffer> slots, CudaBuffer slow) {
+        this.backend = backend;
+        this.rule = rule;
+        this.layout = layout;
+        this.params = params;
+        this.grads = grads;
+        this.slots = List.copyOf(slots);
+        this.slow = slow;
+        this.chunks = layout.chunkCount();
+        this.tensors = layout.tensors().size();
+        this.update = Kernel.update(rule.kernelFamily(), false);
+        this.updateLookahead = Kernel.update(rule.kernelFamily(), true);
+        validate();
+        int floatBytes = rule.scalarCount() * layout.groupCount() * Float.BYTES;
+        int floatPadded = (floatBytes + 7) & ~7;
+        this.scalarBytes = floatPadded + rule.finishScalarCount() * layout.groupCount() * Double.BYTES;
+        this.hostScalars = ByteBuffer.allocateDirect(Math.max(8, scalarBytes)).order(ByteOrder.LITTLE_ENDIAN);
+        backend.makeCurrent();
+        try {
+            chunkTable = upload(encodeChunks(layout), "the chunk table");
+            groupTable = upload(ints(layout.groups()), "the tensor-to-group table");
+            int[] first = new int[tensors + 1];
+            for (int t = 0; t <= tensors; t++) {
+                first[t] = layout.firstChunk(t);
+            }
+            firstChunk = upload(ints(first), "the first-chunk table");
+            scalars = alloc(Math.max(8, scalarBytes), "the step scalars");
+            flag = alloc(Integer.BYTES, "the non-finite flag");
+            Driver.check(cuMemsetD32(flag, 0, 1), "clearing the non-finite flag");
+            partials = rule.reduction() == Rule.Reduction.NONE ? null
+                    : alloc(2L * chunks * Float.BYTES, "the reduction partials");
+            tensorState = rule.tensorStateWidth() == 0 ? null
+                    : alloc((long) tensors * rule.tensorStateWidth() * Double.BYTES, "the per-tensor state");
+            if (tensorState != null) {
+                double[] init = new double[tensors * rule.tensorStateWidth()];
+                for (int t = 0; t < tensors; t++) {
+                    System.arraycopy(rule.tensorStateInit(layout.group(t)), 0, init, t * rule.tensorStateWidth(),
+                            rule.tensorStateWidth());
+                }
+                writeTensorState(init);
+            }
+        } catch (RuntimeException e) {
+            freeOwned();
+            throw e;
+        }
+        backend.track(this);
+    }
+
+    /** Refuses buffers whose sizes do not cover the layout, so no launch can reach outside an allocation. */
+    private void validate() {
+        long need = layout.totalElements();
+        List<CudaBuffer> all = new ArrayList<>(slots);
+        all.add(params);
+        all.add(grads);
+        if (slow != null) {
+            all.add(slow);
+        }
+        for (CudaBuffer b : all) {
+            if (b.elements() < need) {
+                throw new IllegalArgumentException("a buffer of " + b.elements() + " elements cannot hold an arena of "
+                        + need);
+            }
+        }
+        if (slots.size() != rule.slots().size()) {
+            throw new IllegalArgumentException(rule.id() + " needs " + rule.slots().size() + " state buffers, got "
+                    + slots.size());
+        }
+        for (Tensor t : layout.tensors()) {
+            if (t.offset() % LaunchConfig.ALIGN != 0 || t.offset() + t.length() > need) {
+                throw new IllegalArgumentException("tensor '" + t.name() + "' at " + t.offset() + " (+" + t.length()
+                        + ") is misaligned or outside the arena of " + need);
+            }
+        }
+    }
+
+    /** The chunk table as the kernels read it: per chunk the absolute offset (64-bit), the length and the tensor. */
+    static ByteBuffer encodeChunks(ArenaLayout layout) {
+        ByteBuffer b = ByteBuffer.allocate(layout.chunkCount() * CHUNK_DESC_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        for (int c = 0; c < layout.chunkCount(); c++) {
+            Tensor t = layout.tensors().get(layout.chunkTensor(c));
+            b.putLong(t.offset() + layout.chunkStart(c));
+            b.putInt(layout.chunkLength(c));
+            b.putInt(layout.chunkTensor(c));
+        }
+        return b.flip();
+    }
+
+    private static ByteBuffer ints(int[] v) {
+        ByteBuffer b = ByteBuffer.allocate(v.length * Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        for (int x : v) {
+            b.putInt(x);
+        }
+        return b.flip();
+    }
+
+    private DevicePointer alloc(long bytes, String what) {
+        DevicePointer p = new DevicePointer();
+        Driver.check(cuMemAlloc(p, bytes), "allocating " + what + " (" + bytes + " bytes)");
+        owned.add(p);
+        return p;
+    }
+
+    private DevicePointer upload(ByteBuffer data, String what) {
+        DevicePointer p = alloc(Math.max(4, data.remaining()), what);
+        if (data.remaining() > 0) {
+            byte[] bytes = new byte[data.remaining()];
+            data.get(bytes);
+            Driver.check(cuMemcpyHtoD(p, Pointer.to(bytes), bytes.length), "uploading " + what);
+        }
+        return p;
+    }
+
+    /**
+     * The update entry's arguments ({@code tensorState} for LAMB and SWATS, {@code partials} for SWATS, otherwise
+     * null); static so the signature test can build them without a device.
+     */
+    static KernelArgs updateArgs(Kernel k, CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr chunks,
+            int numChunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr flag, CUdeviceptr tensorState,
+            CUdeviceptr partials, CUdeviceptr slow, float alpha) {
+        KernelArgs a = new KernelArgs().ptr(w).ptr(g);
+        for (CUdeviceptr s : slots) {
+            a.ptr(s);
+        }
+        a.ptr(chunks).i32(numChunks).ptr(groups).ptr(scalars).ptr(flag);
+        if (tensorState != null) {
+            a.ptr(tensorState);
+        }
+        if (partials != null) {
+            a.ptr(partials);
+        }
+        if (k.lookahead()) {
+            a.ptr(slow).f32(alpha);
+        }
+        return a;
+    }
+
+    /** {@code lamb_norm_f32}'s arguments. */
+    static KernelArgs lambNormArgs(CUdeviceptr w, CUdeviceptr g, CUdeviceptr m, CUdeviceptr v, CUdeviceptr chunks,
+            int numChunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr flag, CUdeviceptr partials) {
+        return new KernelArgs().ptr(w).ptr(g).ptr(m).ptr(v).ptr(chunks).i32(numChunks).ptr(groups).ptr(scalars)
+                .ptr(flag).ptr(partials);
+    }
+
+    /** {@code lamb_finalize}'s arguments. */
+    static KernelArgs lambFinalizeArgs(CUdeviceptr partials, int numChunks, CUdeviceptr firstChunk, int numTensors,
+            CUdeviceptr tensorState) {
+        return new KernelArgs().ptr(partials).i32(numChunks).ptr(firstChunk).i32(numTensors).ptr(tensorState);
+    }
+
+    /** {@code swats_finalize}'s arguments. */
+    static KernelArgs swatsFinalizeArgs(CUdeviceptr partials, int numChunks, CUdeviceptr firstChunk,
+            CUdeviceptr groups, int numTensors, CUdeviceptr finishScalars, CUdeviceptr flag, CUdeviceptr tensorState) {
+        return new KernelArgs().ptr(partials).i32(numChunks).ptr(firstChunk).ptr(groups).i32(numTensors)
+                .ptr(finishScalars).ptr(flag).ptr(tensorState);
+    }
+
+    /** {@code finite_check_f32}'s arguments. */
+    static KernelArgs finiteArgs(CUdeviceptr g, CUdeviceptr chunks, int numChunks, CUdeviceptr flag) {
+        return new KernelArgs().ptr(g).ptr(chunks).i32(numChunks).ptr(flag);
+    }
+
+    private void launch(Kernel k, int grid, KernelArgs a) {
+        Driver.check(cuLaunchKernel(backend.modules().function(k), grid, 1, 1, LaunchConfig.BLOCK, 1, 1, 0,
+                backend.stream(), a.toKernelParams(k), null), "launching " + k.entry() + " on " + grid + " blocks");
+    }
+
+    private static int blocksFor(int threads) {
+        return Math.max(1, (threads + LaunchConfig.BLOCK - 1) / LaunchConfig.BLOCK);
+    }
+
+    @Override
+    public void run(float[] stepScalars, double[] finishScalars, boolean checkFinite, LookaheadAction lookahead,
+            float alpha) {
+        int k = rule.scalarCount() * layout.groupCount();
+        int f = rule.finishScalarCount() * layout.groupCount();
+        if (stepScalars.length != k || finishScalars.length != f) {
+            throw new IllegalArgumentException("scalars have " + stepScalars.length + " + " + finishScalars.length
+                    + " values, expected " + k + " + " + f);
+        }
+        if (closed) {
+            throw new IllegalStateException("the step program is closed");
+        }
+        backend.makeCurrent();
+        hostScalars.clear();
+        for (float v : stepScalars) {
+            hostScalars.putFloat(v);
+        }
+        hostScalars.position((k * Float.BYTES + 7) & ~7);
+        for (double v : finishScalars) {
+            hostScalars.putDouble(v);
+        }
+        hostScalars.flip();
+        if (scalarBytes > 0) {
+            Driver.check(cuMemcpyHtoDAsync(scalars, Pointer.to(hostScalars), scalarBytes, backend.stream()),
+                    "queueing the step scalars");
+        }
+        if (checkFinite) {
+            Driver.check(cuMemsetD32Async(flag, 0, 1, backend.stream()), "clearing the non-finite flag");
+            launch(Kernel.FINITE_CHECK_F32, chunks, finiteArgs(grads.pointer(), chunkTable, chunks, flag));
+        }
+        if (lookahead == LookaheadAction.INIT || lookahead == LookaheadAction.INIT_AND_SYNC) {
+            slow.copyFrom(params);
+        }
+        List<CUdeviceptr> slotPointers = new ArrayList<>();
+        for (CudaBuffer s : slots) {
+            slotPointers.add(s.pointer());
+        }
+        if (rule.reduction() == Rule.Reduction.BEFORE_UPDATE) {
+            launch(Kernel.LAMB_NORM_F32, chunks, lambNormArgs(params.pointer(), grads.pointer(), slotPointers.get(0),
+                    slotPointers.get(1), chunkTable, chunks, groupTable, scalars, flag, partials));
+            launch(Kernel.LAMB_FINALIZE, blocksFor(tensors),
+                    lambFinalizeArgs(partials, chunks, firstChunk, tensors, tensorState));
+        }
+        boolean sync = lookahead == LookaheadAction.SYNC || lookahead == LookaheadAction.INIT_AND_SYNC;
+        Kernel kernel = sync ? updateLookahead : update;
+        launch(kernel, chunks, updateArgs(kernel, params.pointer(), grads.pointer(), slotPointers, chunkTable, chunks,
+                groupTable, scalars, flag, tensorState, rule.reduction() == Rule.Reduction.DURING_UPDATE ? partials : null,
+                sync ? slow.pointer() : null, alpha));
+        if (rule.reduction() == Rule.Reduction.DURING_UPDATE) {
+            CUdeviceptr finish = scalars.withByteOffset((k * Float.BYTES + 7) & ~7);
+            launch(Kernel.SWATS_FINALIZE, blocksFor(tensors), swatsFinalizeArgs(partials, chunks, firstChunk,
+                    groupTable, tensors, finish, flag, tensorState));
+        }
+    }
+
+    @Override
+    public boolean lastStepSkipped() {
+        backend.makeCurrent();
+        int[] v = new int[1];
+        Driver.check(cuMemcpyDtoH(Pointer.to(v), flag, Integer.BYTES), "reading the non-finite flag");
+        return v[0] != 0;
+    }
+
+    @Override
+    public double[] tensorState() {
+        if (tensorState == null) {
+            return new double[0];
+        }
+        backend.makeCurrent();
+        double[] out = new double[tensors * rule.tensorStateWidth()];
+        Driver.check(cuMemcpyDtoH(Pointer.to(out), tensorState, (long) out.length * Double.BYTES),
+                "reading the per-tensor state");
+        return out;
+    }
+
+    @Override
+    public void setTensorState(double[] state) {
+        int n = tensors * rule.tensorStateWidth();
+        if (state.length != n) {
+            throw new IllegalArgumentException("tensor state has " + state.length + " values, expected " + n);
+        }
+        if (n > 0) {
+            backend.makeCurrent();
+            writeTensorState(state);
+        }
+    }
+
+    private void writeTensorState(double[] state) {
+        Driver.check(cuMemcpyHtoD(tensorState, Pointer.to(state), (long) state.length * Double.BYTES),
+                "writing the per-tensor state");
+    }
+
+    private void freeOwned() {
+        for (DevicePointer p : owned) {
+            cuMemFree(p);
+        }
+        owned.clear();
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            backend.untrack(this);
+            backend.makeCurrent();
+            freeOwned();
+        }
+    }
+}

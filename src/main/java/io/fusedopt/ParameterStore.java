@@ -114,27 +114,42 @@ public final class ParameterStore implements AutoCloseable {
         }
 
         /**
-         * Places the tensors (each aligned to {@link LaunchConfig#ALIGN} elements) and allocates the arena.
+         * Places the tensors (each aligned to {@link LaunchConfig#ALIGN} elements) without allocating anything: the
+         * layout {@link #build} would use, with every tensor in one group.
          *
-         * @throws IllegalArgumentException when no tensor was added
-         * @throws CudaException when the device cannot allocate the arena; nothing stays allocated
+         * @throws IllegalArgumentException when no tensor was added or the arena would exceed 2^63 elements
          */
-        public ParameterStore build(Device device) {
+        public ArenaLayout plan() {
             if (names.isEmpty()) {
                 throw new IllegalArgumentException("a parameter store needs at least one tensor");
             }
             List<Tensor> tensors = new ArrayList<>();
             long offset = 0;
-            for (int i = 0; i < names.size(); i++) {
-                long len = 1;
-                for (long d : shapes.get(i)) {
-                    len *= d;
+            try {
+                for (int i = 0; i < names.size(); i++) {
+                    long len = 1;
+                    for (long d : shapes.get(i)) {
+                        len *= d;
+                    }
+                    tensors.add(new Tensor(names.get(i), shapes.get(i), offset, len, i));
+                    long end = Math.addExact(offset, len);
+                    offset = Math.addExact(end, (LaunchConfig.ALIGN - end % LaunchConfig.ALIGN) % LaunchConfig.ALIGN);
                 }
-                tensors.add(new Tensor(names.get(i), shapes.get(i), offset, len, i));
-                long end = Math.addExact(offset, len);
-                offset = Math.addExact(end, (LaunchConfig.ALIGN - end % LaunchConfig.ALIGN) % LaunchConfig.ALIGN);
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException("the arena would exceed " + Long.MAX_VALUE + " elements", e);
             }
-            return new ParameterStore(device, tensors, offset);
+            return new ArenaLayout(tensors, new int[tensors.size()], 1, offset);
+        }
+
+        /**
+         * Places the tensors as {@link #plan()} does and allocates the arena on {@code device}.
+         *
+         * @throws IllegalArgumentException when no tensor was added
+         * @throws CudaException when the device cannot allocate the arena; nothing stays allocated
+         */
+        public ParameterStore build(Device device) {
+            ArenaLayout layout = plan();
+            return new ParameterStore(device, layout.tensors(), layout.totalElements());
         }
     }
 

@@ -1,0 +1,17 @@
+package io.fusedopt.bench;
+
+/**
+ * The timed steps of one optimizer configuration and the reference bandwidth measured between them.
+ *
+ * @param optimizer the configuration name
+ * @param backend {@code cpu} or {@code cuda}
+ * @param params parameters stepped
+ * @param tensors tensors in the arena
+ * @param bytesPerParameter {@link Traffic#perParameter} of the rule
+ * @param bytesPerStep bytesPerParameter × params
+ * @param stepMsMedian the median of the measured steps, in milliseconds
+ * @param reference the reference pattern, timed once after each measured step
+ */
+public record StepTiming(String optimizer, String backend, long params, int tensors, int bytesPerParameter,
+        long bytesPerStep, double stepMsMedian, Bandwidth reference) {
+}

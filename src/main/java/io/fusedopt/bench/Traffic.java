@@ -1,0 +1,74 @@
+package io.fusedopt.bench;
+
+import io.fusedopt.rule.Rule;
+
+/**
+ * The bytes of memory traffic per parameter of one optimizer step: what the passes must read and write at least,
+ * counting each float32 buffer touched once per pass (4 bytes), with no extra pass for a non-finite check and
+ * without Lookahead, as {@code bench} runs them.
+ *
+ * <p>The update pass reads {@code w}, {@code g} and every state slot it uses and writes {@code w} and those
+ * slots: {@code 12 + 8 S} bytes for {@code S} slots. A rule with a norm pass before the update
+ * ({@link Rule.Reduction#BEFORE_UPDATE}) first reads {@code w}, {@code g} and its slots once more without
+ * writing: {@code 8 + 4 S}. A reduction during the update stays in registers and costs nothing extra.
+ *
+ * <table>
+ *   <caption>Bytes per parameter per step</caption>
+ *   <tr><th>rule</th><th>slots</th><th>passes</th><th>bytes</th></tr>
+ *   <tr><td>sgd / sgdw without momentum</td><td>0</td><td>update: read w, g; write w</td><td>12</td></tr>
+ *   <tr><td>sgd / sgdw with momentum</td><td>1</td><td>update: read w, g, b; write w, b</td><td>20</td></tr>
+ *   <tr><td>adagrad</td><td>1</td><td>update: read w, g, sum; write w, sum</td><td>20</td></tr>
+ *   <tr><td>adam, adamw, radam, nadam, adabelief, adabound, yogi</td><td>2</td>
+ *       <td>update: read w, g, m, v; write w, m, v</td><td>28</td></tr>
+ *   <tr><td>adam / adamw / adabelief with amsgrad, amsbound</td><td>3</td>
+ *       <td>update: also read and write the running maximum</td><td>36</td></tr>
+ *   <tr><td>lamb</td><td>2</td><td>norm pass: read w, g, m, v (16); update (28)</td><td>44</td></tr>
+ *   <tr><td>swats, Adam phase</td><td>3</td><td>update: read w, g, m, a; write w, m, a (the SGD momentum
+ *       buffer is untouched until the tensor switches)</td><td>28</td></tr>
+ *   <tr><td>swats, SGD phase</td><td>3</td><td>update: read w, g, v; write w, v</td><td>20</td></tr>
+ * </table>
+ *
+ * <p>Outside what {@code bench} measures: Lookahead adds {@link #LOOKAHEAD_SYNC_BYTES} on every k-th step (the
+ * slow weights, read and written in the same pass) and a copy of the parameters at the first step; a
+ * non-finite policy other than {@code PROPAGATE} adds {@link #FINITE_CHECK_BYTES} (a read-only pass over g).
+ */
+public final class Traffic {
+    /** Bytes of one float32 element. */
+    public static final int FLOAT = 4;
+    /** Extra bytes per parameter on a Lookahead synchronisation step: the slow weights read and written. */
+    public static final int LOOKAHEAD_SYNC_BYTES = 2 * FLOAT;
+    /** Extra bytes per parameter of the non-finite gradient check: one read of g. */
+    public static final int FINITE_CHECK_BYTES = FLOAT;
+
+    private Traffic() {
+    }
+
+    /** Bytes of an update pass that uses {@code slots} state slots: read w, g and the slots, write w and the slots. */
+    public static int updatePass(int slots) {
+        return FLOAT * (2 + slots) + FLOAT * (1 + slots);
+    }
+
+    /** Bytes of a read-only norm pass over w, g and {@code slots} slots. */
+    public static int normPass(int slots) {
+        return FLOAT * (2 + slots);
+    }
+
+    /**
+     * Bytes per parameter of one step of {@code rule} as {@code bench} runs it (see the table above); SWATS is
+     * counted in its Adam phase, the phase every tensor starts in.
+     *
+     * @throws NullPointerException when {@code rule} is null
+     */
+    public static int perParameter(Rule rule) {
+        int slots = rule.slots().size();
+        if ("swats".equals(rule.id())) {
+            // The Adam phase leaves the SGD momentum buffer alone: only m and a move.
+            slots = 2;
+        }
+        int bytes = updatePass(slots);
+        if (rule.reduction() == Rule.Reduction.BEFORE_UPDATE) {
+            bytes += normPass(rule.slots().size());
+        }
+        return bytes;
+    }
+}

@@ -161,6 +161,15 @@ public final class CudaBackend implements Backend {
         Driver.check(cuCtxSetCurrent(context), "making the CUDA context current");
     }
 
+    /** Runs a release call with the context current, ignoring failures; for close paths only. */
+    void releaseQuietly(java.util.function.IntSupplier release) {
+        if (closed) {
+            return;
+        }
+        cuCtxSetCurrent(context);
+        release.getAsInt();
+    }
+
     CUstream stream() {
         return stream;
     }

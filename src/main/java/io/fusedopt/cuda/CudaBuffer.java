@@ -113,14 +113,17 @@ final class CudaBuffer implements ArenaBuffer {
         return p.address() + t.offset() * Float.BYTES;
     }
 
+    /**
+     * Frees the device memory. Never throws: after a failed kernel the context may refuse every call, and the
+     * memory then goes away with the context when the device is closed.
+     */
     @Override
     public void close() {
         DevicePointer p = ptr;
         if (p != null) {
             ptr = null;
             backend.untrack(this);
-            backend.makeCurrent();
-            Driver.check(cuMemFree(p), "freeing the " + purpose + " buffer");
+            backend.releaseQuietly(() -> cuMemFree(p));
         }
     }
 }

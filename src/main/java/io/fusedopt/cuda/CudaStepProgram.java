@@ -320,20 +320,21 @@ final class CudaStepProgram implements StepProgram {
                 "writing the per-tensor state");
     }
 
-    private void freeOwned() {
+    private int freeOwned() {
         for (DevicePointer p : owned) {
             cuMemFree(p);
         }
         owned.clear();
+        return 0;
     }
 
+    /** Frees the tables and scratch buffers; never throws (see {@link CudaBuffer#close()}). */
     @Override
     public void close() {
         if (!closed) {
             closed = true;
             backend.untrack(this);
-            backend.makeCurrent();
-            freeOwned();
+            backend.releaseQuietly(this::freeOwned);
         }
     }
 }

@@ -1,0 +1,193 @@
+package io.fusedopt.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fusedopt.CudaException;
+import io.fusedopt.Device;
+import io.fusedopt.NonFinitePolicy;
+import io.fusedopt.Optimizer;
+import io.fusedopt.OptimizerBuilder;
+import io.fusedopt.Optimizers;
+import io.fusedopt.ParameterStore;
+import io.fusedopt.emu.StandIn;
+import java.util.Arrays;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CUDA backend's driver traffic and failure handling, observed through the CPU stand-in for the driver:
+ * driver calls per step (no synchronisation inside a step), one update launch however many tensors, faults while
+ * building the arena and during a step, and leaks over many create/step/close cycles.
+ */
+@Tag("cuda-emu")
+class StandInBackendTest {
+    private long baseline;
+
+    @BeforeEach
+    void checkStandIn() {
+        assertTrue(StandIn.active(), () -> "the CPU stand-in is not loaded: " + StandIn.inactiveReason());
+        StandIn.clearFaults();
+        baseline = StandIn.liveAllocations();
+    }
+
+    @AfterEach
+    void nothingLeaked() {
+        StandIn.clearFaults();
+        assertEquals(baseline, StandIn.liveAllocations(), "device allocations left behind");
+    }
+
+    @Test
+    void autoSelectsTheStandInDevice() {
+        try (Device d = Device.auto()) {
+            assertEquals("cuda", d.name());
+            assertTrue(d.description().contains("stand-in"), d.description());
+            assertTrue(d.fallbackReason().isEmpty());
+        }
+    }
+
+    private static ParameterStore store(Device d, int tensors, int size) {
+        ParameterStore.Builder b = ParameterStore.builder();
+        for (int i = 0; i < tensors; i++) {
+            b.add("t" + i, size + i);
+        }
+        ParameterStore s = b.build(d);
+        for (int i = 0; i < tensors; i++) {
+            float[] g = new float[size + i];
+            Arrays.fill(g, 0.01f * (i + 1));
+            s.setGradients("t" + i, g);
+        }
+        return s;
+    }
+
+    /** Driver calls of {@code steps} steps: launches, async copies, blocking copies, synchronisations. */
+    private static long[] callsPerStep(Supplier<OptimizerBuilder<?>> builder, int tensors, int steps) {
+        try (Device d = Device.cuda(); ParameterStore s = store(d, tensors, 1000);
+                Optimizer opt = builder.get().build(s)) {
+            opt.step();
+            StandIn.resetCounters();
+            for (int i = 0; i < steps; i++) {
+                opt.step();
+            }
+            long[] c = {StandIn.launches(), StandIn.countCategory("async_copy"), StandIn.blockingCopies(),
+                    StandIn.synchronizations(), StandIn.countCategory("memset")};
+            opt.synchronize();
+            return c;
+        }
+    }
+
+    @Test
+    void aStepIsOneCopyAndOneLaunchWithNoSynchronisation() {
+        assertEquals(java.util.List.of(5L, 5L, 0L, 0L, 0L),
+                Arrays.stream(callsPerStep(() -> Optimizers.adamW(), 3, 5)).boxed().toList());
+    }
+
+    @Test
+    void manyTensorsStillTakeOneUpdateLaunch() {
+        long[] c = callsPerStep(() -> Optimizers.adamW(), 148, 1);
+        assertEquals(1, c[0], "one update launch for 148 tensors");
+        assertEquals(1, c[1]);
+        assertEquals(0, c[3]);
+    }
+
+    @Test
+    void lambAndSwatsAddOnlyTheirSmallPasses() {
+        long[] lamb = callsPerStep(() -> Optimizers.lamb(), 4, 1);
+        assertEquals(3, lamb[0], "norm pass, finalize, update");
+        assertEquals(0, lamb[2] + lamb[3]);
+        long[] swats = callsPerStep(() -> Optimizers.swats(), 4, 1);
+        assertEquals(2, swats[0], "update, finalize");
+        assertEquals(0, swats[2] + swats[3]);
+    }
+
+    @Test
+    void lookaheadSyncHappensInsideTheUpdateLaunch() {
+        long[] c = callsPerStep(() -> Optimizers.adam().lookahead(1, 0.5), 2, 3);
+        assertEquals(3, c[0], "one launch per step even at every sync step");
+        assertEquals(0, c[3]);
+    }
+
+    @Test
+    void skipPolicyReadsOnlyTheFlagBack() {
+        long[] c = callsPerStep(() -> Optimizers.adamW().nonFinite(NonFinitePolicy.SKIP), 2, 1);
+        assertEquals(2, c[0], "finite check and update");
+        assertEquals(1, c[2], "one 4-byte read of the flag");
+        assertEquals(1, c[4], "the flag is cleared on the stream");
+        assertEquals(0, c[3]);
+    }
+
+    @Test
+    void aFailedAllocationWhileBuildingLeavesNothingAllocated() {
+        try (Device d = Device.cuda()) {
+            long before = StandIn.liveAllocations();
+            StandIn.failNth("alloc", 2, StandIn.OUT_OF_MEMORY);
+            CudaException e = assertThrows(CudaException.class,
+                    () -> ParameterStore.builder().add("w", 100).build(d));
+            assertEquals("CUDA_ERROR_OUT_OF_MEMORY", e.errorName());
+            assertTrue(e.getMessage().contains("allocating the gradients buffer"), e.getMessage());
+            assertEquals(before, StandIn.liveAllocations());
+            try (ParameterStore s = ParameterStore.builder().add("w", 100).build(d)) {
+                long withStore = StandIn.liveAllocations();
+                for (int n = 1; n <= 6; n++) {
+                    StandIn.failNth("alloc", n, StandIn.OUT_OF_MEMORY);
+                    try (Optimizer o = Optimizers.lamb().lookahead(2, 0.5).build(s)) {
+                        StandIn.clearFaults();
+                        continue;
+                    } catch (CudaException expected) {
+                        assertEquals("CUDA_ERROR_OUT_OF_MEMORY", expected.errorName());
+                    }
+                    assertEquals(withStore, StandIn.liveAllocations(), "after failing allocation " + n);
+                }
+            }
+            assertEquals(before, StandIn.liveAllocations());
+        }
+    }
+
+    @Test
+    void aFailedLaunchMakesTheOptimizerRefuseFurtherSteps() {
+        try (Device d = Device.cuda(); ParameterStore s = store(d, 2, 100);
+                Optimizer opt = Optimizers.adamW().build(s)) {
+            opt.step();
+            StandIn.failNth("launch", 1, 1);
+            CudaException e = assertThrows(CudaException.class, opt::step);
+            assertTrue(e.getMessage().contains("device state is now unknown"), e.getMessage());
+            assertTrue(e.getMessage().contains("checkpoint"), e.getMessage());
+            IllegalStateException again = assertThrows(IllegalStateException.class, opt::step);
+            assertTrue(again.getMessage().contains("restore from the last checkpoint"), again.getMessage());
+            assertEquals(1, opt.stepCount());
+        }
+    }
+
+    @Test
+    void tenThousandCyclesLeakNothing() {
+        try (Device d = Device.cuda()) {
+            long devBefore = StandIn.liveAllocations();
+            long heapAt1000 = 0;
+            for (int i = 0; i < 10_000; i++) {
+                try (ParameterStore s = ParameterStore.builder().add("w", 33).add("b", 3).build(d);
+                        Optimizer o = (i % 2 == 0 ? Optimizers.adamW() : Optimizers.lamb()).build(s)) {
+                    s.setGradients("b", new float[] {1, 2, 3});
+                    o.step();
+                }
+                if (i == 999) {
+                    heapAt1000 = usedHeapAfterGc();
+                }
+            }
+            assertEquals(devBefore, StandIn.liveAllocations());
+            long growth = usedHeapAfterGc() - heapAt1000;
+            assertTrue(growth < 16L << 20, "heap grew by " + growth + " bytes over 9,000 cycles");
+        }
+    }
+
+    static long usedHeapAfterGc() {
+        Runtime rt = Runtime.getRuntime();
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+        }
+        return rt.totalMemory() - rt.freeMemory();
+    }
+}

@@ -89,6 +89,11 @@ final class CudaStepProgram implements StepProgram {
             Driver.check(cuMemsetD32(flag, 0, 1), "clearing the non-finite flag");
             partials = rule.reduction() == Rule.Reduction.NONE ? null
                     : alloc(2L * chunks * Float.BYTES, "the reduction partials");
+            if (partials != null) {
+                // A skipped first step leaves the norm pass's partials unwritten, and lamb_finalize still reads
+                // them: zeros give the trust ratio 1, the value the CPU backend starts from.
+                Driver.check(cuMemsetD32(partials, 0, 2L * chunks), "clearing the reduction partials");
+            }
             tensorState = rule.tensorStateWidth() == 0 ? null
                     : alloc((long) tensors * rule.tensorStateWidth() * Double.BYTES, "the per-tensor state");
             if (tensorState != null) {

@@ -1,0 +1,191 @@
+// Internal declarations shared by the translation units of the CPU stand-in
+// for libcuda.so.1. Nothing here is part of any public ABI except the
+// symbols marked EMU_EXPORT.
+#ifndef FUSEDOPT_EMU_INTERNAL_H
+#define FUSEDOPT_EMU_INTERNAL_H
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ffi.h>
+
+#define EMU_EXPORT extern "C" __attribute__((visibility("default")))
+
+// Our own copies of the driver's ABI types. We deliberately do not include
+// cuda.h: the installed one belongs to a newer toolkit whose macros remap
+// the entry point names, and the library only needs the numeric values.
+typedef int CUresult;
+typedef int CUdevice;
+typedef unsigned long long CUdeviceptr;
+
+namespace emu {
+
+enum : CUresult {
+    OK = 0,
+    E_INVALID_VALUE = 1,
+    E_OUT_OF_MEMORY = 2,
+    E_NOT_INITIALIZED = 3,
+    E_INVALID_DEVICE = 101,
+    E_INVALID_IMAGE = 200,
+    E_INVALID_CONTEXT = 201,
+    E_INVALID_PTX = 218,
+    E_FILE_NOT_FOUND = 301,
+    E_INVALID_HANDLE = 400,
+    E_NOT_FOUND = 500,
+    E_NOT_READY = 600,
+    E_ILLEGAL_ADDRESS = 700,
+    E_LAUNCH_OUT_OF_RESOURCES = 701,
+    E_LAUNCH_TIMEOUT = 702,
+    E_ASSERT = 710,
+    E_HARDWARE_STACK_ERROR = 714,
+    E_ILLEGAL_INSTRUCTION = 715,
+    E_MISALIGNED_ADDRESS = 716,
+    E_INVALID_ADDRESS_SPACE = 717,
+    E_INVALID_PC = 718,
+    E_LAUNCH_FAILED = 719,
+    E_NOT_SUPPORTED = 801,
+    E_UNKNOWN = 999,
+};
+
+// Categories a driver entry point can belong to; used both for the
+// convenience counters of the Java control API and for fault injection.
+enum Category : unsigned {
+    CAT_NONE = 0,
+    CAT_COPY = 1u << 0,
+    CAT_BLOCKING_COPY = 1u << 1,
+    CAT_ASYNC_COPY = 1u << 2,
+    CAT_LAUNCH = 1u << 3,
+    CAT_SYNC = 1u << 4,
+    CAT_ALLOC = 1u << 5,
+    CAT_FREE = 1u << 6,
+    CAT_MEMSET = 1u << 7,
+    CAT_MODULE = 1u << 8,
+    // Calls that should never be failed by an "any" fault: they are what a
+    // caller uses to describe the failure it just got.
+    CAT_NO_FAULT = 1u << 30,
+};
+
+struct Counter {
+    const char* name;
+    unsigned categories;
+    std::atomic<uint64_t> calls{0};
+};
+
+Counter* register_counter(const char* name, unsigned categories);
+// Returns a non-zero code when an injected fault fires for this call.
+CUresult injected_fault(unsigned categories, const char* name);
+extern std::atomic<int> g_faults_pending;
+
+void set_last_error(const std::string& msg);
+void note_failure(const std::string& msg);  // also printed unless quiet
+
+// Every exported driver entry point starts with this: it counts the call under
+// its own name and lets an armed fault injection fail it.
+#define EMU_ENTER(categories)                                                                      \
+    static ::emu::Counter* const emu_counter_ = ::emu::register_counter(__func__, (categories));   \
+    emu_counter_->calls.fetch_add(1, std::memory_order_relaxed);                                  \
+    if (::emu::g_faults_pending.load(std::memory_order_relaxed) != 0) {                           \
+        CUresult emu_fault_ = ::emu::injected_fault((categories), __func__);                        \
+        if (emu_fault_ != 0) return emu_fault_;                                                     \
+    }
+
+// Entry points JCuda imports but the stand-in does not implement: defined so
+// that calling one yields an error code instead of killing the JVM.
+#define EMU_NOT_SUPPORTED(fn)                                                                      \
+    EMU_EXPORT CUresult fn(void) {                                                                 \
+        EMU_ENTER(::emu::CAT_NONE)                                                                 \
+        ::emu::set_last_error(#fn " is not supported by the fusedopt CPU stand-in");               \
+        return ::emu::E_NOT_SUPPORTED;                                                             \
+    }
+
+// ---- PTX ----------------------------------------------------------------
+enum class ParamKind { U8, S8, U16, S16, U32, S32, U64, S64, F32, F64, AGGREGATE };
+
+struct PtxParam {
+    ParamKind kind;
+    size_t bytes;
+};
+
+struct PtxEntry {
+    std::string name;
+    std::vector<PtxParam> params;
+    bool has_aggregate = false;
+    bool uses_warp_or_barrier = false;
+    bool has_call = false;
+    unsigned maxntid = 0;  // product of .maxntid, 0 when absent
+    unsigned reqntid[3] = {0, 0, 0};
+    size_t static_shared_bytes = 0;
+};
+
+struct PtxModule {
+    std::vector<PtxEntry> entries;
+    std::vector<std::string> globals;  // .global / .const variables
+    bool funcs_use_warp_or_barrier = false;
+};
+
+// Parses only what the stand-in needs: entry names, their parameter lists
+// and whether their bodies synchronise. Returns OK, E_INVALID_IMAGE (not
+// PTX at all) or E_INVALID_PTX (PTX we cannot make sense of).
+CUresult parse_ptx(const char* text, size_t len, PtxModule& out, std::string& error);
+
+// ---- kernel libraries -------------------------------------------------
+struct KernelLib {
+    std::string path;
+    void* handle = nullptr;
+    void* base = nullptr;  // load address, to reject symbols of dependencies
+    void* (*dynamic_smem_base)() = nullptr;
+    size_t dynamic_smem_capacity = 0;
+};
+
+struct HostSymbol {
+    void* address = nullptr;
+    size_t size = 0;
+    KernelLib* lib = nullptr;
+};
+
+bool find_host_symbol(const std::string& name, HostSymbol& out);
+std::string kernel_search_description();
+
+// ---- execution ----------------------------------------------------------
+struct Function;
+
+struct LaunchConfig {
+    unsigned grid[3];
+    unsigned block[3];
+    size_t dynamic_smem;
+    void** args;
+};
+
+// Runs a whole grid synchronously. On a kernel-level failure returns the
+// error code and fills message.
+CUresult execute_grid(const Function& fn, const LaunchConfig& cfg, std::string& message);
+
+struct Module;
+
+struct Function {
+    std::string name;
+    PtxEntry entry;
+    void* host_fn = nullptr;
+    KernelLib* lib = nullptr;
+    Module* module = nullptr;
+    bool needs_fibers = true;
+    bool live = true;
+    ffi_cif cif;
+    std::vector<ffi_type*> arg_types;
+    int max_dynamic_smem = 48 * 1024;
+    int preferred_carveout = -1;
+};
+
+constexpr unsigned kWarpSize = 32;
+constexpr unsigned kMaxThreadsPerBlock = 1024;
+constexpr size_t kSharedPerBlock = 48 * 1024;
+constexpr size_t kSharedPerBlockOptin = 227 * 1024;
+
+void fill_nan_pattern(void* p, size_t bytes);
+
+}  // namespace emu
+
+#endif

@@ -3,8 +3,7 @@
 // modules whose PTX names host-compiled kernels. Behaviour that callers can
 // observe (error codes, sticky launch failures, bounds of copies) follows
 // the real driver; the README lists where it cannot.
-#include <sys/stat.h>
-#include <unistd.h>
+#include <strings.h>
 
 #include <chrono>
 #include <climits>

@@ -280,6 +280,41 @@ public final class Optimizer implements AutoCloseable {
         }
     }
 
+    /**
+     * Saves this optimizer's state to {@code file}, atomically, as a safetensors checkpoint (see {@link Checkpoint}):
+     * every state slot of every tensor, the per-tensor state, the step and skipped counts, and the configuration
+     * (rule, hyperparameters of every group, schedule, Lookahead). Parameters are not included: they live in the
+     * {@link ParameterStore}, which the caller saves with the model. Do not step from another thread meanwhile.
+     *
+     * @param file the checkpoint to write (conventionally {@code *.safetensors}); not null
+     * @throws CheckpointException naming the file when it cannot be written; an earlier file at the path is intact
+     * @throws IllegalStateException when the optimizer or its store is closed, or a device failure left the state
+     *     unknown
+     */
+    public void saveState(java.nio.file.Path file) {
+        // A state left unknown by a device failure must not become a checkpoint someone later trusts.
+        checkUsable();
+        Checkpoint.save(this, file);
+    }
+
+    /**
+     * Replaces this optimizer's state, step and skipped counts with those of a checkpoint written by
+     * {@link #saveState}, possibly on another backend. The checkpoint must come from an optimizer with the same
+     * rule, hyperparameters, groups, schedule, Lookahead and tensors (names and shapes); parameters are not in it
+     * and must be restored in the store separately. Everything is verified before anything changes.
+     * Do not step from another thread meanwhile.
+     *
+     * @param file a checkpoint written by {@link #saveState}; not null
+     * @throws CheckpointException naming the file and the problem (unreadable, truncated, corrupt, checksum
+     *     mismatch, unknown format version, different configuration or tensors); the optimizer is then unchanged
+     * @throws IllegalStateException when the optimizer or its store is closed
+     * @throws CudaException when the device fails while the verified state is written; rebuild the optimizer
+     */
+    public void loadState(java.nio.file.Path file) {
+        checkOpen();
+        Checkpoint.load(this, file);
+    }
+
     /** Waits until every step issued so far has finished on the device. */
     public void synchronize() {
         store.device().synchronize();

@@ -75,6 +75,10 @@ public final class Optimizer implements AutoCloseable {
             if (lookaheadK > 0) {
                 slowBuffer = backend.allocate(layout, "lookahead slow weights");
                 made.add(slowBuffer);
+                // The first step copies the parameters in; until then the slow weights read as zeros everywhere.
+                for (var t : store.tensors()) {
+                    slowBuffer.fill(t, 0f);
+                }
             }
             this.slow = slowBuffer;
             this.slots = List.copyOf(made.subList(0, rule.slots().size()));

@@ -61,7 +61,9 @@ final class VerifyCommand implements Callable<Integer> {
                             line += ", bit-identical to cpu";
                         }
                     }
-                } catch (IllegalArgumentException e) {
+                } catch (IllegalArgumentException | IllegalStateException e) {
+                    // The case's settings are invalid (a bad hyperparameter, a schedule that yields an invalid
+                    // rate): the file is at fault, not the backend.
                     System.err.println("error: " + c.file() + ": " + e.getMessage());
                     return 2;
                 }

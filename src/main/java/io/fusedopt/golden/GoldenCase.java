@@ -35,7 +35,10 @@ public record GoldenCase(
     public record Step(List<float[]> grads, double lr, List<float[]> expected) {
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS);
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS)
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     /** Whether the case tests a schedule alone. */
     public boolean scheduleOnly() {
@@ -99,7 +102,10 @@ public record GoldenCase(
                     throw new GoldenFormatException(file, p + ".shape[" + d + "]", "must be a whole number >= 1, got " + dn);
                 }
                 shape[d] = dn.asLong();
-                n = Math.multiplyExact(n, shape[d]);
+                if (n > 100_000_000 / shape[d]) {
+                    throw new GoldenFormatException(file, p + ".shape", "has more than 100000000 elements, more than a case may hold");
+                }
+                n *= shape[d];
             }
             if (n > 100_000_000) {
                 throw new GoldenFormatException(file, p + ".shape", "has " + n + " elements, more than a case may hold");
@@ -141,8 +147,10 @@ public record GoldenCase(
         if (optimizer == null && schedule == null) {
             throw new GoldenFormatException(file, "schedule", "a case without an optimizer must have a schedule");
         }
-        if (!hyper.containsKey("lr")) {
-            throw new GoldenFormatException(file, "hyperparams.lr", "is missing");
+        Object lr0 = hyper.get("lr");
+        if (!(lr0 instanceof Number) || ((Number) lr0).doubleValue() < 0) {
+            throw new GoldenFormatException(file, "hyperparams.lr", lr0 == null ? "is missing"
+                    : "must be a number >= 0, got " + lr0);
         }
         return new GoldenCase(file, name, optimizer, hyper, schedule, lookahead, shapes, initial, steps, rel, abs);
     }

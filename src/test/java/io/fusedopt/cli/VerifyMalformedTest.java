@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -216,47 +215,36 @@ class VerifyMalformedTest {
                 .assertOneLineError(f.toString(), "not a directory");
     }
 
-    // ---- Malformed files that verify does not yet report well (see the checkpoint report); enable once fixed.
+    // ---- Wrong types, overflowing shapes and rates, trailing content and duplicate keys.
 
     @Test
-    @Disabled("verify bug: a non-numeric hyperparams.lr escapes as a ClassCastException message without file or"
-            + " field (GoldenRunner.run casts hyperparams.lr to Number; GoldenCase.parse only checks it exists)")
     void nonNumericLearningRate() throws IOException {
         verify(r -> hyper(r).put("lr", "abc")).assertOneLineError(file(), "hyperparams.lr");
     }
 
     @Test
-    @Disabled("verify bug: a null hyperparams.lr escapes as a NullPointerException message without file or field")
     void nullLearningRate() throws IOException {
         verify(r -> hyper(r).putNull("lr")).assertOneLineError(file(), "hyperparams.lr");
     }
 
     @Test
-    @Disabled("verify bug: a shape whose product overflows a long prints 'error: long overflow' (ArithmeticException"
-            + " from Math.multiplyExact in GoldenCase.parse), without file or field")
     void shapeOverflow() throws IOException {
         verify(r -> ((ArrayNode) r.get("tensors").get(0).get("shape")).removeAll().add(4294967296L).add(4294967296L))
                 .assertOneLineError(file(), "tensors[0].shape");
     }
 
     @Test
-    @Disabled("verify bug: a schedule whose rate overflows to infinity raises IllegalStateException from"
-            + " Optimizer.step, which VerifyCommand does not catch: the line names neither the file nor the field")
     void scheduleRateOverflows() throws IOException {
         verify(r -> r.putObject("schedule").put("type", "exponential_lr").put("gamma", 1e300))
                 .assertOneLineError(file(), "schedule");
     }
 
     @Test
-    @Disabled("verify bug: content after the top-level JSON object is ignored, so a corrupt file exits 0"
-            + " (GoldenCase's ObjectMapper lacks DeserializationFeature.FAIL_ON_TRAILING_TOKENS)")
     void trailingGarbage() throws IOException {
         verifyText(baseText.strip() + " }garbage{").assertOneLineError(file(), "JSON");
     }
 
     @Test
-    @Disabled("verify bug: duplicate keys are accepted (the last wins), so a file with a bad first 'tolerance' exits"
-            + " 0 (GoldenCase's ObjectMapper lacks JsonParser.Feature.STRICT_DUPLICATE_DETECTION)")
     void duplicateKeys() throws IOException {
         verifyText("{\"tolerance\": \"x\", " + baseText.strip().substring(1)).assertOneLineError(file(), "tolerance");
     }

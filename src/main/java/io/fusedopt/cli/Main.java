@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The command line: {@code java -jar fusedopt.jar <command>}; exit codes are each command's. */
 @Command(name = "fusedopt", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = "Fused optimizer steps for the JVM: CUDA kernels through JCuda, and a bit-identical CPU backend.",
-        subcommands = {InfoCommand.class, VerifyCommand.class, BenchCommand.class, DemoCommand.class})
+        subcommands = {InfoCommand.class, VerifyCommand.class, BenchCommand.class, DemoCommand.class, InspectCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -4,17 +4,16 @@ import java.util.Map;
 
 /** No schedule: {@code lr = baseLr} at every step. */
 record Constant() implements EpochSchedule {
+    static final String TYPE = "constant";
 
-  static final String TYPE = "constant";
+    /** Returns {@code baseLr}; rejects a negative or non-finite base. */
+    @Override
+    public double at(long num, long den, double baseLr) {
+        return Check.baseLr(baseLr);
+    }
 
-  /** Returns {@code baseLr}; rejects a negative or non-finite base. */
-  @Override
-  public double at(long num, long den, double baseLr) {
-    return Check.baseLr(baseLr);
-  }
-
-  @Override
-  public Map<String, Object> toSpec() {
-    return Specs.spec(TYPE);
-  }
+    @Override
+    public Map<String, Object> toSpec() {
+        return Specs.spec(TYPE);
+    }
 }

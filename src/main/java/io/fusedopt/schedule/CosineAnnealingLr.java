@@ -13,27 +13,26 @@ import java.util.Map;
  * golden cases, which pin only {@code e <= tMax}.
  */
 record CosineAnnealingLr(long tMax, double etaMin) implements EpochSchedule {
+    static final String TYPE = "cosine_annealing_lr";
 
-  static final String TYPE = "cosine_annealing_lr";
-
-  /** Rejects {@code tMax < 1} and an {@code etaMin} that is not finite and >= 0. */
-  CosineAnnealingLr {
-    Check.atLeast("tMax", tMax, 1);
-    etaMin = Check.finiteNonNegative("etaMin", etaMin);
-  }
-
-  @Override
-  public double at(long num, long den, double baseLr) {
-    Check.baseLr(baseLr);
-    // tMax is whole, so e >= tMax exactly when floor(e) >= tMax.
-    if (num / den >= tMax) {
-      return etaMin;
+    /** Rejects {@code tMax < 1} and an {@code etaMin} that is not finite and >= 0. */
+    CosineAnnealingLr {
+        Check.atLeast("tMax", tMax, 1);
+        etaMin = Check.finiteNonNegative("etaMin", etaMin);
     }
-    return Curves.cosine(baseLr, etaMin, EpochSchedule.epoch(num, den) / tMax);
-  }
 
-  @Override
-  public Map<String, Object> toSpec() {
-    return Specs.spec(TYPE, "T_max", tMax, "eta_min", etaMin);
-  }
+    @Override
+    public double at(long num, long den, double baseLr) {
+        Check.baseLr(baseLr);
+        // tMax is whole, so e >= tMax exactly when floor(e) >= tMax.
+        if (num / den >= tMax) {
+            return etaMin;
+        }
+        return Curves.cosine(baseLr, etaMin, EpochSchedule.epoch(num, den) / tMax);
+    }
+
+    @Override
+    public Map<String, Object> toSpec() {
+        return Specs.spec(TYPE, "T_max", tMax, "eta_min", etaMin);
+    }
 }

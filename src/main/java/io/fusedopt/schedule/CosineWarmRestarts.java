@@ -17,47 +17,46 @@ import java.util.Map;
  * that cycle, so no arithmetic overflows.
  */
 record CosineWarmRestarts(long t0, long tMult, double etaMin) implements EpochSchedule {
+    static final String TYPE = "cosine_annealing_warm_restarts";
 
-  static final String TYPE = "cosine_annealing_warm_restarts";
-
-  /** Rejects {@code t0 < 1}, {@code tMult < 1} and an {@code etaMin} that is not finite and >= 0. */
-  CosineWarmRestarts {
-    Check.atLeast("t0", t0, 1);
-    Check.atLeast("tMult", tMult, 1);
-    etaMin = Check.finiteNonNegative("etaMin", etaMin);
-  }
-
-  @Override
-  public double at(long num, long den, double baseLr) {
-    Check.baseLr(baseLr);
-    return Curves.cosine(baseLr, etaMin, positionInCycle(num, den));
-  }
-
-  /** {@code (e - S_k) / T_k} in {@code [0, 1)} for the cycle {@code k} holding {@code e = num/den}. */
-  double positionInCycle(long num, long den) {
-    long len;
-    try {
-      len = Math.multiplyExact(den, t0);
-    } catch (ArithmeticException longerThanAnyStep) {
-      return num / ((double) den * t0);
+    /** Rejects {@code t0 < 1}, {@code tMult < 1} and an {@code etaMin} that is not finite and >= 0. */
+    CosineWarmRestarts {
+        Check.atLeast("t0", t0, 1);
+        Check.atLeast("tMult", tMult, 1);
+        etaMin = Check.finiteNonNegative("etaMin", etaMin);
     }
-    if (tMult == 1) {
-      return (double) (num % len) / len;
-    }
-    long start = 0;
-    while (num - start >= len) {
-      start += len; // <= num, no overflow
-      try {
-        len = Math.multiplyExact(len, tMult);
-      } catch (ArithmeticException longerThanAnyStep) {
-        return (num - start) / ((double) len * tMult);
-      }
-    }
-    return (double) (num - start) / len;
-  }
 
-  @Override
-  public Map<String, Object> toSpec() {
-    return Specs.spec(TYPE, "T_0", t0, "T_mult", tMult, "eta_min", etaMin);
-  }
+    @Override
+    public double at(long num, long den, double baseLr) {
+        Check.baseLr(baseLr);
+        return Curves.cosine(baseLr, etaMin, positionInCycle(num, den));
+    }
+
+    /** {@code (e - S_k) / T_k} in {@code [0, 1)} for the cycle {@code k} holding {@code e = num/den}. */
+    double positionInCycle(long num, long den) {
+        long len;
+        try {
+            len = Math.multiplyExact(den, t0);
+        } catch (ArithmeticException longerThanAnyStep) {
+            return num / ((double) den * t0);
+        }
+        if (tMult == 1) {
+            return (double) (num % len) / len;
+        }
+        long start = 0;
+        while (num - start >= len) {
+            start += len; // <= num, no overflow
+            try {
+                len = Math.multiplyExact(len, tMult);
+            } catch (ArithmeticException longerThanAnyStep) {
+                return (num - start) / ((double) len * tMult);
+            }
+        }
+        return (double) (num - start) / len;
+    }
+
+    @Override
+    public Map<String, Object> toSpec() {
+        return Specs.spec(TYPE, "T_0", t0, "T_mult", tMult, "eta_min", etaMin);
+    }
 }

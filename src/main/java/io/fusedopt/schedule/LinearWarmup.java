@@ -11,30 +11,29 @@ import java.util.Map;
  * form divides by the previous factor.
  */
 record LinearWarmup(double startFactor, double endFactor, long totalIters)
-    implements EpochSchedule {
+        implements EpochSchedule {
+    static final String TYPE = "linear_warmup";
 
-  static final String TYPE = "linear_warmup";
-
-  /** Rejects factors that are not finite and >= 0, and {@code totalIters < 1}. */
-  LinearWarmup {
-    startFactor = Check.finiteNonNegative("startFactor", startFactor);
-    endFactor = Check.finiteNonNegative("endFactor", endFactor);
-    Check.atLeast("totalIters", totalIters, 1);
-  }
-
-  @Override
-  public double at(long num, long den, double baseLr) {
-    Check.baseLr(baseLr);
-    if (num / den >= totalIters) {
-      return baseLr * endFactor;
+    /** Rejects factors that are not finite and >= 0, and {@code totalIters < 1}. */
+    LinearWarmup {
+        startFactor = Check.finiteNonNegative("startFactor", startFactor);
+        endFactor = Check.finiteNonNegative("endFactor", endFactor);
+        Check.atLeast("totalIters", totalIters, 1);
     }
-    double done = EpochSchedule.epoch(num, den) / totalIters;
-    return baseLr * (startFactor + (endFactor - startFactor) * done);
-  }
 
-  @Override
-  public Map<String, Object> toSpec() {
-    return Specs.spec(TYPE, "start_factor", startFactor, "end_factor", endFactor,
-        "total_iters", totalIters);
-  }
+    @Override
+    public double at(long num, long den, double baseLr) {
+        Check.baseLr(baseLr);
+        if (num / den >= totalIters) {
+            return baseLr * endFactor;
+        }
+        double done = EpochSchedule.epoch(num, den) / totalIters;
+        return baseLr * (startFactor + (endFactor - startFactor) * done);
+    }
+
+    @Override
+    public Map<String, Object> toSpec() {
+        return Specs.spec(TYPE, "start_factor", startFactor, "end_factor", endFactor,
+                "total_iters", totalIters);
+    }
 }

@@ -8,23 +8,22 @@ import java.util.Map;
  * epoch, as with torch's {@code scheduler.step()} called at the end of each epoch.
  */
 record PerEpoch(Schedule inner, long stepsPerEpoch) implements Schedule {
+    static final String UNIT = "epoch";
 
-  static final String UNIT = "epoch";
+    /** Rejects a null inner schedule, one that is already re-expressed, and {@code stepsPerEpoch < 1}. */
+    PerEpoch {
+        Units.checkInner(inner);
+        Check.atLeast("stepsPerEpoch", stepsPerEpoch, 1);
+    }
 
-  /** Rejects a null inner schedule, one that is already re-expressed, and {@code stepsPerEpoch < 1}. */
-  PerEpoch {
-    Units.checkInner(inner);
-    Check.atLeast("stepsPerEpoch", stepsPerEpoch, 1);
-  }
+    @Override
+    public double lr(long step, double baseLr) {
+        Check.step(step);
+        return EpochSchedule.eval(inner, step / stepsPerEpoch, 1, baseLr);
+    }
 
-  @Override
-  public double lr(long step, double baseLr) {
-    Check.step(step);
-    return EpochSchedule.eval(inner, step / stepsPerEpoch, 1, baseLr);
-  }
-
-  @Override
-  public Map<String, Object> toSpec() {
-    return Specs.withUnit(inner.toSpec(), UNIT, stepsPerEpoch);
-  }
+    @Override
+    public Map<String, Object> toSpec() {
+        return Specs.withUnit(inner.toSpec(), UNIT, stepsPerEpoch);
+    }
 }

@@ -8,29 +8,28 @@ import java.util.Map;
  * {@code e = totalIters} on.
  */
 record PolynomialLr(long totalIters, double power) implements EpochSchedule {
+    static final String TYPE = "polynomial_lr";
 
-  static final String TYPE = "polynomial_lr";
-
-  /**
-   * Rejects {@code totalIters < 1} and a {@code power} that is not finite and > 0 (a power of 0
-   * would be a constant that never reaches 0, contradicting the schedule's end point).
-   */
-  PolynomialLr {
-    Check.atLeast("totalIters", totalIters, 1);
-    Check.finitePositive("power", power);
-  }
-
-  @Override
-  public double at(long num, long den, double baseLr) {
-    Check.baseLr(baseLr);
-    if (num / den >= totalIters) {
-      return 0.0;
+    /**
+     * Rejects {@code totalIters < 1} and a {@code power} that is not finite and > 0 (a power of 0
+     * would be a constant that never reaches 0, contradicting the schedule's end point).
+     */
+    PolynomialLr {
+        Check.atLeast("totalIters", totalIters, 1);
+        Check.finitePositive("power", power);
     }
-    return baseLr * Math.pow(1 - EpochSchedule.epoch(num, den) / totalIters, power);
-  }
 
-  @Override
-  public Map<String, Object> toSpec() {
-    return Specs.spec(TYPE, "total_iters", totalIters, "power", power);
-  }
+    @Override
+    public double at(long num, long den, double baseLr) {
+        Check.baseLr(baseLr);
+        if (num / den >= totalIters) {
+            return 0.0;
+        }
+        return baseLr * Math.pow(1 - EpochSchedule.epoch(num, den) / totalIters, power);
+    }
+
+    @Override
+    public Map<String, Object> toSpec() {
+        return Specs.spec(TYPE, "total_iters", totalIters, "power", power);
+    }
 }

@@ -29,125 +29,124 @@ import org.junit.jupiter.api.TestFactory;
  * {@code fusedopt.golden.dir}.
  */
 class GoldenScheduleTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
 
-  private static final ObjectMapper JSON = new ObjectMapper();
-
-  @TestFactory
-  Stream<DynamicTest> scheduleOnlyCases() {
-    List<Path> files = goldenFiles().stream()
-        .filter(p -> p.getFileName().toString().startsWith("sched_"))
-        .toList();
-    assertFalse(files.isEmpty(), "no sched_*.json in " + goldenDir());
-    return files.stream().map(f -> dynamicTest(f.getFileName().toString(), () -> {
-      Map<String, Object> c = read(f);
-      assertEquals(null, c.get("optimizer"), "schedule-only cases have no optimizer");
-      checkRates(c);
-    }));
-  }
-
-  @TestFactory
-  Stream<DynamicTest> optimizerCasesWithSchedule() {
-    List<Path> files = goldenFiles().stream()
-        .filter(p -> !p.getFileName().toString().startsWith("sched_"))
-        .filter(p -> read(p).get("schedule") != null)
-        .toList();
-    assertFalse(files.isEmpty(), "no optimizer case with a schedule in " + goldenDir());
-    return files.stream().map(f -> dynamicTest(f.getFileName().toString(),
-        () -> checkRates(read(f))));
-  }
-
-  /** Each golden spec also survives toSpec unchanged, up to Integer/Long. */
-  @TestFactory
-  Stream<DynamicTest> goldenSpecsRoundTrip() {
-    return goldenFiles().stream()
-        .filter(p -> read(p).get("schedule") != null)
-        .map(f -> dynamicTest(f.getFileName().toString(), () -> {
-          Map<String, Object> spec = spec(read(f));
-          Schedule s = Schedules.fromSpec(spec);
-          assertEquals(normalize(spec), normalize(s.toSpec()));
-          assertEquals(s, Schedules.fromSpec(s.toSpec()));
+    @TestFactory
+    Stream<DynamicTest> scheduleOnlyCases() {
+        List<Path> files = goldenFiles().stream()
+                .filter(p -> p.getFileName().toString().startsWith("sched_"))
+                .toList();
+        assertFalse(files.isEmpty(), "no sched_*.json in " + goldenDir());
+        return files.stream().map(f -> dynamicTest(f.getFileName().toString(), () -> {
+            Map<String, Object> c = read(f);
+            assertEquals(null, c.get("optimizer"), "schedule-only cases have no optimizer");
+            checkRates(c);
         }));
-  }
+    }
 
-  private static void checkRates(Map<String, Object> c) {
-    Schedule s = Schedules.fromSpec(spec(c));
-    double baseLr = number(map(c.get("hyperparams")).get("lr"));
-    Map<String, Object> tol = map(c.get("tolerance"));
-    double rel = number(tol.get("rel"));
-    double abs = number(tol.get("abs"));
-    List<?> steps = (List<?>) c.get("steps");
-    assertFalse(steps.isEmpty());
-    List<String> failures = new ArrayList<>();
-    for (int i = 0; i < steps.size(); i++) {
-      double expected = number(map(steps.get(i)).get("lr"));
-      double actual = s.lr(i, baseLr);
-      if (!(Math.abs(actual - expected) <= abs + rel * Math.abs(expected))) {
-        failures.add("step " + i + ": expected " + expected + ", got " + actual);
-      }
+    @TestFactory
+    Stream<DynamicTest> optimizerCasesWithSchedule() {
+        List<Path> files = goldenFiles().stream()
+                .filter(p -> !p.getFileName().toString().startsWith("sched_"))
+                .filter(p -> read(p).get("schedule") != null)
+                .toList();
+        assertFalse(files.isEmpty(), "no optimizer case with a schedule in " + goldenDir());
+        return files.stream().map(f -> dynamicTest(f.getFileName().toString(),
+                () -> checkRates(read(f))));
     }
-    assertTrue(failures.isEmpty(), s + " with baseLr " + baseLr + ":\n"
-        + String.join("\n", failures));
-  }
 
-  static Path goldenDir() {
-    String dir = System.getProperty("fusedopt.golden.dir");
-    if (dir != null && !dir.isBlank()) {
-      return Path.of(dir);
+    /** Each golden spec also survives toSpec unchanged, up to Integer/Long. */
+    @TestFactory
+    Stream<DynamicTest> goldenSpecsRoundTrip() {
+        return goldenFiles().stream()
+                .filter(p -> read(p).get("schedule") != null)
+                .map(f -> dynamicTest(f.getFileName().toString(), () -> {
+                    Map<String, Object> spec = spec(read(f));
+                    Schedule s = Schedules.fromSpec(spec);
+                    assertEquals(normalize(spec), normalize(s.toSpec()));
+                    assertEquals(s, Schedules.fromSpec(s.toSpec()));
+                }));
     }
-    URL url = GoldenScheduleTest.class.getClassLoader().getResource("golden");
-    assertNotNull(url, "golden/ is not on the test classpath");
-    try {
-      return Path.of(url.toURI());
-    } catch (java.net.URISyntaxException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 
-  private static List<Path> goldenFiles() {
-    try (Stream<Path> s = Files.list(goldenDir())) {
-      return s.filter(p -> p.getFileName().toString().endsWith(".json")).sorted().toList();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    private static void checkRates(Map<String, Object> c) {
+        Schedule s = Schedules.fromSpec(spec(c));
+        double baseLr = number(map(c.get("hyperparams")).get("lr"));
+        Map<String, Object> tol = map(c.get("tolerance"));
+        double rel = number(tol.get("rel"));
+        double abs = number(tol.get("abs"));
+        List<?> steps = (List<?>) c.get("steps");
+        assertFalse(steps.isEmpty());
+        List<String> failures = new ArrayList<>();
+        for (int i = 0; i < steps.size(); i++) {
+            double expected = number(map(steps.get(i)).get("lr"));
+            double actual = s.lr(i, baseLr);
+            if (!(Math.abs(actual - expected) <= abs + rel * Math.abs(expected))) {
+                failures.add("step " + i + ": expected " + expected + ", got " + actual);
+            }
+        }
+        assertTrue(failures.isEmpty(), s + " with baseLr " + baseLr + ":\n"
+                + String.join("\n", failures));
     }
-  }
 
-  private static Map<String, Object> read(Path file) {
-    try {
-      return JSON.readValue(file.toFile(), new TypeReference<Map<String, Object>>() {});
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    static Path goldenDir() {
+        String dir = System.getProperty("fusedopt.golden.dir");
+        if (dir != null && !dir.isBlank()) {
+            return Path.of(dir);
+        }
+        URL url = GoldenScheduleTest.class.getClassLoader().getResource("golden");
+        assertNotNull(url, "golden/ is not on the test classpath");
+        try {
+            return Path.of(url.toURI());
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
     }
-  }
 
-  private static Map<String, Object> spec(Map<String, Object> c) {
-    return map(c.get("schedule"));
-  }
+    private static List<Path> goldenFiles() {
+        try (Stream<Path> s = Files.list(goldenDir())) {
+            return s.filter(p -> p.getFileName().toString().endsWith(".json")).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 
-  @SuppressWarnings("unchecked")
-  private static Map<String, Object> map(Object o) {
-    return (Map<String, Object>) o;
-  }
+    private static Map<String, Object> read(Path file) {
+        try {
+            return JSON.readValue(file.toFile(), new TypeReference<Map<String, Object>>() {});
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 
-  private static double number(Object o) {
-    return ((Number) o).doubleValue();
-  }
+    private static Map<String, Object> spec(Map<String, Object> c) {
+        return map(c.get("schedule"));
+    }
 
-  /** Integers as Long, floats as Double, so that JSON's and toSpec's number classes compare. */
-  static Object normalize(Object o) {
-    if (o instanceof Map<?, ?> m) {
-      Map<String, Object> out = new LinkedHashMap<>();
-      m.forEach((k, v) -> out.put((String) k, normalize(v)));
-      return out;
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> map(Object o) {
+        return (Map<String, Object>) o;
     }
-    if (o instanceof List<?> l) {
-      return l.stream().map(GoldenScheduleTest::normalize).collect(Collectors.toList());
+
+    private static double number(Object o) {
+        return ((Number) o).doubleValue();
     }
-    if (o instanceof Integer || o instanceof Short || o instanceof Byte) {
-      return ((Number) o).longValue();
+
+    /** Integers as Long, floats as Double, so that JSON's and toSpec's number classes compare. */
+    static Object normalize(Object o) {
+        if (o instanceof Map<?, ?> m) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            m.forEach((k, v) -> out.put((String) k, normalize(v)));
+            return out;
+        }
+        if (o instanceof List<?> l) {
+            return l.stream().map(GoldenScheduleTest::normalize).collect(Collectors.toList());
+        }
+        if (o instanceof Integer || o instanceof Short || o instanceof Byte) {
+            return ((Number) o).longValue();
+        }
+        if (o instanceof Float f) {
+            return f.doubleValue();
+        }
+        return o;
     }
-    if (o instanceof Float f) {
-      return f.doubleValue();
-    }
-    return o;
-  }
 }

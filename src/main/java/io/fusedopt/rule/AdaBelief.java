@@ -23,8 +23,8 @@ import java.util.Map;
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ or 0, decay or 1, mode, -c, sqrt(bc2)]}.
  */
 public final class AdaBelief extends GroupedRule {
-    static final int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, DECAY = 6, MODE = 7, NEG_C = 8, SQRT_BC2 = 9,
-            K = 10;
+    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+    static final int DECAY = 6, MODE = 7, NEG_C = 8, SQRT_BC2 = 9, K = 10;
     private final boolean amsgrad;
     private final boolean weightDecouple;
     private final boolean fixedDecay;
@@ -86,12 +86,7 @@ public final class AdaBelief extends GroupedRule {
                 c = 0;
             }
         }
-        out[off + B1] = (float) h.beta1();
-        out[off + OMB1] = (float) (1.0 - h.beta1());
-        out[off + B2] = (float) h.beta2();
-        out[off + OMB2] = (float) (1.0 - h.beta2());
-        out[off + EPS] = (float) h.eps();
-        out[off + WD] = weightDecouple ? 0f : (float) h.weightDecay();
+        momentHead(h, weightDecouple ? 0f : (float) h.weightDecay(), out, off);
         out[off + DECAY] = weightDecouple ? (float) (1.0 - (fixedDecay ? 1.0 : lr) * h.weightDecay()) : 1f;
         out[off + MODE] = mode;
         out[off + NEG_C] = (float) -c;
@@ -100,8 +95,9 @@ public final class AdaBelief extends GroupedRule {
 
     @Override
     public void update(Chunk c, float[] sc, int so, double[] ts) {
-        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
-        final float eps = sc[so + EPS], wd = sc[so + WD], decay = sc[so + DECAY];
+        final float b1 = sc[so + Moments.B1], omb1 = sc[so + Moments.OMB1];
+        final float b2 = sc[so + Moments.B2], omb2 = sc[so + Moments.OMB2];
+        final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD], decay = sc[so + DECAY];
         final int mode = (int) sc[so + MODE];
         final float negC = sc[so + NEG_C], sqrtBc2 = sc[so + SQRT_BC2];
         final boolean decoupled = weightDecouple;

@@ -19,7 +19,8 @@ import java.util.Map;
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ, step, lo, hi]}.
  */
 public final class AdaBound extends GroupedRule {
-    static final int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, STEP = 6, LO = 7, HI = 8, K = 9;
+    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+    static final int STEP = 6, LO = 7, HI = 8, K = 9;
     private final boolean amsbound;
 
     /** Creates the rule; rejects invalid hyperparameters (finalLr finite and >= 0, gamma finite and > 0). */
@@ -59,12 +60,7 @@ public final class AdaBound extends GroupedRule {
         double bc1 = biasCorrection(h.beta1(), t), bc2 = biasCorrection(h.beta2(), t);
         double f = h.finalLr() * lr / h.lr();
         double gt = h.gamma() * (double) t;
-        out[off + B1] = (float) h.beta1();
-        out[off + OMB1] = (float) (1.0 - h.beta1());
-        out[off + B2] = (float) h.beta2();
-        out[off + OMB2] = (float) (1.0 - h.beta2());
-        out[off + EPS] = (float) h.eps();
-        out[off + WD] = (float) h.weightDecay();
+        momentHead(h, (float) h.weightDecay(), out, off);
         out[off + STEP] = (float) (lr * Math.sqrt(bc2) / bc1);
         out[off + LO] = (float) (f * (1.0 - 1.0 / (gt + 1.0)));
         out[off + HI] = (float) (f * (1.0 + 1.0 / gt));
@@ -72,8 +68,10 @@ public final class AdaBound extends GroupedRule {
 
     @Override
     public void update(Chunk c, float[] sc, int so, double[] ts) {
-        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
-        final float eps = sc[so + EPS], wd = sc[so + WD], step = sc[so + STEP], lo = sc[so + LO], hi = sc[so + HI];
+        final float b1 = sc[so + Moments.B1], omb1 = sc[so + Moments.OMB1];
+        final float b2 = sc[so + Moments.B2], omb2 = sc[so + Moments.OMB2];
+        final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD];
+        final float step = sc[so + STEP], lo = sc[so + LO], hi = sc[so + HI];
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
         final float[] vmax = amsbound ? c.s[2] : null;
         for (int i = c.from; i < c.to; i++) {

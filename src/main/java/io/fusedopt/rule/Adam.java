@@ -21,7 +21,8 @@ import java.util.Map;
  * <p>Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ or 0, 1-ηλ or 1, -η/bc1, sqrt(bc2)]}.
  */
 public final class Adam extends GroupedRule {
-    static final int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, DECAY = 6, NEG_STEP = 7, SQRT_BC2 = 8, K = 9;
+    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+    static final int DECAY = 6, NEG_STEP = 7, SQRT_BC2 = 8, K = 9;
     private final boolean decoupled;
     private final boolean amsgrad;
 
@@ -55,12 +56,7 @@ public final class Adam extends GroupedRule {
     @Override
     public void scalars(int group, long t, double lr, float[] out, int off) {
         Hyper h = groups.get(group);
-        out[off + B1] = (float) h.beta1();
-        out[off + OMB1] = (float) (1.0 - h.beta1());
-        out[off + B2] = (float) h.beta2();
-        out[off + OMB2] = (float) (1.0 - h.beta2());
-        out[off + EPS] = (float) h.eps();
-        out[off + WD] = decoupled ? 0f : (float) h.weightDecay();
+        momentHead(h, decoupled ? 0f : (float) h.weightDecay(), out, off);
         out[off + DECAY] = decoupled ? (float) (1.0 - lr * h.weightDecay()) : 1f;
         out[off + NEG_STEP] = (float) (-lr / biasCorrection(h.beta1(), t));
         out[off + SQRT_BC2] = (float) Math.sqrt(biasCorrection(h.beta2(), t));
@@ -68,8 +64,9 @@ public final class Adam extends GroupedRule {
 
     @Override
     public void update(Chunk c, float[] sc, int so, double[] ts) {
-        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
-        final float eps = sc[so + EPS], wd = sc[so + WD], decay = sc[so + DECAY];
+        final float b1 = sc[so + Moments.B1], omb1 = sc[so + Moments.OMB1];
+        final float b2 = sc[so + Moments.B2], omb2 = sc[so + Moments.OMB2];
+        final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD], decay = sc[so + DECAY];
         final float negStep = sc[so + NEG_STEP], sqrtBc2 = sc[so + SQRT_BC2];
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
         final int to = c.to;

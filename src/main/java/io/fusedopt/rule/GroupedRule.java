@@ -38,6 +38,31 @@ abstract class GroupedRule extends Rule {
         return groups.get(group);
     }
 
+    /**
+     * Indices of the scalar head shared by the Adam-family rules (Adam, RAdam, NAdam, AdaBelief, AdaBound, LAMB,
+     * SWATS): {@code [β1, 1-β1, β2, 1-β2, ε, λ]}, written by {@link #momentHead}; each rule's own scalars follow
+     * from index 6. The CUDA rules read the same head with {@code Moments::load} ({@code fusedopt/moments.cuh}).
+     */
+    static final class Moments {
+        static final int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5;
+
+        private Moments() {
+        }
+    }
+
+    /**
+     * Writes the {@link Moments} head of {@code h} at {@code out[off .. off + 6)}: each value computed in double and
+     * cast once. {@code wd} is the L2 coefficient the update reads, 0 for a rule that decays decoupled.
+     */
+    static void momentHead(Hyper h, float wd, float[] out, int off) {
+        out[off + Moments.B1] = (float) h.beta1();
+        out[off + Moments.OMB1] = (float) (1.0 - h.beta1());
+        out[off + Moments.B2] = (float) h.beta2();
+        out[off + Moments.OMB2] = (float) (1.0 - h.beta2());
+        out[off + Moments.EPS] = (float) h.eps();
+        out[off + Moments.WD] = wd;
+    }
+
     /** {@code a} if it is larger or NaN, else {@code b}: the maximum the CUDA rules use ({@code fo_max}). */
     static float maxNan(float a, float b) {
         return (a > b || a != a) ? a : b;

@@ -24,7 +24,8 @@ import java.util.Map;
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ, bc1, bc2, η]}. Tensor state: {@code [trust]}.
  */
 public final class Lamb extends GroupedRule {
-    static final int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, BC1 = 6, BC2 = 7, LR = 8, K = 9;
+    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+    static final int BC1 = 6, BC2 = 7, LR = 8, K = 9;
 
     /** Creates the rule; rejects invalid hyperparameters, naming the group, field and value. */
     public Lamb(List<Hyper> groups, List<String> names) {
@@ -54,12 +55,7 @@ public final class Lamb extends GroupedRule {
     @Override
     public void scalars(int group, long t, double lr, float[] out, int off) {
         Hyper h = groups.get(group);
-        out[off + B1] = (float) h.beta1();
-        out[off + OMB1] = (float) (1.0 - h.beta1());
-        out[off + B2] = (float) h.beta2();
-        out[off + OMB2] = (float) (1.0 - h.beta2());
-        out[off + EPS] = (float) h.eps();
-        out[off + WD] = (float) h.weightDecay();
+        momentHead(h, (float) h.weightDecay(), out, off);
         out[off + BC1] = (float) biasCorrection(h.beta1(), t);
         out[off + BC2] = (float) biasCorrection(h.beta2(), t);
         out[off + LR] = (float) lr;
@@ -82,8 +78,9 @@ public final class Lamb extends GroupedRule {
 
     @Override
     public void normChunk(Chunk c, float[] sc, int so) {
-        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
-        final float eps = sc[so + EPS], wd = sc[so + WD], bc1 = sc[so + BC1], bc2 = sc[so + BC2];
+        final float b1 = sc[so + Moments.B1], omb1 = sc[so + Moments.OMB1];
+        final float b2 = sc[so + Moments.B2], omb2 = sc[so + Moments.OMB2];
+        final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD], bc1 = sc[so + BC1], bc2 = sc[so + BC2];
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1], la = c.laneA, lb = c.laneB;
         final int from = c.from;
         for (int base = from; base < c.to; base += LaunchConfig.LANES) {
@@ -111,8 +108,9 @@ public final class Lamb extends GroupedRule {
 
     @Override
     public void update(Chunk c, float[] sc, int so, double[] ts) {
-        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
-        final float eps = sc[so + EPS], wd = sc[so + WD], bc1 = sc[so + BC1], bc2 = sc[so + BC2];
+        final float b1 = sc[so + Moments.B1], omb1 = sc[so + Moments.OMB1];
+        final float b2 = sc[so + Moments.B2], omb2 = sc[so + Moments.OMB2];
+        final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD], bc1 = sc[so + BC1], bc2 = sc[so + BC2];
         final float negStep = -(sc[so + LR] * (float) ts[c.tensor]);
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
         for (int i = c.from; i < c.to; i++) {

@@ -19,7 +19,8 @@ import java.util.Map;
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ, -c1, -c2, sqrt(bc2)]}.
  */
 public final class NAdam extends GroupedRule {
-    static final int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, NEG_C1 = 6, NEG_C2 = 7, SQRT_BC2 = 8, K = 9;
+    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+    static final int NEG_C1 = 6, NEG_C2 = 7, SQRT_BC2 = 8, K = 9;
     private final long[] productStep;
     private final double[] product;
 
@@ -78,12 +79,7 @@ public final class NAdam extends GroupedRule {
         double prod = muProduct(group, t);
         double c1 = lr * (1.0 - muT) / (1.0 - prod);
         double c2 = lr * muNext / (1.0 - prod * muNext);
-        out[off + B1] = (float) h.beta1();
-        out[off + OMB1] = (float) (1.0 - h.beta1());
-        out[off + B2] = (float) h.beta2();
-        out[off + OMB2] = (float) (1.0 - h.beta2());
-        out[off + EPS] = (float) h.eps();
-        out[off + WD] = (float) h.weightDecay();
+        momentHead(h, (float) h.weightDecay(), out, off);
         out[off + NEG_C1] = (float) -c1;
         out[off + NEG_C2] = (float) -c2;
         out[off + SQRT_BC2] = (float) Math.sqrt(biasCorrection(h.beta2(), t));
@@ -91,9 +87,10 @@ public final class NAdam extends GroupedRule {
 
     @Override
     public void update(Chunk c, float[] sc, int so, double[] ts) {
-        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
-        final float eps = sc[so + EPS], wd = sc[so + WD], negC1 = sc[so + NEG_C1], negC2 = sc[so + NEG_C2];
-        final float sqrtBc2 = sc[so + SQRT_BC2];
+        final float b1 = sc[so + Moments.B1], omb1 = sc[so + Moments.OMB1];
+        final float b2 = sc[so + Moments.B2], omb2 = sc[so + Moments.OMB2];
+        final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD];
+        final float negC1 = sc[so + NEG_C1], negC2 = sc[so + NEG_C2], sqrtBc2 = sc[so + SQRT_BC2];
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];

@@ -17,7 +17,8 @@ import java.util.Map;
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ, rectified (0/1), -c]}.
  */
 public final class RAdam extends GroupedRule {
-    static final int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, RECT = 6, NEG_C = 7, K = 8;
+    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+    static final int RECT = 6, NEG_C = 7, K = 8;
 
     /** Creates the rule; rejects invalid hyperparameters, naming the group, field and value. */
     public RAdam(List<Hyper> groups, List<String> names) {
@@ -65,20 +66,16 @@ public final class RAdam extends GroupedRule {
         } else {
             c = lr / bc1;
         }
-        out[off + B1] = (float) h.beta1();
-        out[off + OMB1] = (float) (1.0 - h.beta1());
-        out[off + B2] = (float) h.beta2();
-        out[off + OMB2] = (float) (1.0 - h.beta2());
-        out[off + EPS] = (float) h.eps();
-        out[off + WD] = (float) h.weightDecay();
+        momentHead(h, (float) h.weightDecay(), out, off);
         out[off + RECT] = rect ? 1f : 0f;
         out[off + NEG_C] = (float) -c;
     }
 
     @Override
     public void update(Chunk c, float[] sc, int so, double[] ts) {
-        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
-        final float eps = sc[so + EPS], wd = sc[so + WD], negC = sc[so + NEG_C];
+        final float b1 = sc[so + Moments.B1], omb1 = sc[so + Moments.OMB1];
+        final float b2 = sc[so + Moments.B2], omb2 = sc[so + Moments.OMB2];
+        final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD], negC = sc[so + NEG_C];
         final boolean rect = sc[so + RECT] != 0f;
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
         for (int i = c.from; i < c.to; i++) {

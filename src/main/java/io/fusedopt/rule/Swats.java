@@ -24,7 +24,8 @@ import java.util.Map;
  * tensor state {@code [λ, Λ, phase (0 Adam, 1 SGD), coef]}.
  */
 public final class Swats extends GroupedRule {
-    static final int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, STEP = 6, K = 7;
+    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+    static final int STEP = 6, K = 7;
     /** Index of the per-tensor state fields. */
     public static final int LAMBDA = 0, BIG_LAMBDA = 1, PHASE = 2, COEF = 3, WIDTH = 4;
 
@@ -56,12 +57,7 @@ public final class Swats extends GroupedRule {
     @Override
     public void scalars(int group, long t, double lr, float[] out, int off) {
         Hyper h = groups.get(group);
-        out[off + B1] = (float) h.beta1();
-        out[off + OMB1] = (float) (1.0 - h.beta1());
-        out[off + B2] = (float) h.beta2();
-        out[off + OMB2] = (float) (1.0 - h.beta2());
-        out[off + EPS] = (float) h.eps();
-        out[off + WD] = (float) h.weightDecay();
+        momentHead(h, (float) h.weightDecay(), out, off);
         out[off + STEP] = (float) (lr * Math.sqrt(biasCorrection(h.beta2(), t)) / biasCorrection(h.beta1(), t));
     }
 
@@ -92,8 +88,9 @@ public final class Swats extends GroupedRule {
 
     @Override
     public void update(Chunk c, float[] sc, int so, double[] ts) {
-        final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
-        final float eps = sc[so + EPS], wd = sc[so + WD], step = sc[so + STEP];
+        final float b1 = sc[so + Moments.B1], omb1 = sc[so + Moments.OMB1];
+        final float b2 = sc[so + Moments.B2], omb2 = sc[so + Moments.OMB2];
+        final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD], step = sc[so + STEP];
         final float[] w = c.w, g = c.g, m = c.s[0], a = c.s[1], v = c.s[2];
         final int st = c.tensor * WIDTH;
         if (ts[st + PHASE] != 0) {

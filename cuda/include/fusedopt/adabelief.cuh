@@ -3,25 +3,19 @@
 #define FUSEDOPT_ADABELIEF_CUH
 
 #include "fusedopt/float_ops.cuh"
+#include "fusedopt/moments.cuh"
 
 namespace fusedopt {
 
-struct AdaBeliefScalars {
-    static constexpr int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, DECAY = 6, MODE = 7, NEG_C = 8,
-                         SQRT_BC2 = 9, K = 10;
+struct AdaBeliefScalars : Moments {
+    static constexpr int DECAY = 6, MODE = 7, NEG_C = 8, SQRT_BC2 = 9, K = 10;
     // What the step does with the moments, chosen per group and step on the host.
     static constexpr int ADAM = 0, RECTIFIED = 1, SGD = 2, NONE = 3;
-    float b1, omb1, b2, omb2, eps, wd, decay, neg_c, sqrt_bc2;
+    float decay, neg_c, sqrt_bc2;
     int mode;
 
     __host__ __device__ static AdaBeliefScalars load(const float* p) {
-        AdaBeliefScalars s;
-        s.b1 = p[B1];
-        s.omb1 = p[OMB1];
-        s.b2 = p[B2];
-        s.omb2 = p[OMB2];
-        s.eps = p[EPS];
-        s.wd = p[WD];
+        AdaBeliefScalars s{Moments::load(p)};
         s.decay = p[DECAY];
         s.mode = (int) p[MODE];
         s.neg_c = p[NEG_C];
@@ -39,9 +33,9 @@ __host__ __device__ inline void adabelief_update(float& w, float g, float& m, fl
     // wd = 0, so the L2 term below is skipped for them as in Java.
     float wi = w * c.decay;
     const float gi = c.wd != 0.0f ? fmaf(c.wd, wi, g) : g;
-    m = fmaf(c.b1, m, c.omb1 * gi);
+    m = first_moment(m, gi, c);
     const float d = gi - m;
-    s = fmaf(c.b2, s, (c.omb2 * d) * d) + c.eps;
+    s = second_moment(s, d, c) + c.eps;
     float big = s;
     if constexpr (AMSGRAD) {
         big = fo_max(s, smax);

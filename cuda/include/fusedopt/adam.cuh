@@ -3,22 +3,16 @@
 #define FUSEDOPT_ADAM_CUH
 
 #include "fusedopt/float_ops.cuh"
+#include "fusedopt/moments.cuh"
 
 namespace fusedopt {
 
-struct AdamScalars {
-    static constexpr int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, DECAY = 6, NEG_STEP = 7, SQRT_BC2 = 8,
-                         K = 9;
-    float b1, omb1, b2, omb2, eps, wd, decay, neg_step, sqrt_bc2;
+struct AdamScalars : Moments {
+    static constexpr int DECAY = 6, NEG_STEP = 7, SQRT_BC2 = 8, K = 9;
+    float decay, neg_step, sqrt_bc2;
 
     __host__ __device__ static AdamScalars load(const float* p) {
-        AdamScalars s;
-        s.b1 = p[B1];
-        s.omb1 = p[OMB1];
-        s.b2 = p[B2];
-        s.omb2 = p[OMB2];
-        s.eps = p[EPS];
-        s.wd = p[WD];
+        AdamScalars s{Moments::load(p)};
         s.decay = p[DECAY];
         s.neg_step = p[NEG_STEP];
         s.sqrt_bc2 = p[SQRT_BC2];
@@ -31,8 +25,8 @@ template <bool DECOUPLED, bool AMSGRAD>
 __host__ __device__ inline void adam_update(float& w, float g, float& m, float& v, float& vmax, const AdamScalars& s) {
     const float wi = DECOUPLED ? w * s.decay : w;
     const float gi = (!DECOUPLED && s.wd != 0.0f) ? fmaf(s.wd, wi, g) : g;
-    m = fmaf(s.b1, m, s.omb1 * gi);
-    v = fmaf(s.b2, v, (s.omb2 * gi) * gi);
+    m = first_moment(m, gi, s);
+    v = second_moment(v, gi, s);
     float big = v;
     if constexpr (AMSGRAD) {
         big = fo_max(v, vmax);

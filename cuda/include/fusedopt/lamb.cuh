@@ -3,21 +3,16 @@
 #define FUSEDOPT_LAMB_CUH
 
 #include "fusedopt/float_ops.cuh"
+#include "fusedopt/moments.cuh"
 
 namespace fusedopt {
 
-struct LambScalars {
-    static constexpr int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, BC1 = 6, BC2 = 7, LR = 8, K = 9;
-    float b1, omb1, b2, omb2, eps, wd, bc1, bc2, lr;
+struct LambScalars : Moments {
+    static constexpr int BC1 = 6, BC2 = 7, LR = 8, K = 9;
+    float bc1, bc2, lr;
 
     __host__ __device__ static LambScalars load(const float* p) {
-        LambScalars s;
-        s.b1 = p[B1];
-        s.omb1 = p[OMB1];
-        s.b2 = p[B2];
-        s.omb2 = p[OMB2];
-        s.eps = p[EPS];
-        s.wd = p[WD];
+        LambScalars s{Moments::load(p)};
         s.bc1 = p[BC1];
         s.bc2 = p[BC2];
         s.lr = p[LR];
@@ -28,8 +23,8 @@ struct LambScalars {
 // Advances m and v and returns the update direction r. The norm pass and the update both call this, so the r
 // whose norm sets the trust ratio is bit for bit the r that is applied.
 __host__ __device__ inline float lamb_direction(float w, float g, float& m, float& v, const LambScalars& s) {
-    m = fmaf(s.b1, m, s.omb1 * g);
-    v = fmaf(s.b2, v, (s.omb2 * g) * g);
+    m = first_moment(m, g, s);
+    v = second_moment(v, g, s);
     float r = (m / s.bc1) / (sqrtf(v / s.bc2) + s.eps);
     if (s.wd != 0.0f) {
         r = fmaf(s.wd, w, r);

@@ -3,21 +3,16 @@
 #define FUSEDOPT_SWATS_CUH
 
 #include "fusedopt/float_ops.cuh"
+#include "fusedopt/moments.cuh"
 
 namespace fusedopt {
 
-struct SwatsScalars {
-    static constexpr int B1 = 0, OMB1 = 1, B2 = 2, OMB2 = 3, EPS = 4, WD = 5, STEP = 6, K = 7;
-    float b1, omb1, b2, omb2, eps, wd, step;
+struct SwatsScalars : Moments {
+    static constexpr int STEP = 6, K = 7;
+    float step;
 
     __host__ __device__ static SwatsScalars load(const float* p) {
-        SwatsScalars s;
-        s.b1 = p[B1];
-        s.omb1 = p[OMB1];
-        s.b2 = p[B2];
-        s.omb2 = p[OMB2];
-        s.eps = p[EPS];
-        s.wd = p[WD];
+        SwatsScalars s{Moments::load(p)};
         s.step = p[STEP];
         return s;
     }
@@ -57,8 +52,8 @@ __host__ __device__ inline float swats_neg_coef(const double* state) {
 __host__ __device__ inline void swats_adam_update(float& w, float g, float& m, float& a, const SwatsScalars& s,
                                                  float& pp, float& pg) {
     const float gi = s.wd != 0.0f ? fmaf(s.wd, w, g) : g;
-    m = fmaf(s.b1, m, s.omb1 * gi);
-    a = fmaf(s.b2, a, (s.omb2 * gi) * gi);
+    m = first_moment(m, gi, s);
+    a = second_moment(a, gi, s);
     const float p = -(s.step * (m / (sqrtf(a) + s.eps)));
     w = w + p;
     pp = fmaf(p, p, pp);

@@ -8,14 +8,27 @@
 
 namespace fusedopt {
 
-// GroupedRule.maxNan: unlike fmaxf, a NaN in the first operand wins, as in torch.maximum.
+// Java's Math.max(float, float), which the Java rules use because C2 vectorises it: a NaN first operand wins,
+// then a NaN second operand; +0 beats -0. (fmaxf would return the operand that is not NaN.)
 __host__ __device__ inline float fo_max(float a, float b) {
-    return (a > b || a != a) ? a : b;
+    if (a != a) {
+        return a;
+    }
+    if (a == 0.0f && b == 0.0f && signbit(a)) {
+        return b;
+    }
+    return a >= b ? a : b;
 }
 
-// GroupedRule.minNan.
+// Java's Math.min(float, float): NaNs as fo_max; -0 beats +0.
 __host__ __device__ inline float fo_min(float a, float b) {
-    return (a < b || a != a) ? a : b;
+    if (a != a) {
+        return a;
+    }
+    if (a == 0.0f && b == 0.0f && signbit(b)) {
+        return b;
+    }
+    return a <= b ? a : b;
 }
 
 // Java's Float.NaN (0x7fc00000); 0.0f / 0.0f would give the sign of whichever hardware folds it.

@@ -74,6 +74,43 @@ class BitParityTest {
                 })));
     }
 
+    /** NaN, infinities, signed zeros and subnormals in the gradients take the same path on both backends. */
+    @TestFactory
+    Stream<DynamicTest> nonFiniteAndSpecialGradients() {
+        float[] special = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0f, -0f, Float.MIN_VALUE,
+            -Float.MIN_VALUE, Float.MIN_NORMAL, 1e30f, -1e-30f, 3f};
+        return RULES.stream().map(r -> DynamicTest.dynamicTest(r[0] + " " + r[1], () -> {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> hyper = (Map<String, Object>) r[1];
+            try (ParameterStore sa = ParameterStore.builder().add("s", special.length).add("t", 70).build(device);
+                    ParameterStore sb = ParameterStore.builder().add("s", special.length).add("t", 70).build(cpu);
+                    Optimizer oa = OptimizerSpec.builder((String) r[0], hyper, null, null).build(sa);
+                    Optimizer ob = OptimizerSpec.builder((String) r[0], hyper, null, null).build(sb)) {
+                float[] w = new float[special.length];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = special[(i + 3) % special.length];
+                }
+                float[] t = new float[70];
+                for (int i = 0; i < t.length; i++) {
+                    t[i] = special[i % special.length] * (i % 2 == 0 ? 1f : -0.5f);
+                }
+                for (ParameterStore s : new ParameterStore[] {sa, sb}) {
+                    s.setParameters("s", w);
+                    s.setParameters("t", t);
+                }
+                for (int step = 0; step < 3; step++) {
+                    for (ParameterStore s : new ParameterStore[] {sa, sb}) {
+                        s.setGradients("s", special);
+                        s.setGradients("t", t);
+                    }
+                    oa.step();
+                    ob.step();
+                    assertNull(GoldenRunner.firstDifference(oa, ob), "step " + (step + 1));
+                }
+            }
+        }));
+    }
+
     private static ParameterStore store(Device d) {
         ParameterStore.Builder b = ParameterStore.builder();
         for (int i = 0; i < SIZES.length; i++) {

@@ -18,7 +18,7 @@ import java.util.Map;
  *
  * <p>Per element: {@code w = w * decay} (decoupled) or {@code g = fma(λ, w, g)} (λ != 0);
  * {@code m = fma(β1, m, (1-β1) * g)}; {@code d = g - m}; {@code s = fma(β2, s, ((1-β2) * d) * d) + ε};
- * {@code smax = fo_max(s, smax)}; then by mode 0 (Adam-like) {@code w = fma(-c, m / (sqrt(S) / sqrt(bc2) + ε), w)},
+ * {@code smax = Math.max(s, smax)} ({@code fo_max} in CUDA); then by mode 0 (Adam-like) {@code w = fma(-c, m / (sqrt(S) / sqrt(bc2) + ε), w)},
  * 1 (rectified) {@code w = fma(-c, m / (sqrt(S) + ε), w)}, 2 (SGD) {@code w = fma(-c, m, w)}, 3 nothing.
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ or 0, decay or 1, mode, -c, sqrt(bc2)]}.
  */
@@ -113,7 +113,7 @@ public final class AdaBelief extends GroupedRule {
             s[i] = si;
             float big = si;
             if (smax != null) {
-                big = maxNan(si, smax[i]);
+                big = Math.max(si, smax[i]);
                 smax[i] = big;
             }
             if (mode == 0) {

@@ -15,7 +15,7 @@ import java.util.Map;
  * </pre>
  *
  * <p>Per element: {@code g = fma(λ, w, g)} (λ != 0); m, v, vmax as Adam;
- * {@code x = fo_min(fo_max(step / (sqrt(V) + ε), lo), hi)}; {@code w = fma(-x, m, w)}.
+ * {@code x = Math.min(Math.max(step / (sqrt(V) + ε), lo), hi)} ({@code fo_min}/{@code fo_max} in CUDA); {@code w = fma(-x, m, w)}.
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ, step, lo, hi]}.
  */
 public final class AdaBound extends GroupedRule {
@@ -83,10 +83,10 @@ public final class AdaBound extends GroupedRule {
             v[i] = vi;
             float big = vi;
             if (vmax != null) {
-                big = maxNan(vi, vmax[i]);
+                big = Math.max(vi, vmax[i]);
                 vmax[i] = big;
             }
-            float x = minNan(maxNan(step / ((float) Math.sqrt(big) + eps), lo), hi);
+            float x = Math.min(Math.max(step / ((float) Math.sqrt(big) + eps), lo), hi);
             w[i] = Math.fma(-x, mi, wi);
         }
     }

@@ -15,7 +15,7 @@ import java.util.Map;
  * </pre>
  *
  * <p>Per element: {@code g = fma(λ, w, g)} (adam, λ != 0) or {@code w = w * (1 - ηλ)} (adamw);
- * {@code m = fma(β1, m, (1-β1) * g)}; {@code v = fma(β2, v, ((1-β2) * g) * g)}; {@code vmax = fo_max(v, vmax)};
+ * {@code m = fma(β1, m, (1-β1) * g)}; {@code v = fma(β2, v, ((1-β2) * g) * g)}; {@code vmax = Math.max(v, vmax)} ({@code fo_max} in CUDA);
  * {@code w = fma(-η/bc1, m / (sqrt(V) / sqrt(bc2) + ε), w)}.
  *
  * <p>Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ or 0, 1-ηλ or 1, -η/bc1, sqrt(bc2)]}.
@@ -77,7 +77,7 @@ public final class Adam extends GroupedRule {
                 float gi = (!decoupled && wd != 0f) ? Math.fma(wd, wi, g[i]) : g[i];
                 float mi = Math.fma(b1, m[i], omb1 * gi);
                 float vi = Math.fma(b2, v[i], (omb2 * gi) * gi);
-                float vm = maxNan(vi, vmax[i]);
+                float vm = Math.max(vi, vmax[i]);
                 m[i] = mi;
                 v[i] = vi;
                 vmax[i] = vm;

@@ -63,16 +63,6 @@ abstract class GroupedRule extends Rule {
         out[off + Moments.WD] = wd;
     }
 
-    /** {@code a} if it is larger or NaN, else {@code b}: the maximum the CUDA rules use ({@code fo_max}). */
-    static float maxNan(float a, float b) {
-        return (a > b || a != a) ? a : b;
-    }
-
-    /** {@code a} if it is smaller or NaN, else {@code b} ({@code fo_min}). */
-    static float minNan(float a, float b) {
-        return (a < b || a != a) ? a : b;
-    }
-
     static String prefix(String group) {
         return group.isEmpty() ? "" : "group '" + group + "': ";
     }

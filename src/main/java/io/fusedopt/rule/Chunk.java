@@ -29,6 +29,12 @@ public final class Chunk {
     public final float[] laneA = new float[LaunchConfig.LANES];
     /** Second set of reduction lanes. */
     public final float[] laneB = new float[LaunchConfig.LANES];
+    /**
+     * Four rows of {@link LaunchConfig#LANES} floats for reducing rules: a loop that indexes the buffers at
+     * {@code base + l} and the lanes at {@code l} is not vectorised by C2, so such rules copy a row of each buffer
+     * here first and index everything at {@code l}.
+     */
+    public final float[][] rows = new float[4][LaunchConfig.LANES];
 
     /** Creates an empty chunk view; the backend fills the fields before each use. */
     public Chunk() {

@@ -82,14 +82,17 @@ public final class Lamb extends GroupedRule {
         final float b2 = sc[so + Moments.B2], omb2 = sc[so + Moments.OMB2];
         final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD], bc1 = sc[so + BC1], bc2 = sc[so + BC2];
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1], la = c.laneA, lb = c.laneB;
-        final int from = c.from;
-        for (int base = from; base < c.to; base += LaunchConfig.LANES) {
+        final float[] rw = c.rows[0], rg = c.rows[1], rm = c.rows[2], rv = c.rows[3];
+        for (int base = c.from; base < c.to; base += LaunchConfig.LANES) {
             int n = Math.min(LaunchConfig.LANES, c.to - base);
+            System.arraycopy(w, base, rw, 0, n);
+            System.arraycopy(g, base, rg, 0, n);
+            System.arraycopy(m, base, rm, 0, n);
+            System.arraycopy(v, base, rv, 0, n);
             for (int l = 0; l < n; l++) {
-                int i = base + l;
-                float wi = w[i], gi = g[i];
-                float mi = Math.fma(b1, m[i], omb1 * gi);
-                float vi = Math.fma(b2, v[i], (omb2 * gi) * gi);
+                float wi = rw[l], gi = rg[l];
+                float mi = Math.fma(b1, rm[l], omb1 * gi);
+                float vi = Math.fma(b2, rv[l], (omb2 * gi) * gi);
                 float r = (mi / bc1) / ((float) Math.sqrt(vi / bc2) + eps);
                 if (wd != 0f) {
                     r = Math.fma(wd, wi, r);

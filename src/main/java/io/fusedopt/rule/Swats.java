@@ -105,21 +105,28 @@ public final class Swats extends GroupedRule {
             return;
         }
         final float[] la = c.laneA, lb = c.laneB;
+        final float[] rw = c.rows[0], rg = c.rows[1], rm = c.rows[2], ra = c.rows[3];
         for (int base = c.from; base < c.to; base += LaunchConfig.LANES) {
             int n = Math.min(LaunchConfig.LANES, c.to - base);
+            System.arraycopy(w, base, rw, 0, n);
+            System.arraycopy(g, base, rg, 0, n);
+            System.arraycopy(m, base, rm, 0, n);
+            System.arraycopy(a, base, ra, 0, n);
             for (int l = 0; l < n; l++) {
-                int i = base + l;
-                float wi = w[i];
-                float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
-                float mi = Math.fma(b1, m[i], omb1 * gi);
-                float ai = Math.fma(b2, a[i], (omb2 * gi) * gi);
+                float wi = rw[l];
+                float gi = wd != 0f ? Math.fma(wd, wi, rg[l]) : rg[l];
+                float mi = Math.fma(b1, rm[l], omb1 * gi);
+                float ai = Math.fma(b2, ra[l], (omb2 * gi) * gi);
                 float p = -(step * (mi / ((float) Math.sqrt(ai) + eps)));
-                m[i] = mi;
-                a[i] = ai;
-                w[i] = wi + p;
+                rm[l] = mi;
+                ra[l] = ai;
+                rw[l] = wi + p;
                 la[l] = Math.fma(p, p, la[l]);
                 lb[l] = Math.fma(p, gi, lb[l]);
             }
+            System.arraycopy(rw, 0, w, base, n);
+            System.arraycopy(rm, 0, m, base, n);
+            System.arraycopy(ra, 0, a, base, n);
         }
     }
 

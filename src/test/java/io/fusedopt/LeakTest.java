@@ -19,7 +19,8 @@ class LeakTest {
             long outsideBefore = 0;
             for (int i = 0; i < 40_000; i++) {
                 try (ParameterStore s = ParameterStore.builder().add("w", 40).add("b", 3).build(d);
-                        Optimizer o = (i % 3 == 0 ? Optimizers.swats() : Optimizers.adamW().lookahead(2, 0.5)).build(s)) {
+                        Optimizer o = (i % 3 == 0 ? Optimizers.swats() : Optimizers.adamW().lookahead(2, 0.5))
+                                .build(s)) {
                     s.setGradients("b", new float[] {1, -2, 3});
                     o.step();
                     o.step();

@@ -41,6 +41,9 @@ import jcuda.driver.JCudaDriver;
  * be used from any thread (one at a time per optimizer).
  */
 public final class CudaBackend implements Backend {
+    /** Why JCuda's native library failed to load in this process, once it has. */
+    private static volatile String libraryFailure;
+
     private final CUdevice device;
     private final CUcontext context;
     private final boolean primary;
@@ -70,11 +73,19 @@ public final class CudaBackend implements Backend {
      */
     public static CudaBackend open() {
         int r;
+        String failed = libraryFailure;
+        if (failed != null) {
+            throw new CudaUnavailableException(failed);
+        }
         try {
             JCudaDriver.setExceptionsEnabled(false);
             r = cuInit(0);
         } catch (LinkageError e) {
-            throw new CudaUnavailableException(libraryReason(e), e);
+            // A class whose initialiser failed only says "Could not initialize class" on later attempts, so the
+            // first reason is kept for the life of the process.
+            String reason = libraryReason(e);
+            libraryFailure = reason;
+            throw new CudaUnavailableException(reason, e);
         }
         if (r == CUresult.CUDA_ERROR_NO_DEVICE) {
             throw new CudaUnavailableException("no CUDA device (cuInit: CUDA_ERROR_NO_DEVICE)");
@@ -136,6 +147,9 @@ public final class CudaBackend implements Backend {
 
     private static String libraryReason(LinkageError e) {
         String m = String.valueOf(e.getMessage());
+        if (e instanceof NoClassDefFoundError && m.contains("Could not initialize class")) {
+            return "JCuda's driver library failed to load earlier in this process";
+        }
         if (m.contains("libcuda.so")) {
             return "no CUDA driver library (libcuda.so.1 not found)";
         }

@@ -40,7 +40,8 @@ final class DemoCommand implements Callable<Integer> {
     List<String> schedules;
 
     @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|cuda",
-            description = "Backend of the optimizer steps (default: ${DEFAULT-VALUE}).")
+            description = "Backend of the training steps; cuda needs JCublas, else the demo falls back to cpu"
+                    + " (default: ${DEFAULT-VALUE}).")
     String backend;
 
     @Option(names = "--out", defaultValue = "demo-out", paramLabel = "DIR",

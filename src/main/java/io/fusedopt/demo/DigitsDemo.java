@@ -95,7 +95,9 @@ public final class DigitsDemo {
                     + "%d epochs of %d batches of %d, seed %d%n", Mlp.parameterCount(), trainer.epochs(),
                     trainer.stepsPerEpoch(), trainer.batchSize(), options.seed());
             out.flush();
-            trainer.warmUp();
+            if (!"cuda".equals(device.name())) {
+                trainer.warmUp(); // the host model's loops; the device path has none to compile
+            }
             int runs = options.optimizers().size() * options.schedules().size();
             try (TrainingProgress progress = TrainingProgress.create(err, options.interactive(), runs,
                     trainer.stepsPerRun() * runs)) {
@@ -134,7 +136,8 @@ public final class DigitsDemo {
 
     /**
      * The device named {@code backend}, announcing on {@code out} why {@code auto} fell back to the CPU. On CUDA
-     * it checks JCublas: when JCublas cannot load, it says so in one line and returns the CPU device instead.
+     * it checks JCublas: when JCublas works, it says in one line that training runs on the device
+     * ({@link DeviceMlp}); when JCublas cannot load, it says so in one line and returns the CPU device instead.
      *
      * @throws IllegalArgumentException for a name other than auto, cpu or cuda
      * @throws io.fusedopt.cuda.CudaUnavailableException for {@code cuda} when CUDA cannot work here
@@ -149,8 +152,8 @@ public final class DigitsDemo {
                 device.close();
                 return Device.cpu();
             }
-            out.println("JCublas loads, but this demo keeps the matrix products on the host (plain Java);"
-                    + " the parameters and the fused optimizer steps live on the GPU");
+            out.println("JCublas loads: the whole training step runs on the device (cuBLAS matrix products,"
+                    + " demo kernels, fused optimizer step)");
         }
         return device;
     }

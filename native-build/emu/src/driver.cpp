@@ -61,7 +61,7 @@ const CategoryName kCategories[] = {
     {"copy", CAT_COPY},     {"blocking_copy", CAT_BLOCKING_COPY}, {"async_copy", CAT_ASYNC_COPY},
     {"launch", CAT_LAUNCH}, {"sync", CAT_SYNC},                   {"alloc", CAT_ALLOC},
     {"free", CAT_FREE},     {"memset", CAT_MEMSET},               {"module", CAT_MODULE},
-    {"any", ~CAT_NO_FAULT},
+    {"cublas", CAT_CUBLAS}, {"any", ~CAT_NO_FAULT},
 };
 
 bool category_bits(const char* name, unsigned& bits) {
@@ -1925,7 +1925,7 @@ API unsigned long long fusedopt_emu_count_category(const char* category) {
     std::lock_guard<std::mutex> lock(g_counter_mu);
     unsigned long long total = 0;
     for (Counter* c : counters()) {
-        bool in = bits == ~CAT_NO_FAULT ? true : (c->categories & bits) != 0;
+        bool in = bits == ~CAT_NO_FAULT ? (c->categories & CAT_CUBLAS) == 0 : (c->categories & bits) != 0;
         if (in) total += c->calls.load();
     }
     return total;
@@ -1984,3 +1984,21 @@ API size_t fusedopt_emu_last_error(char* buf, size_t cap) {
 }
 
 API void fusedopt_emu_forget_init(void) { g_initialized.store(false); }
+
+// ---- hooks for the library stand-ins (libcublas.so.12) ---------------------
+// The cuBLAS stand-in links against this library and uses these to count its
+// calls (category "cublas", not part of "any"), to check device pointers
+// against the allocation table and to report why a call failed.
+
+// The call counter of a library entry point; the name must stay valid for the
+// life of the process (callers pass __func__).
+API void* fusedopt_emu_library_counter(const char* name) {
+    return &register_counter(name, CAT_CUBLAS)->calls;
+}
+
+// 1 when [p, p + n) lies inside one live device allocation or module global.
+API int fusedopt_emu_device_range(unsigned long long p, size_t n) {
+    return device_range(static_cast<uintptr_t>(p), n) ? 1 : 0;
+}
+
+API void fusedopt_emu_note_failure(const char* msg) { note_failure(msg ? msg : ""); }

@@ -641,8 +641,7 @@ public final class Checkpoint {
             throw new CheckpointException(file, METADATA + " must be an object, got " + kind(meta));
         }
         Map<String, String> m = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = meta.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : meta.properties()) {
             if (!e.getValue().isTextual()) {
                 throw new CheckpointException(file, METADATA + "." + e.getKey() + " must be a string (safetensors"
                         + " metadata holds only strings), got " + kind(e.getValue()));
@@ -687,8 +686,7 @@ public final class Checkpoint {
 
     private static List<Parsed.Item> entries(Path file, JsonNode root) {
         List<Parsed.Item> items = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> f = it.next();
+        for (Map.Entry<String, JsonNode> f : root.properties()) {
             String name = f.getKey();
             if (name.equals(METADATA)) {
                 continue;
@@ -922,8 +920,7 @@ public final class Checkpoint {
             throw new CheckpointException(file, at + " must be an object, got " + kind(node));
         }
         Map<String, String> out = new HashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> f = it.next();
+        for (Map.Entry<String, JsonNode> f : node.properties()) {
             JsonNode v = f.getValue();
             if (!v.isTextual() || !v.asText().matches("[0-9a-f]{8}")) {
                 throw new CheckpointException(file, at + "." + f.getKey() + " must be 8 lowercase hex digits, got "

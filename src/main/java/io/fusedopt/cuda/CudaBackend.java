@@ -4,8 +4,8 @@ import static jcuda.driver.JCudaDriver.cuCtxCreate;
 import static jcuda.driver.JCudaDriver.cuCtxDestroy;
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
 import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
-import static jcuda.driver.JCudaDriver.cuDeviceComputeCapability;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
 import static jcuda.driver.JCudaDriver.cuDeviceGetName;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Set;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
@@ -120,7 +121,10 @@ public final class CudaBackend implements Backend {
             long[] mem = new long[1];
             Driver.check(cuDeviceTotalMem(mem, dev), "reading the device memory size");
             int[] major = new int[1], minor = new int[1], version = new int[1];
-            Driver.check(cuDeviceComputeCapability(major, minor, dev), "reading the compute capability");
+            Driver.check(cuDeviceGetAttribute(major, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                    dev), "reading the compute capability");
+            Driver.check(cuDeviceGetAttribute(minor, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                    dev), "reading the compute capability");
             Driver.check(cuDriverGetVersion(version), "reading the driver version");
             String description = String.format("%s, %.1f GiB, compute capability %d.%d, CUDA driver %d.%d, kernels %s",
                     name, mem[0] / (double) (1L << 30), major[0], minor[0], version[0] / 1000, (version[0] % 1000) / 10,

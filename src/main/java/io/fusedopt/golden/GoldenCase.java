@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,10 +34,12 @@ public record GoldenCase(
     public record Step(List<float[]> grads, double lr, List<float[]> expected) {
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS)
+    // NaN is read so that a case holding it is rejected with the field's name rather than a parse error.
+    private static final ObjectMapper JSON = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+            .enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
 
     /** Whether the case tests a schedule alone. */
     public boolean scheduleOnly() {
@@ -203,9 +204,7 @@ public record GoldenCase(
 
         private Map<String, Object> toMap(JsonNode n, String path) throws GoldenFormatException {
             Map<String, Object> m = new LinkedHashMap<>();
-            Iterator<Map.Entry<String, JsonNode>> it = n.fields();
-            while (it.hasNext()) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : n.properties()) {
                 m.put(e.getKey(), value(e.getValue(), path + "." + e.getKey()));
             }
             return m;

@@ -4,7 +4,6 @@
 #define FUSEDOPT_FLOAT_OPS_CUH
 
 #include <math.h>
-#include <string.h>
 
 namespace fusedopt {
 
@@ -29,14 +28,6 @@ __host__ __device__ inline float fo_min(float a, float b) {
         return b;
     }
     return a <= b ? a : b;
-}
-
-// Java's Float.NaN (0x7fc00000); 0.0f / 0.0f would give the sign of whichever hardware folds it.
-__host__ __device__ inline float quiet_nan() {
-    const unsigned int bits = 0x7fc00000u;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
 }
 
 // A 0/1 flag carried in the float scalar table, read as the Java rules read it.

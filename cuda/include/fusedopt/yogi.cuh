@@ -27,8 +27,8 @@ __host__ __device__ inline void yogi_update(float& w, float g, float& m, float& 
     const float gi = s.wd != 0.0f ? fmaf(s.wd, w, g) : g;
     m = fmaf(s.b1, m, s.omb1 * gi);
     const float q = gi * gi;
-    // sign(v - q) * q spelled with comparisons, as in Java: v = q = inf gives 0 here where sign(inf - inf) is NaN.
-    const float u = v > q ? q : (v < q ? -q : (v == q ? 0.0f : quiet_nan()));
+    // sign(v - q) * q as a clamp, as in Java (Yogi.java says why it is exact).
+    const float u = fo_min(fo_max((v - q) * 0x1p26f, -q), q);
     v = fmaf(s.neg_omb2, u, v);
     w = fmaf(s.neg_step, m / (sqrtf(v) / s.sqrt_bc2 + s.eps), w);
 }

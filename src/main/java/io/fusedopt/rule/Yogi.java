@@ -13,7 +13,10 @@ import java.util.Map;
  * </pre>
  *
  * <p>Per element: {@code g = fma(λ, w, g)} (λ != 0); {@code m = fma(β1, m, (1-β1) * g)}; {@code q = g * g};
- * {@code u = v > q ? q : v < q ? -q : v == q ? 0 : NaN} (that is {@code sign(v - q) q});
+ * {@code u = Math.min(Math.max((v - q) * 2^26, -q), q)}, which is {@code sign(v - q) q}: for floats {@code v, q >= 0}
+ * with {@code v != q}, {@code |v - q| >= q / 2^25}, so the scaled difference always reaches the clamp, and
+ * {@code v == q} gives +0; written so because C2 vectorises {@code Math.min/max} but not a chain of comparisons
+ * ({@code fo_min}/{@code fo_max} in CUDA). As {@code torch.sign}, {@code v = q = inf} gives NaN;
  * {@code v = fma(-(1-β2), u, v)}; {@code w = fma(-η/bc1, m / (sqrt(v) / sqrt(bc2) + ε), w)}.
  * Scalars: {@code [β1, 1-β1, -(1-β2), ε, λ, -η/bc1, sqrt(bc2)]}.
  */
@@ -74,7 +77,7 @@ public final class Yogi extends GroupedRule {
             float mi = Math.fma(b1, m[i], omb1 * gi);
             float q = gi * gi;
             float vi = v[i];
-            float u = vi > q ? q : (vi < q ? -q : (vi == q ? 0f : Float.NaN));
+            float u = Math.min(Math.max((vi - q) * 0x1p26f, -q), q);
             vi = Math.fma(negOmb2, u, vi);
             m[i] = mi;
             v[i] = vi;

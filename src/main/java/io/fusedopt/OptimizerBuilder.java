@@ -96,8 +96,13 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
     /** Builds the rule for these groups; the rule validates each group. */
     abstract Rule rule(List<Hyper> hypers, List<String> names);
 
-    /** The settings that decide the state slots and kernels; must be equal in every group. */
-    abstract String structure();
+    /**
+     * The settings that decide the state slots and kernels; must be equal in every group. Empty for algorithms
+     * whose every setting is numeric and may differ per group.
+     */
+    String structure() {
+        return "";
+    }
 
     Hyper hyper() {
         return new Hyper(lr, beta1, beta2, eps, weightDecay, momentum, dampening, lrDecay, initialAccumulator,

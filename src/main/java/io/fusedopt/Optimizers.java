@@ -253,10 +253,6 @@ public final class Optimizers {
             return new Adagrad(hypers, names);
         }
 
-        @Override
-        String structure() {
-            return "";
-        }
     }
 
     /** Builder of RAdam. */
@@ -274,10 +270,6 @@ public final class Optimizers {
             return new RAdam(hypers, names);
         }
 
-        @Override
-        String structure() {
-            return "";
-        }
     }
 
     /** Builder of NAdam. */
@@ -302,10 +294,6 @@ public final class Optimizers {
             return new NAdam(hypers, names);
         }
 
-        @Override
-        String structure() {
-            return "";
-        }
     }
 
     /** Builder of AdaBelief. */
@@ -397,10 +385,6 @@ public final class Optimizers {
             return new AdaBound(amsbound, hypers, names);
         }
 
-        @Override
-        String structure() {
-            return "";
-        }
     }
 
     /** Builder of Yogi. */
@@ -427,10 +411,6 @@ public final class Optimizers {
             return new Yogi(hypers, names);
         }
 
-        @Override
-        String structure() {
-            return "";
-        }
     }
 
     /** Builder of LAMB. */
@@ -449,10 +429,6 @@ public final class Optimizers {
             return new Lamb(hypers, names);
         }
 
-        @Override
-        String structure() {
-            return "";
-        }
     }
 
     /** Builder of SWATS. */
@@ -471,9 +447,5 @@ public final class Optimizers {
             return new Swats(hypers, names);
         }
 
-        @Override
-        String structure() {
-            return "";
-        }
     }
 }

@@ -42,10 +42,6 @@ public final class AdaBelief extends GroupedRule {
         this.degeneratedToSgd = degeneratedToSgd;
     }
 
-    @Override
-    protected void validate(Hyper h, String group) {
-        h.validate(group, true, true, false);
-    }
 
     @Override
     public String id() {

@@ -31,7 +31,7 @@ public final class AdaBound extends GroupedRule {
 
     @Override
     protected void validate(Hyper h, String group) {
-        h.validate(group, true, true, false);
+        super.validate(h, group);
         Hyper.check(prefix(group), () -> Check.nonNegative("finalLr", h.finalLr()));
         Hyper.check(prefix(group), () -> Check.positive("gamma", h.gamma()));
         if (h.lr() == 0) {

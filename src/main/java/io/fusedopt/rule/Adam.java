@@ -33,10 +33,6 @@ public final class Adam extends GroupedRule {
         this.amsgrad = amsgrad;
     }
 
-    @Override
-    protected void validate(Hyper h, String group) {
-        h.validate(group, true, true, false);
-    }
 
     @Override
     public String id() {

@@ -20,8 +20,13 @@ abstract class GroupedRule extends Rule {
         }
     }
 
-    /** Checks one group's hyperparameters; the message names {@code groupName}, the field and the value. */
-    protected abstract void validate(Hyper h, String groupName);
+    /**
+     * Checks one group's hyperparameters; the message names {@code groupName}, the field and the value. By default
+     * the Adam family's: lr, weight decay, both betas and eps; rules with other fields override it.
+     */
+    protected void validate(Hyper h, String groupName) {
+        h.validate(groupName, true, true, false);
+    }
 
     @Override
     public int groupCount() {

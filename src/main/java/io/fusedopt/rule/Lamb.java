@@ -32,10 +32,6 @@ public final class Lamb extends GroupedRule {
         super(groups, names);
     }
 
-    @Override
-    protected void validate(Hyper h, String group) {
-        h.validate(group, true, true, false);
-    }
 
     @Override
     public String id() {

@@ -34,7 +34,7 @@ public final class NAdam extends GroupedRule {
 
     @Override
     protected void validate(Hyper h, String group) {
-        h.validate(group, true, true, false);
+        super.validate(h, group);
         Hyper.check(prefix(group), () -> Check.nonNegative("momentumDecay", h.momentumDecay()));
     }
 

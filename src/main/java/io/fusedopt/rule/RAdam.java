@@ -25,10 +25,6 @@ public final class RAdam extends GroupedRule {
         super(groups, names);
     }
 
-    @Override
-    protected void validate(Hyper h, String group) {
-        h.validate(group, true, true, false);
-    }
 
     @Override
     public String id() {

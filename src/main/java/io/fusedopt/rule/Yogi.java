@@ -30,7 +30,7 @@ public final class Yogi extends GroupedRule {
 
     @Override
     protected void validate(Hyper h, String group) {
-        h.validate(group, true, true, false);
+        super.validate(h, group);
         Hyper.check(prefix(group), () -> Check.nonNegative("initialAccumulator", h.initialAccumulator()));
     }
 

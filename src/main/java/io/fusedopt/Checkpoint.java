@@ -1,5 +1,7 @@
 package io.fusedopt;
 
+import io.fusedopt.core.CudaException;
+import io.fusedopt.core.Tensor;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;

@@ -1,5 +1,6 @@
 package io.fusedopt;
 
+import io.fusedopt.core.FusedOptException;
 import java.nio.file.Path;
 
 /**

@@ -1,5 +1,6 @@
 package io.fusedopt;
 
+import io.fusedopt.core.Tensor;
 import io.fusedopt.rule.Check;
 import io.fusedopt.rule.Hyper;
 import io.fusedopt.rule.Rule;

@@ -1,5 +1,6 @@
 package io.fusedopt;
 
+import io.fusedopt.core.Tensor;
 import io.fusedopt.schedule.Schedule;
 import io.fusedopt.schedule.Schedules;
 import java.util.LinkedHashMap;

@@ -1,5 +1,8 @@
 package io.fusedopt;
 
+import io.fusedopt.core.CudaException;
+import io.fusedopt.core.LaunchConfig;
+import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
 import io.fusedopt.backend.Backend;

@@ -1,5 +1,6 @@
 package io.fusedopt;
 
+import io.fusedopt.core.LaunchConfig;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 

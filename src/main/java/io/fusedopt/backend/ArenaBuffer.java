@@ -1,6 +1,6 @@
 package io.fusedopt.backend;
 
-import io.fusedopt.Tensor;
+import io.fusedopt.core.Tensor;
 
 /** One float32 buffer spanning an arena (the parameters, the gradients, or one state slot), on its backend. */
 public interface ArenaBuffer extends AutoCloseable {

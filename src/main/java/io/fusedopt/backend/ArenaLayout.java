@@ -1,7 +1,7 @@
 package io.fusedopt.backend;
 
-import io.fusedopt.LaunchConfig;
-import io.fusedopt.Tensor;
+import io.fusedopt.core.LaunchConfig;
+import io.fusedopt.core.Tensor;
 import java.util.List;
 
 /**

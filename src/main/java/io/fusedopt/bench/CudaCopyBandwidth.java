@@ -1,7 +1,7 @@
 package io.fusedopt.bench;
 
 import io.fusedopt.Device;
-import io.fusedopt.FusedOptException;
+import io.fusedopt.core.FusedOptException;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUresult;

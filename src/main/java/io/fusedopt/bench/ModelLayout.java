@@ -1,5 +1,6 @@
 package io.fusedopt.bench;
 
+import io.fusedopt.core.FusedOptException;
 import io.fusedopt.Device;
 import io.fusedopt.ParameterStore;
 import java.util.ArrayList;
@@ -142,7 +143,7 @@ public final class ModelLayout {
     /**
      * Declares the tensors and allocates the arena on {@code device}.
      *
-     * @throws io.fusedopt.FusedOptException when the device (or the Java heap, on the CPU) cannot hold it
+     * @throws io.fusedopt.core.FusedOptException when the device (or the Java heap, on the CPU) cannot hold it
      */
     public ParameterStore build(Device device) {
         ParameterStore.Builder b = ParameterStore.builder();

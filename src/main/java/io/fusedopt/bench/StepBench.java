@@ -1,5 +1,6 @@
 package io.fusedopt.bench;
 
+import io.fusedopt.core.FusedOptException;
 import io.fusedopt.Device;
 import io.fusedopt.Optimizer;
 import io.fusedopt.ParameterStore;
@@ -24,7 +25,7 @@ public final class StepBench {
      * state is allocated, and frees everything it allocated.
      *
      * @throws IllegalArgumentException for an unknown configuration, {@code warmup < 0} or {@code steps < 1}
-     * @throws io.fusedopt.FusedOptException when the device or the heap cannot hold the arena and the state
+     * @throws io.fusedopt.core.FusedOptException when the device or the heap cannot hold the arena and the state
      */
     public static StepTiming run(Device device, String optimizer, ModelLayout layout, int warmup, int steps,
             Supplier<? extends BandwidthProbe> reference) {

@@ -1,7 +1,7 @@
 package io.fusedopt.cli;
 
 import io.fusedopt.Device;
-import io.fusedopt.FusedOptException;
+import io.fusedopt.core.FusedOptException;
 import io.fusedopt.bench.BandwidthProbe;
 import io.fusedopt.bench.BenchOptimizers;
 import io.fusedopt.bench.BenchResult;

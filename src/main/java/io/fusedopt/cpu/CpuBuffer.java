@@ -1,6 +1,8 @@
 package io.fusedopt.cpu;
 
-import io.fusedopt.Tensor;
+import io.fusedopt.core.FusedOptException;
+import io.fusedopt.core.LaunchConfig;
+import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
 import java.util.Arrays;
@@ -8,7 +10,7 @@ import java.util.List;
 
 /**
  * A CPU arena buffer: each tensor's elements in pages of {@link #PAGE} floats on the Java heap, so tensors of
- * 2^31 elements and more fit. Chunks never straddle a page, because {@link io.fusedopt.LaunchConfig#CHUNK}
+ * 2^31 elements and more fit. Chunks never straddle a page, because {@link io.fusedopt.core.LaunchConfig#CHUNK}
  * divides {@link #PAGE} and pages are counted from each tensor's first element.
  */
 final class CpuBuffer implements ArenaBuffer {
@@ -35,7 +37,7 @@ final class CpuBuffer implements ArenaBuffer {
                 }
             }
         } catch (OutOfMemoryError e) {
-            throw new io.fusedopt.FusedOptException("out of Java heap allocating the " + purpose
+            throw new io.fusedopt.core.FusedOptException("out of Java heap allocating the " + purpose
                     + " buffer of the CPU arena (" + layout.totalElements() + " elements); raise -Xmx", e);
         }
         this.pages = p;

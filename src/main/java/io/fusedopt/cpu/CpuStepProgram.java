@@ -1,6 +1,6 @@
 package io.fusedopt.cpu;
 
-import io.fusedopt.LaunchConfig;
+import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.backend.ArenaLayout;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Chunk;

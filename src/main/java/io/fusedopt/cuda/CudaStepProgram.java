@@ -9,8 +9,8 @@ import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
 import static jcuda.driver.JCudaDriver.cuMemsetD32;
 import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
 
-import io.fusedopt.LaunchConfig;
-import io.fusedopt.Tensor;
+import io.fusedopt.core.LaunchConfig;
+import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaLayout;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Rule;

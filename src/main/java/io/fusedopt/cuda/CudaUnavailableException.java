@@ -1,6 +1,6 @@
 package io.fusedopt.cuda;
 
-import io.fusedopt.FusedOptException;
+import io.fusedopt.core.FusedOptException;
 
 /** CUDA cannot be used here; the message is a one-line reason (no driver library, no device, driver too old ...). */
 public class CudaUnavailableException extends FusedOptException {

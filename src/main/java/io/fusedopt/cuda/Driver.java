@@ -1,6 +1,6 @@
 package io.fusedopt.cuda;
 
-import io.fusedopt.CudaException;
+import io.fusedopt.core.CudaException;
 import jcuda.driver.CUresult;
 
 /** Turns CUDA driver result codes into {@link CudaException}s that carry the driver's error name. */

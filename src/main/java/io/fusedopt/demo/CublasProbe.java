@@ -1,5 +1,6 @@
 package io.fusedopt.demo;
 
+import io.fusedopt.core.CudaException;
 import java.util.Optional;
 import jcuda.jcublas.JCublas2;
 import jcuda.jcublas.cublasHandle;

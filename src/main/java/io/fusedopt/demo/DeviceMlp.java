@@ -10,7 +10,7 @@ import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
 
-import io.fusedopt.CudaException;
+import io.fusedopt.core.CudaException;
 import io.fusedopt.ParameterStore;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,5 +1,6 @@
 package io.fusedopt.demo;
 
+import io.fusedopt.core.CudaException;
 import io.fusedopt.Device;
 import io.fusedopt.Optimizer;
 import io.fusedopt.ParameterStore;
@@ -77,7 +78,7 @@ public final class Trainer {
      * {@code afterStep} (may be null) after every optimizer step, and evaluating on the test set after every
      * epoch. The curve starts with epoch 0, the initial parameters.
      *
-     * @throws io.fusedopt.CudaException when the device fails
+     * @throws io.fusedopt.core.CudaException when the device fails
      */
     public RunResult train(Device device, OptimizerChoice optimizer, ScheduleChoice schedule, Runnable afterStep) {
         if ("cuda".equals(device.name())) {

@@ -1,5 +1,6 @@
 package io.fusedopt.golden;
 
+import io.fusedopt.core.Tensor;
 import io.fusedopt.Device;
 import io.fusedopt.Optimizer;
 import io.fusedopt.OptimizerSpec;

@@ -1,6 +1,7 @@
 package io.fusedopt.rule;
 
-import io.fusedopt.LaunchConfig;
+import io.fusedopt.core.Tensor;
+import io.fusedopt.core.LaunchConfig;
 
 /**
  * The CPU backend's view of one chunk while a rule updates it: the arrays that hold the chunk (one page of each

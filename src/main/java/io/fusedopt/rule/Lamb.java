@@ -1,6 +1,7 @@
 package io.fusedopt.rule;
 
-import io.fusedopt.LaunchConfig;
+import io.fusedopt.core.Tensor;
+import io.fusedopt.core.LaunchConfig;
 import java.util.List;
 import java.util.Map;
 

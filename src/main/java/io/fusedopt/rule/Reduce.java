@@ -1,6 +1,6 @@
 package io.fusedopt.rule;
 
-import io.fusedopt.LaunchConfig;
+import io.fusedopt.core.LaunchConfig;
 
 /**
  * The fixed reduction order shared with {@code cuda/include/fusedopt/reduce.cuh}; see ARCHITECTURE.md.

@@ -1,6 +1,6 @@
 package io.fusedopt.rule;
 
-import io.fusedopt.LaunchConfig;
+import io.fusedopt.core.LaunchConfig;
 import java.util.List;
 import java.util.Map;
 

@@ -9,7 +9,7 @@ import io.fusedopt.Optimizer;
 import io.fusedopt.OptimizerBuilder;
 import io.fusedopt.Optimizers;
 import io.fusedopt.ParameterStore;
-import io.fusedopt.Tensor;
+import io.fusedopt.core.Tensor;
 import io.fusedopt.golden.GoldenCase;
 import io.fusedopt.golden.GoldenFormatException;
 import io.fusedopt.schedule.Schedules;

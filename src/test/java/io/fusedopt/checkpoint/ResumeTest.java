@@ -8,7 +8,7 @@ import io.fusedopt.Device;
 import io.fusedopt.Optimizer;
 import io.fusedopt.ParameterStore;
 import io.fusedopt.TestDevices;
-import io.fusedopt.Tensor;
+import io.fusedopt.core.Tensor;
 import io.fusedopt.checkpoint.Fixtures.Config;
 import io.fusedopt.golden.GoldenRunner;
 import io.fusedopt.rule.Swats;

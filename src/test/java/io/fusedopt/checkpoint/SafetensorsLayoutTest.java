@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.fusedopt.Device;
 import io.fusedopt.Optimizer;
 import io.fusedopt.ParameterStore;
-import io.fusedopt.Tensor;
+import io.fusedopt.core.Tensor;
 import io.fusedopt.checkpoint.Fixtures.Config;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fusedopt.CudaException;
+import io.fusedopt.core.CudaException;
 import io.fusedopt.Device;
 import io.fusedopt.NonFinitePolicy;
 import io.fusedopt.Optimizer;

@@ -10,7 +10,7 @@ import io.fusedopt.Optimizer;
 import io.fusedopt.OptimizerBuilder;
 import io.fusedopt.ParameterStore;
 import io.fusedopt.TestDevices;
-import io.fusedopt.Tensor;
+import io.fusedopt.core.Tensor;
 import io.fusedopt.golden.GoldenRunner;
 import io.fusedopt.property.RandomOptimizers.Case;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.fusedopt;
+package io.fusedopt.core;
 
 /**
  * A CUDA driver call failed. Carries the driver's error name (for example {@code CUDA_ERROR_OUT_OF_MEMORY}),

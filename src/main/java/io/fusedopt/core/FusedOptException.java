@@ -1,4 +1,4 @@
-package io.fusedopt;
+package io.fusedopt.core;
 
 /** Base of the unchecked exceptions fusedopt throws for conditions other than invalid arguments. */
 public class FusedOptException extends RuntimeException {

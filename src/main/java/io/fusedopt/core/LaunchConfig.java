@@ -1,4 +1,4 @@
-package io.fusedopt;
+package io.fusedopt.core;
 
 /**
  * The launch constants shared by the Java backends and the CUDA kernels ({@code cuda/include/fusedopt/launch.cuh}).

@@ -1,9 +1,9 @@
-package io.fusedopt;
+package io.fusedopt.core;
 
 import java.util.Arrays;
 
 /**
- * One tensor of a {@link ParameterStore}: a named view of {@link #length()} elements starting at element
+ * One tensor of a {@code io.fusedopt.ParameterStore}: a named view of {@link #length()} elements starting at element
  * {@link #offset()} of the arena. The same view addresses the parameters, the gradients and every state slot.
  */
 public final class Tensor {
@@ -13,7 +13,16 @@ public final class Tensor {
     private final long length;
     private final int index;
 
-    Tensor(String name, long[] shape, long offset, long length, int index) {
+    /**
+     * Creates a view; {@code io.fusedopt.ParameterStore} lays tensors out and is the only intended caller.
+     *
+     * @param name the unique name
+     * @param shape the shape, row-major (copied)
+     * @param offset the first element in the arena
+     * @param length the number of elements
+     * @param index the position in the store
+     */
+    public Tensor(String name, long[] shape, long offset, long length, int index) {
         this.name = name;
         this.shape = shape.clone();
         this.offset = offset;

@@ -1,4 +1,5 @@
-// Entries shared by every rule: the finite check of the gradients that gates a step.
+// Entries shared by every rule: the finite check of the gradients that gates a step, and Lookahead's first copy of
+// the parameters into the slow weights.
 #include "fusedopt/launch.cuh"
 
 using namespace fusedopt;
@@ -20,6 +21,16 @@ struct FiniteOp {
     }
 };
 
+struct CopyOp {
+    const float* w;
+    float* slow;
+
+    template <int N>
+    __device__ __forceinline__ void apply(long long i, int) {
+        store_frag<N>(slow, i, load_frag<N>(w, i));
+    }
+};
+
 }  // namespace
 
 // Any thread that saw a non-finite gradient stores 1; every writer stores the same value, so no atomic is needed.
@@ -31,4 +42,14 @@ finite_check_f32(const float* __restrict__ g, const ChunkDesc* __restrict__ chun
     if (op.bad) {
         *flag = 1;
     }
+}
+
+// slow = w over the arena at Lookahead's first step. It reads the skip flag like every pass after the finite check,
+// so a skipped first step leaves the slow weights as they were, as on the CPU backend.
+extern "C" __global__ void __launch_bounds__(BLOCK)
+lookahead_init_f32(const float* __restrict__ w, float* __restrict__ slow, const ChunkDesc* __restrict__ chunks,
+                   int num_chunks, const int* __restrict__ skip_flag) {
+    if (*skip_flag != 0) return;
+    CopyOp op{w, slow};
+    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) { walk_chunk(ch, op); });
 }

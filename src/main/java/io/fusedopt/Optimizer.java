@@ -5,8 +5,8 @@ import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
 import io.fusedopt.backend.Backend;
+import io.fusedopt.backend.StepPlan;
 import io.fusedopt.backend.StepProgram;
-import io.fusedopt.backend.StepProgram.LookaheadAction;
 import io.fusedopt.rule.Rule;
 import io.fusedopt.schedule.Schedule;
 import java.util.ArrayList;
@@ -123,16 +123,10 @@ public final class Optimizer implements AutoCloseable {
                 rule.scalars(g, t, lr, scalars, g * rule.scalarCount());
                 rule.finishScalars(g, t, lr, finishScalars, g * rule.finishScalarCount());
             }
-            LookaheadAction action = LookaheadAction.NONE;
-            if (lookaheadK > 0) {
-                boolean init = t == 1;
-                boolean sync = t % lookaheadK == 0;
-                action = init && sync ? LookaheadAction.INIT_AND_SYNC
-                        : init ? LookaheadAction.INIT : sync ? LookaheadAction.SYNC : LookaheadAction.NONE;
-            }
             boolean check = policy != NonFinitePolicy.PROPAGATE;
+            StepPlan plan = StepPlan.of(rule, check, lookaheadK > 0 && t == 1, lookaheadK > 0 && t % lookaheadK == 0);
             try {
-                program.run(scalars, finishScalars, check, action, (float) lookaheadAlpha);
+                program.run(plan, scalars, finishScalars, (float) lookaheadAlpha);
                 if (check && program.lastStepSkipped()) {
                     skipped++;
                     if (policy == NonFinitePolicy.THROW) {

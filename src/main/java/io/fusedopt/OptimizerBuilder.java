@@ -1,29 +1,31 @@
 package io.fusedopt;
 
 import io.fusedopt.core.Tensor;
+import io.fusedopt.rule.Algorithm;
 import io.fusedopt.rule.Check;
-import io.fusedopt.rule.Hyper;
+import io.fusedopt.rule.HyperParam;
+import io.fusedopt.rule.HyperValues;
 import io.fusedopt.rule.Rule;
 import io.fusedopt.schedule.Schedule;
 import io.fusedopt.schedule.Schedules;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
- * The settings every optimizer shares: learning rate, weight decay, schedule, non-finite policy, Lookahead, and
- * parameter groups. Values are checked in {@link #build}, which names the field and the value it rejects.
+ * The settings of one optimizer: its algorithm's hyperparameters (defaults from the algorithm's
+ * {@link Algorithm#params()}), the schedule, the non-finite policy, Lookahead, and parameter groups. Values are
+ * checked in {@link #build}, which names the group, the field and the value it rejects.
  *
  * @param <B> the concrete builder, so that chained calls keep their type
  */
 public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements Cloneable {
-    /** Numeric hyperparameters of the default group (see {@link Hyper}). */
-    protected double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay, momentum, dampening, lrDecay,
-            initialAccumulator, momentumDecay = 4e-3, finalLr = 0.1, gamma = 1e-3;
+    private final Algorithm algorithm;
+    private LinkedHashMap<String, Object> settings = new LinkedHashMap<>();
     private Schedule schedule = Schedules.constant();
     private NonFinitePolicy policy = NonFinitePolicy.PROPAGATE;
     private int lookaheadK;
@@ -34,7 +36,9 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
     private record GroupSpec(String name, Consumer<Object> overrides, List<String> tensors) {
     }
 
-    OptimizerBuilder() {
+    OptimizerBuilder(Algorithm algorithm, Map<String, Object> presets) {
+        this.algorithm = Objects.requireNonNull(algorithm, "algorithm");
+        settings.putAll(presets);
     }
 
     @SuppressWarnings("unchecked")
@@ -42,16 +46,46 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
         return (B) this;
     }
 
-    /** Sets the base learning rate (finite, {@code >= 0}); schedules scale it. */
-    public B lr(double value) {
-        this.lr = value;
+    /** The algorithm this builder configures. */
+    public final Algorithm algorithm() {
+        return algorithm;
+    }
+
+    /** The optimizer's identifier, e.g. {@code adamw}. */
+    public final String id() {
+        return algorithm.id();
+    }
+
+    /**
+     * Sets the hyperparameter {@code key} (as golden cases and checkpoints name it: {@code "betas"},
+     * {@code "weight_decay"}): a number, a list or array of numbers, or a flag. Its range is checked in
+     * {@link #build}.
+     *
+     * @throws IllegalArgumentException when the algorithm has no such hyperparameter or the value has the wrong
+     *     type or length
+     */
+    public B set(String key, Object value) {
+        HyperParam p = algorithm.param(key);
+        if (p == null) {
+            throw new IllegalArgumentException(key + " is not a hyperparameter of " + algorithm.id()
+                    + "; its hyperparameters are " + keys());
+        }
+        settings.put(key, p.normalize(value));
         return self();
     }
 
-    /** Sets the weight decay (finite, {@code >= 0}): L2 or decoupled as the algorithm defines. */
+    /** Sets the base learning rate (finite, {@code >= 0}); schedules scale it. */
+    public B lr(double value) {
+        return set("lr", value);
+    }
+
+    /**
+     * Sets the weight decay (finite, {@code >= 0}): L2 or decoupled as the algorithm defines.
+     *
+     * @throws IllegalArgumentException when the algorithm has no {@code weight_decay}
+     */
     public B weightDecay(double value) {
-        this.weightDecay = value;
-        return self();
+        return set("weight_decay", value);
     }
 
     /** Sets the learning-rate schedule (default constant); rejects null. */
@@ -82,50 +116,63 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
      * Puts the named tensors in a parameter group whose hyperparameters start as this builder's and are then
      * changed by {@code overrides} (for example {@code g -> g.weightDecay(0)}). Tensors in no group form the
      * default group, index 0. Settings that change the state slots (amsgrad, momentum being zero) must agree with
-     * the default group; schedule, policy and Lookahead are the optimizer's and cannot be overridden.
+     * the default group; schedule, policy, Lookahead and groups are the optimizer's: {@link #build} rejects an
+     * override that sets them.
+     *
+     * @throws NullPointerException when {@code overrides} or {@code tensors} is null
      */
     public B group(String name, Consumer<B> overrides, String... tensors) {
         @SuppressWarnings("unchecked")
         Consumer<Object> c = (Consumer<Object>) (Consumer<?>) Objects.requireNonNull(overrides, "overrides");
-        groups.add(new GroupSpec(name, c, List.of(tensors)));
+        Objects.requireNonNull(tensors, "tensors");
+        groups.add(new GroupSpec(name, c, java.util.Arrays.asList(tensors.clone())));
         return self();
     }
 
-    /** The optimizer's identifier, e.g. {@code adamw}. */
-    public abstract String id();
-
-    /** Builds the rule for these groups; the rule validates each group. */
-    abstract Rule rule(List<Hyper> hypers, List<String> names);
-
-    /**
-     * The settings that decide the state slots and kernels; must be equal in every group. Empty for algorithms
-     * whose every setting is numeric and may differ per group.
-     */
-    String structure() {
-        return "";
-    }
-
-    Hyper hyper() {
-        return new Hyper(lr, beta1, beta2, eps, weightDecay, momentum, dampening, lrDecay, initialAccumulator,
-                momentumDecay, finalLr, gamma);
+    private List<String> keys() {
+        List<String> k = new ArrayList<>();
+        for (HyperParam p : algorithm.params()) {
+            k.add(p.key());
+        }
+        return k;
     }
 
     @SuppressWarnings("unchecked")
     private B copy() {
         try {
-            B b = (B) super.clone();
-            ((OptimizerBuilder<B>) b).groups = new ArrayList<>();
-            return b;
+            OptimizerBuilder<B> b = (OptimizerBuilder<B>) super.clone();
+            b.settings = new LinkedHashMap<>(settings);
+            b.groups = new ArrayList<>();
+            return (B) b;
         } catch (CloneNotSupportedException e) {
             throw new AssertionError(e);
         }
     }
 
+    /** What a group override must leave alone, in words, or null when it left everything alone. */
+    private String changedOutsideGroup(OptimizerBuilder<?> copy) {
+        if (copy.schedule != schedule) {
+            return "the schedule";
+        }
+        if (copy.policy != policy) {
+            return "the non-finite policy";
+        }
+        if (copy.lookaheadSet != lookaheadSet || copy.lookaheadK != lookaheadK
+                || Double.compare(copy.lookaheadAlpha, lookaheadAlpha) != 0) {
+            return "Lookahead";
+        }
+        if (!copy.groups.isEmpty()) {
+            return "nested groups";
+        }
+        return null;
+    }
+
     /**
      * Validates every setting and builds the optimizer on {@code store}, allocating its state on the store's device.
      *
-     * @throws IllegalArgumentException naming the field and value for an invalid setting, an unknown tensor, a
-     *     tensor in two groups, a duplicate or empty group name, or a group that changes the state slots
+     * @throws IllegalArgumentException naming the field and value for an invalid setting, an unknown or null
+     *     tensor, a tensor in two groups, a duplicate or empty group name, a group that changes the state slots,
+     *     or a group override that sets the schedule, policy, Lookahead or groups
      */
     public Optimizer build(ParameterStore store) {
         Objects.requireNonNull(store, "store must not be null");
@@ -133,9 +180,9 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
             Check.atLeast("lookahead k", lookaheadK, 1);
             Check.halfOpenUnit("lookahead alpha", lookaheadAlpha);
         }
-        List<Hyper> hypers = new ArrayList<>();
+        List<HyperValues> values = new ArrayList<>();
         List<String> names = new ArrayList<>();
-        hypers.add(hyper());
+        values.add(algorithm.values(settings, ""));
         names.add("default");
         int[] tensorGroup = new int[store.tensors().size()];
         Map<String, String> assigned = new HashMap<>();
@@ -148,14 +195,17 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
             }
             B copy = copy();
             g.overrides().accept(copy);
-            if (!copy.structure().equals(structure())) {
-                throw new IllegalArgumentException("group '" + g.name() + "' changes " + copy.structure()
-                        + " to differ from the default group's " + structure()
-                        + "; these decide the state slots and must be the same in every group");
+            String changed = changedOutsideGroup(copy);
+            if (changed != null) {
+                throw new IllegalArgumentException("group '" + g.name() + "' sets " + changed
+                        + ", which belongs to the whole optimizer and cannot be overridden per group");
             }
-            hypers.add(copy.hyper());
+            values.add(algorithm.values(((OptimizerBuilder<?>) copy).settings, g.name()));
             names.add(g.name());
             for (String t : g.tensors()) {
+                if (t == null) {
+                    throw new IllegalArgumentException("group '" + g.name() + "' lists a null tensor name");
+                }
                 Tensor tensor = store.tensor(t);
                 String before = assigned.putIfAbsent(t, g.name());
                 if (before != null) {
@@ -165,13 +215,13 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
                 tensorGroup[tensor.index()] = names.size() - 1;
             }
         }
-        Rule rule = rule(hypers, names);
+        Rule rule = algorithm.create(values, names);
         return new Optimizer(store, rule, schedule, policy, lookaheadSet ? lookaheadK : 0, lookaheadAlpha, names,
                 tensorGroup);
     }
 
     @Override
     public String toString() {
-        return id() + hyper() + Arrays.toString(groups.toArray());
+        return id() + settings + (groups.isEmpty() ? "" : " groups " + groups.size());
     }
 }

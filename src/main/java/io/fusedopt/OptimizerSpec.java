@@ -3,10 +3,12 @@ package io.fusedopt;
 import io.fusedopt.core.Tensor;
 import io.fusedopt.schedule.Schedule;
 import io.fusedopt.schedule.Schedules;
+import io.fusedopt.rule.Algorithm;
+import io.fusedopt.rule.HyperParam;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Builds optimizers from, and describes them as, the plain maps of the golden case format
@@ -14,21 +16,6 @@ import java.util.Set;
  * and tests.
  */
 public final class OptimizerSpec {
-    private static final Map<String, Set<String>> KEYS = Map.ofEntries(
-            Map.entry("sgd", Set.of("lr", "momentum", "dampening", "nesterov", "weight_decay")),
-            Map.entry("sgdw", Set.of("lr", "momentum", "dampening", "nesterov", "weight_decay")),
-            Map.entry("adam", Set.of("lr", "betas", "eps", "weight_decay", "amsgrad")),
-            Map.entry("adamw", Set.of("lr", "betas", "eps", "weight_decay", "amsgrad")),
-            Map.entry("adagrad", Set.of("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")),
-            Map.entry("radam", Set.of("lr", "betas", "eps", "weight_decay")),
-            Map.entry("nadam", Set.of("lr", "betas", "eps", "weight_decay", "momentum_decay")),
-            Map.entry("adabelief", Set.of("lr", "betas", "eps", "weight_decay", "amsgrad", "weight_decouple",
-                    "fixed_decay", "rectify", "degenerated_to_sgd")),
-            Map.entry("adabound", Set.of("lr", "betas", "eps", "weight_decay", "final_lr", "gamma", "amsbound")),
-            Map.entry("yogi", Set.of("lr", "betas", "eps", "weight_decay", "initial_accumulator")),
-            Map.entry("lamb", Set.of("lr", "betas", "eps", "weight_decay")),
-            Map.entry("swats", Set.of("lr", "betas", "eps", "weight_decay")));
-
     private OptimizerSpec() {
     }
 
@@ -51,23 +38,23 @@ public final class OptimizerSpec {
         } else if (lookahead != null) {
             throw new IllegalArgumentException("'lookahead' is set but optimizer is '" + optimizer + "', not 'lookahead'");
         }
-        Set<String> allowed = KEYS.get(id);
-        if (allowed == null) {
-            throw new IllegalArgumentException("unknown optimizer '" + id + "'; known: " + Optimizers.NAMES);
-        }
-        for (String key : hyperparams.keySet()) {
-            if (!allowed.contains(key)) {
-                throw new IllegalArgumentException("hyperparams." + key + " is not a hyperparameter of " + id
-                        + "; expected " + new java.util.TreeSet<>(allowed));
+        OptimizerBuilder<?> b = Optimizers.named(id);
+        Algorithm algorithm = b.algorithm();
+        for (Map.Entry<String, Object> e : hyperparams.entrySet()) {
+            HyperParam p = algorithm.param(e.getKey());
+            if (p == null) {
+                List<String> keys = new ArrayList<>();
+                algorithm.params().forEach(x -> keys.add(x.key()));
+                java.util.Collections.sort(keys);
+                throw new IllegalArgumentException("hyperparams." + e.getKey() + " is not a hyperparameter of " + id
+                        + "; expected " + keys);
+            }
+            try {
+                b.set(e.getKey(), e.getValue());
+            } catch (IllegalArgumentException x) {
+                throw new IllegalArgumentException("hyperparams." + x.getMessage(), x);
             }
         }
-        OptimizerBuilder<?> b;
-        if ("adabound".equals(id) && flag(hyperparams, "amsbound", false)) {
-            b = Optimizers.amsBound();
-        } else {
-            b = Optimizers.named(id);
-        }
-        applyHyper(b, hyperparams);
         if (schedule != null) {
             b.schedule(Schedules.fromSpec(schedule));
         }
@@ -75,70 +62,6 @@ public final class OptimizerSpec {
             b.lookahead((int) whole(lookahead, "lookahead.k"), number(lookahead, "lookahead.alpha"));
         }
         return b;
-    }
-
-    private static void applyHyper(OptimizerBuilder<?> b, Map<String, Object> h) {
-        if (h.containsKey("lr")) {
-            b.lr(number(h, "lr"));
-        }
-        if (h.containsKey("weight_decay")) {
-            b.weightDecay(number(h, "weight_decay"));
-        }
-        if (b instanceof Optimizers.AdaptiveBuilder<?> a) {
-            if (h.containsKey("betas")) {
-                Object v = h.get("betas");
-                if (!(v instanceof List<?> l) || l.size() != 2 || !(l.get(0) instanceof Number)
-                        || !(l.get(1) instanceof Number)) {
-                    throw new IllegalArgumentException("hyperparams.betas must be a list of two numbers, got " + v);
-                }
-                a.betas(((Number) l.get(0)).doubleValue(), ((Number) l.get(1)).doubleValue());
-            }
-            if (h.containsKey("eps")) {
-                a.eps(number(h, "eps"));
-            }
-        }
-        if (b instanceof Optimizers.SgdBuilder s) {
-            if (h.containsKey("momentum")) {
-                s.momentum(number(h, "momentum"));
-            }
-            if (h.containsKey("dampening")) {
-                s.dampening(number(h, "dampening"));
-            }
-            s.nesterov(flag(h, "nesterov", false));
-        } else if (b instanceof Optimizers.AdamBuilder a) {
-            a.amsgrad(flag(h, "amsgrad", false));
-        } else if (b instanceof Optimizers.AdagradBuilder a) {
-            if (h.containsKey("lr_decay")) {
-                a.lrDecay(number(h, "lr_decay"));
-            }
-            if (h.containsKey("initial_accumulator_value")) {
-                a.initialAccumulatorValue(number(h, "initial_accumulator_value"));
-            }
-            if (h.containsKey("eps")) {
-                a.eps(number(h, "eps"));
-            }
-        } else if (b instanceof Optimizers.NAdamBuilder n) {
-            if (h.containsKey("momentum_decay")) {
-                n.momentumDecay(number(h, "momentum_decay"));
-            }
-        } else if (b instanceof Optimizers.AdaBeliefBuilder a) {
-            a.amsgrad(flag(h, "amsgrad", false))
-                    .weightDecouple(flag(h, "weight_decouple", true))
-                    .fixedDecay(flag(h, "fixed_decay", false))
-                    .rectify(flag(h, "rectify", true))
-                    .degeneratedToSgd(flag(h, "degenerated_to_sgd", true));
-        } else if (b instanceof Optimizers.AdaBoundBuilder a) {
-            if (h.containsKey("final_lr")) {
-                a.finalLr(number(h, "final_lr"));
-            }
-            if (h.containsKey("gamma")) {
-                a.gamma(number(h, "gamma"));
-            }
-        } else if (b instanceof Optimizers.YogiBuilder y) {
-            if (h.containsKey("initial_accumulator")) {
-                y.initialAccumulator(number(h, "initial_accumulator"));
-            }
-        }
     }
 
     /**
@@ -205,16 +128,5 @@ public final class OptimizerSpec {
             throw new IllegalArgumentException(path + " must be a string, got " + (v == null ? "nothing" : v));
         }
         return (String) v;
-    }
-
-    private static boolean flag(Map<String, Object> m, String key, boolean dflt) {
-        if (!m.containsKey(key)) {
-            return dflt;
-        }
-        Object v = m.get(key);
-        if (!(v instanceof Boolean)) {
-            throw new IllegalArgumentException("hyperparams." + key + " must be true or false, got " + v);
-        }
-        return (Boolean) v;
     }
 }

@@ -6,16 +6,14 @@ package io.fusedopt.backend;
  */
 public interface StepProgram extends AutoCloseable {
     /**
-     * Issues one step.
+     * Issues the passes of {@code plan}, in order.
      *
+     * @param plan the passes of this step
      * @param scalars the rule's float scalars, {@code scalarCount} per group, groups in order
      * @param finishScalars the rule's double finish scalars per group (empty for rules without a reduction)
-     * @param checkFinite whether to run the finite check and skip the step on device when a gradient is not finite
-     * @param lookahead the Lookahead action of this step
      * @param lookaheadAlpha Lookahead's α
      */
-    void run(float[] scalars, double[] finishScalars, boolean checkFinite, LookaheadAction lookahead,
-            float lookaheadAlpha);
+    void run(StepPlan plan, float[] scalars, double[] finishScalars, float lookaheadAlpha);
 
     /** Whether the last {@link #run} with {@code checkFinite} found a non-finite gradient; waits for it on CUDA. */
     boolean lastStepSkipped();
@@ -29,16 +27,4 @@ public interface StepProgram extends AutoCloseable {
     /** Frees what {@link Backend#program} allocated. */
     @Override
     void close();
-
-    /** What Lookahead does at a step. */
-    enum LookaheadAction {
-        /** No Lookahead, or not a synchronisation step. */
-        NONE,
-        /** Copy the parameters into the slow weights before the inner update (the first step). */
-        INIT,
-        /** After the inner update: {@code w = slow + α (w - slow); slow = w}, inside the same pass. */
-        SYNC,
-        /** Both: the first step is also a synchronisation step ({@code k = 1}). */
-        INIT_AND_SYNC
-    }
 }

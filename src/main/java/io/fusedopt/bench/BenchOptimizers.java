@@ -2,30 +2,32 @@ package io.fusedopt.bench;
 
 import io.fusedopt.OptimizerBuilder;
 import io.fusedopt.Optimizers;
+import io.fusedopt.rule.Algorithm;
+import io.fusedopt.rule.Algorithms;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The optimizer configurations {@code bench} knows, by name. Every name of {@link Optimizers#NAMES} is accepted
- * with the library's defaults, except that {@code sgd} and {@code sgdw} mean momentum 0.9: SGD with momentum is
- * the configuration worth benchmarking, and plain SGD has its own name.
- *
- * <ul>
- *   <li>{@code sgd}, {@code sgdw}: momentum 0.9 (one state slot);</li>
- *   <li>{@code sgd-plain}: torch.optim.SGD's default, no momentum (no state);</li>
- *   <li>{@code adamw-amsgrad}: AdamW with the AMSGrad maximum (three slots);</li>
- *   <li>{@code amsbound}: AdaBound with the AMSGrad maximum;</li>
- *   <li>the other names: {@link Optimizers#named(String)}.</li>
- * </ul>
+ * The optimizer configurations {@code bench} knows, by name: every named configuration of every registered
+ * algorithm ({@link Algorithm#variants()}), in registry order. An algorithm's first configuration carries its own
+ * id; {@code sgd} and {@code sgdw} mean momentum 0.9, because SGD with momentum is the configuration worth
+ * benchmarking, and plain SGD is {@code sgd-plain}.
  */
 public final class BenchOptimizers {
     /** Every configuration, in the order {@code --optimizer all} runs them. */
-    public static final List<String> NAMES = List.of("sgd", "sgd-plain", "sgdw", "adam", "adamw", "adamw-amsgrad",
-            "adagrad", "radam", "nadam", "adabelief", "adabound", "amsbound", "yogi", "lamb", "swats");
-
-    /** SGD's momentum in the {@code sgd} and {@code sgdw} configurations. */
-    public static final double SGD_MOMENTUM = 0.9;
+    public static final List<String> NAMES = names();
 
     private BenchOptimizers() {
+    }
+
+    private static List<String> names() {
+        List<String> out = new ArrayList<>();
+        for (Algorithm a : Algorithms.all()) {
+            for (Algorithm.Variant v : a.variants()) {
+                out.add(v.name());
+            }
+        }
+        return List.copyOf(out);
     }
 
     /**
@@ -34,22 +36,16 @@ public final class BenchOptimizers {
      * @throws IllegalArgumentException for a name not in {@link #NAMES}
      */
     public static OptimizerBuilder<?> builder(String name) {
-        switch (name == null ? "" : name) {
-            case "sgd":
-                return Optimizers.sgd().momentum(SGD_MOMENTUM);
-            case "sgdw":
-                return Optimizers.sgdW().momentum(SGD_MOMENTUM);
-            case "sgd-plain":
-                return Optimizers.sgd();
-            case "adamw-amsgrad":
-                return Optimizers.adamW().amsgrad(true);
-            default:
-                if (!NAMES.contains(name)) {
-                    throw new IllegalArgumentException("unknown optimizer '" + name + "'; known: all, "
-                            + String.join(", ", NAMES));
+        for (Algorithm a : Algorithms.all()) {
+            for (Algorithm.Variant v : a.variants()) {
+                if (v.name().equals(name)) {
+                    OptimizerBuilder<?> b = Optimizers.of(a);
+                    v.settings().forEach(b::set);
+                    return b;
                 }
-                return Optimizers.named(name);
+            }
         }
+        throw new IllegalArgumentException("unknown optimizer '" + name + "'; known: all, " + String.join(", ", NAMES));
     }
 
     /**

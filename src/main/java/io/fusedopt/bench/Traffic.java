@@ -54,20 +54,22 @@ public final class Traffic {
     }
 
     /**
-     * Bytes per parameter of one step of {@code rule} as {@code bench} runs it (see the table above); SWATS is
-     * counted in its Adam phase, the phase every tensor starts in.
+     * Bytes per parameter of one step of {@code rule} as {@code bench} runs it (see the table above), summed over
+     * the rule's passes: an update pass moves the slots it touches ({@link Rule#slotsTouched()}: SWATS is counted
+     * in its Adam phase, the phase every tensor starts in), a norm pass reads every slot.
      *
      * @throws NullPointerException when {@code rule} is null
      */
     public static int perParameter(Rule rule) {
-        int slots = rule.slots().size();
-        if ("swats".equals(rule.id())) {
-            // The Adam phase leaves the SGD momentum buffer alone: only m and a move.
-            slots = 2;
-        }
-        int bytes = updatePass(slots);
-        if (rule.reduction() == Rule.Reduction.BEFORE_UPDATE) {
-            bytes += normPass(rule.slots().size());
+        int bytes = 0;
+        for (Rule.Pass p : rule.passes()) {
+            switch (p) {
+                case NORM -> bytes += normPass(rule.slots().size());
+                case UPDATE, UPDATE_WITH_SUMS -> bytes += updatePass(rule.slotsTouched());
+                default -> {
+                    // The per-tensor fold reads a few partials per chunk: nothing per parameter.
+                }
+            }
         }
         return bytes;
     }

@@ -62,7 +62,7 @@ final class DemoCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--backend must be auto, cpu or cuda, got '" + backend + "'");
             }
             options = new DigitsDemo.Options(epochs, batchSize, seed,
-                    parse(optimizers, OptimizerChoice::named, List.of(OptimizerChoice.values())),
+                    parse(optimizers, OptimizerChoice::named, OptimizerChoice.defaults()),
                     parse(schedules, ScheduleChoice::named, List.of(ScheduleChoice.values())),
                     backend, out, TrainingProgress.stdoutIsTerminal());
         } catch (IllegalArgumentException e) {

@@ -2,6 +2,7 @@ package io.fusedopt.cpu;
 
 import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.StepPlan;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Chunk;
 import io.fusedopt.rule.Reduce;
@@ -137,42 +138,52 @@ final class CpuStepProgram implements StepProgram {
     }
 
     @Override
-    public void run(float[] scalars, double[] finishScalars, boolean checkFinite, LookaheadAction lookahead,
-            float alpha) {
+    public void run(StepPlan plan, float[] scalars, double[] finishScalars, float alpha) {
         lastSkipped = false;
-        if (checkFinite && anyNonFinite()) {
-            lastSkipped = true;
-            return;
-        }
-        if (lookahead == LookaheadAction.INIT || lookahead == LookaheadAction.INIT_AND_SYNC) {
-            slow.copyFrom(params);
-        }
-        final int k = rule.scalarCount();
-        final double[] ts = tensorState;
-        if (rule.reduction() == Rule.Reduction.BEFORE_UPDATE) {
-            parallel((from, to, c) -> {
-                for (int ch = from; ch < to; ch++) {
-                    bind(c, ch);
-                    Arrays.fill(c.laneA, 0f);
-                    Arrays.fill(c.laneB, 0f);
-                    rule.normChunk(c, scalars, c.group * k);
-                    partialA[ch] = Reduce.chunkSum(c.laneA);
-                    partialB[ch] = Reduce.chunkSum(c.laneB);
+        for (StepPlan.Pass pass : plan.passes()) {
+            switch (pass.kind()) {
+                case FINITE_CHECK -> {
+                    if (anyNonFinite()) {
+                        // Every later pass would do nothing on the device; here they are not run at all.
+                        lastSkipped = true;
+                        return;
+                    }
                 }
-            });
-            finish(finishScalars);
+                case LOOKAHEAD_INIT -> slow.copyFrom(params);
+                case NORM -> norm(scalars);
+                case UPDATE -> update(scalars, pass.sums(), pass.lookaheadSync(), alpha);
+                case FINISH -> finish(finishScalars);
+                default -> throw new AssertionError(pass);
+            }
         }
-        final boolean during = rule.reduction() == Rule.Reduction.DURING_UPDATE;
-        final boolean sync = lookahead == LookaheadAction.SYNC || lookahead == LookaheadAction.INIT_AND_SYNC;
+    }
+
+    private void norm(float[] scalars) {
+        final int k = rule.scalarCount();
         parallel((from, to, c) -> {
             for (int ch = from; ch < to; ch++) {
                 bind(c, ch);
-                if (during) {
+                Arrays.fill(c.laneA, 0f);
+                Arrays.fill(c.laneB, 0f);
+                rule.normChunk(c, scalars, c.group * k);
+                partialA[ch] = Reduce.chunkSum(c.laneA);
+                partialB[ch] = Reduce.chunkSum(c.laneB);
+            }
+        });
+    }
+
+    private void update(float[] scalars, boolean sums, boolean sync, float alpha) {
+        final int k = rule.scalarCount();
+        final double[] ts = tensorState;
+        parallel((from, to, c) -> {
+            for (int ch = from; ch < to; ch++) {
+                bind(c, ch);
+                if (sums) {
                     Arrays.fill(c.laneA, 0f);
                     Arrays.fill(c.laneB, 0f);
                 }
                 rule.update(c, scalars, c.group * k, ts);
-                if (during) {
+                if (sums) {
                     partialA[ch] = Reduce.chunkSum(c.laneA);
                     partialB[ch] = Reduce.chunkSum(c.laneB);
                 }
@@ -187,9 +198,6 @@ final class CpuStepProgram implements StepProgram {
                 }
             }
         });
-        if (during) {
-            finish(finishScalars);
-        }
     }
 
     /** Adds each tensor's chunk sums in double, in chunk order, and folds them into the tensor state. */

@@ -7,7 +7,7 @@ import static jcuda.driver.JCudaDriver.cuModuleUnload;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Arrays;
-import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import jcuda.driver.CUfunction;
@@ -21,7 +21,7 @@ import jcuda.driver.CUresult;
 final class CudaModules implements AutoCloseable {
     private static final String RESOURCES = "/io/fusedopt/cuda/";
     private final Map<String, CUmodule> modules = new LinkedHashMap<>();
-    private final Map<Kernel, CUfunction> functions = new EnumMap<>(Kernel.class);
+    private final Map<String, CUfunction> functions = new HashMap<>();
     private final String format;
 
     /**
@@ -33,7 +33,7 @@ final class CudaModules implements AutoCloseable {
     CudaModules() {
         String used = "fatbin";
         try {
-            for (Kernel k : Kernel.values()) {
+            for (Kernel k : Kernel.all()) {
                 if (!modules.containsKey(k.module())) {
                     String how = load(k.module());
                     if (how.equals("ptx")) {
@@ -46,7 +46,7 @@ final class CudaModules implements AutoCloseable {
                     throw new CudaUnavailableException("kernel " + k.entry() + " is missing from module "
                             + k.module() + " (" + Driver.name(r) + ")");
                 }
-                functions.put(k, f);
+                functions.put(k.entry(), f);
             }
         } catch (RuntimeException e) {
             close();
@@ -95,7 +95,7 @@ final class CudaModules implements AutoCloseable {
 
     /** The function of an entry. */
     CUfunction function(Kernel k) {
-        CUfunction f = functions.get(k);
+        CUfunction f = functions.get(k.entry());
         if (f == null) {
             throw new IllegalStateException("kernel modules are closed");
         }

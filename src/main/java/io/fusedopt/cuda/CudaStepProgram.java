@@ -12,6 +12,7 @@ import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
 import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.StepPlan;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Rule;
 import java.nio.ByteBuffer;
@@ -53,8 +54,6 @@ final class CudaStepProgram implements StepProgram {
     private final DevicePointer flag;
     private final DevicePointer partials;
     private final DevicePointer tensorState;
-    private final Kernel update;
-    private final Kernel updateLookahead;
     private boolean closed;
 
     CudaStepProgram(CudaBackend backend, Rule rule, ArenaLayout layout, CudaBuffer params, CudaBuffer grads,
@@ -68,8 +67,6 @@ final class CudaStepProgram implements StepProgram {
         this.slow = slow;
         this.chunks = layout.chunkCount();
         this.tensors = layout.tensors().size();
-        this.update = Kernel.update(rule.kernelFamily(), false);
-        this.updateLookahead = Kernel.update(rule.kernelFamily(), true);
         validate();
         int floatBytes = rule.scalarCount() * layout.groupCount() * Float.BYTES;
         int floatPadded = (floatBytes + 7) & ~7;
@@ -199,22 +196,22 @@ final class CudaStepProgram implements StepProgram {
         return a;
     }
 
-    /** {@code lamb_norm_f32}'s arguments. */
-    static KernelArgs lambNormArgs(CUdeviceptr w, CUdeviceptr g, CUdeviceptr m, CUdeviceptr v, CUdeviceptr chunks,
+    /** A norm entry's arguments ({@link Kernel#norm}). */
+    static KernelArgs normArgs(CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr chunks,
             int numChunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr flag, CUdeviceptr partials) {
-        return new KernelArgs().ptr(w).ptr(g).ptr(m).ptr(v).ptr(chunks).i32(numChunks).ptr(groups).ptr(scalars)
-                .ptr(flag).ptr(partials);
+        KernelArgs a = new KernelArgs().ptr(w).ptr(g);
+        for (CUdeviceptr s : slots) {
+            a.ptr(s);
+        }
+        return a.ptr(chunks).i32(numChunks).ptr(groups).ptr(scalars).ptr(flag).ptr(partials);
     }
 
-    /** {@code lamb_finalize}'s arguments. */
-    static KernelArgs lambFinalizeArgs(CUdeviceptr partials, int numChunks, CUdeviceptr firstChunk, int numTensors,
-            CUdeviceptr tensorState) {
-        return new KernelArgs().ptr(partials).i32(numChunks).ptr(firstChunk).i32(numTensors).ptr(tensorState);
-    }
-
-    /** {@code swats_finalize}'s arguments. */
-    static KernelArgs swatsFinalizeArgs(CUdeviceptr partials, int numChunks, CUdeviceptr firstChunk,
-            CUdeviceptr groups, int numTensors, CUdeviceptr finishScalars, CUdeviceptr flag, CUdeviceptr tensorState) {
+    /** A finalize entry's arguments ({@link Kernel#finish}); {@code finishScalars} null for the short form. */
+    static KernelArgs finishArgs(CUdeviceptr partials, int numChunks, CUdeviceptr firstChunk, CUdeviceptr groups,
+            int numTensors, CUdeviceptr finishScalars, CUdeviceptr flag, CUdeviceptr tensorState) {
+        if (finishScalars == null) {
+            return new KernelArgs().ptr(partials).i32(numChunks).ptr(firstChunk).i32(numTensors).ptr(tensorState);
+        }
         return new KernelArgs().ptr(partials).i32(numChunks).ptr(firstChunk).ptr(groups).i32(numTensors)
                 .ptr(finishScalars).ptr(flag).ptr(tensorState);
     }
@@ -222,6 +219,12 @@ final class CudaStepProgram implements StepProgram {
     /** {@code finite_check_f32}'s arguments. */
     static KernelArgs finiteArgs(CUdeviceptr g, CUdeviceptr chunks, int numChunks, CUdeviceptr flag) {
         return new KernelArgs().ptr(g).ptr(chunks).i32(numChunks).ptr(flag);
+    }
+
+    /** {@code lookahead_init_f32}'s arguments. */
+    static KernelArgs lookaheadInitArgs(CUdeviceptr w, CUdeviceptr slow, CUdeviceptr chunks, int numChunks,
+            CUdeviceptr flag) {
+        return new KernelArgs().ptr(w).ptr(slow).ptr(chunks).i32(numChunks).ptr(flag);
     }
 
     private void launch(Kernel k, int grid, KernelArgs a) {
@@ -234,8 +237,7 @@ final class CudaStepProgram implements StepProgram {
     }
 
     @Override
-    public void run(float[] stepScalars, double[] finishScalars, boolean checkFinite, LookaheadAction lookahead,
-            float alpha) {
+    public void run(StepPlan plan, float[] stepScalars, double[] finishScalars, float alpha) {
         int k = rule.scalarCount() * layout.groupCount();
         int f = rule.finishScalarCount() * layout.groupCount();
         if (stepScalars.length != k || finishScalars.length != f) {
@@ -259,33 +261,46 @@ final class CudaStepProgram implements StepProgram {
             Driver.check(cuMemcpyHtoDAsync(scalars, Pointer.to(hostScalars), scalarBytes, backend.stream()),
                     "queueing the step scalars");
         }
-        if (checkFinite) {
+        if (plan.checksFinite()) {
             Driver.check(cuMemsetD32Async(flag, 0, 1, backend.stream()), "clearing the non-finite flag");
-            launch(Kernel.FINITE_CHECK_F32, chunks, finiteArgs(grads.pointer(), chunkTable, chunks, flag));
-        }
-        if (lookahead == LookaheadAction.INIT || lookahead == LookaheadAction.INIT_AND_SYNC) {
-            slow.copyFrom(params);
         }
         List<CUdeviceptr> slotPointers = new ArrayList<>();
         for (CudaBuffer s : slots) {
             slotPointers.add(s.pointer());
         }
-        if (rule.reduction() == Rule.Reduction.BEFORE_UPDATE) {
-            launch(Kernel.LAMB_NORM_F32, chunks, lambNormArgs(params.pointer(), grads.pointer(), slotPointers.get(0),
-                    slotPointers.get(1), chunkTable, chunks, groupTable, scalars, flag, partials));
-            launch(Kernel.LAMB_FINALIZE, blocksFor(tensors),
-                    lambFinalizeArgs(partials, chunks, firstChunk, tensors, tensorState));
+        Pointers ptrs = new Pointers(params.pointer(), grads.pointer(), slotPointers,
+                slow == null ? null : slow.pointer(), chunkTable, chunks, groupTable, scalars,
+                f == 0 ? null : scalars.withByteOffset((k * Float.BYTES + 7) & ~7), flag, partials, tensorState,
+                firstChunk, tensors);
+        for (StepPlan.Pass pass : plan.passes()) {
+            Kernel kernel = Kernel.of(rule, pass);
+            int grid = pass.kind() == StepPlan.Kind.FINISH ? blocksFor(tensors) : chunks;
+            launch(kernel, grid, args(kernel, pass, ptrs, alpha));
         }
-        boolean sync = lookahead == LookaheadAction.SYNC || lookahead == LookaheadAction.INIT_AND_SYNC;
-        Kernel kernel = sync ? updateLookahead : update;
-        launch(kernel, chunks, updateArgs(kernel, params.pointer(), grads.pointer(), slotPointers, chunkTable, chunks,
-                groupTable, scalars, flag, tensorState, rule.reduction() == Rule.Reduction.DURING_UPDATE ? partials : null,
-                sync ? slow.pointer() : null, alpha));
-        if (rule.reduction() == Rule.Reduction.DURING_UPDATE) {
-            CUdeviceptr finish = scalars.withByteOffset((k * Float.BYTES + 7) & ~7);
-            launch(Kernel.SWATS_FINALIZE, blocksFor(tensors), swatsFinalizeArgs(partials, chunks, firstChunk,
-                    groupTable, tensors, finish, flag, tensorState));
-        }
+    }
+
+    /**
+     * The device buffers and counts a step's launches read; {@code slow}, {@code finishScalars}, {@code partials}
+     * and {@code tensorState} are null where the optimizer has none.
+     */
+    record Pointers(CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr slow, CUdeviceptr chunkTable,
+            int chunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr finishScalars, CUdeviceptr flag,
+            CUdeviceptr partials, CUdeviceptr tensorState, CUdeviceptr firstChunk, int tensors) {
+    }
+
+    /** The arguments of {@code kernel} running {@code pass}; static so the signature test can build them. */
+    static KernelArgs args(Kernel kernel, StepPlan.Pass pass, Pointers p, float alpha) {
+        return switch (pass.kind()) {
+            case FINITE_CHECK -> finiteArgs(p.g(), p.chunkTable(), p.chunks(), p.flag());
+            case LOOKAHEAD_INIT -> lookaheadInitArgs(p.w(), p.slow(), p.chunkTable(), p.chunks(), p.flag());
+            case NORM -> normArgs(p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(), p.groups(), p.scalars(),
+                    p.flag(), p.partials());
+            case UPDATE -> updateArgs(kernel, p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(), p.groups(),
+                    p.scalars(), p.flag(), p.tensorState(), pass.sums() ? p.partials() : null,
+                    pass.lookaheadSync() ? p.slow() : null, alpha);
+            case FINISH -> finishArgs(p.partials(), p.chunks(), p.firstChunk(), p.groups(), p.tensors(),
+                    p.finishScalars(), p.flag(), p.tensorState());
+        };
     }
 
     @Override

@@ -1,63 +1,33 @@
 package io.fusedopt.cuda;
 
+import io.fusedopt.backend.StepPlan;
+import io.fusedopt.rule.Algorithm;
+import io.fusedopt.rule.Algorithms;
+import io.fusedopt.rule.Rule;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
+import java.util.Map;
 
 /**
- * Every kernel entry of {@code cuda/*.cu}, with its module and parameter list. The PTX signature test checks this
- * list against the {@code .entry} declarations of the compiled PTX, and every launch checks its arguments against
- * it, so the Java launcher and the kernels cannot drift apart.
+ * One kernel entry of {@code cuda/*.cu}: its name, its module and its parameter list. The table of every entry
+ * ({@link #all()}) is derived from the algorithm registry: each configuration of each algorithm names its update
+ * entries ({@code <family>_f32}, {@code <family>_lookahead_f32}) and, by its passes, its norm and finalize entries;
+ * two entries are shared. The PTX signature test holds this table against the {@code .entry} declarations of the
+ * compiled PTX in both directions, and every launch checks its arguments against its entry, so the Java launcher
+ * and the kernels cannot drift apart.
  *
  * <p>Update entries take {@code (w, g, slots..., chunks, num_chunks, tensor_group, scalars, skip_flag)}, then
- * {@code tensor_state} (LAMB, SWATS), {@code partials} (SWATS), then {@code slow, alpha} for the Lookahead
- * variants, which the host launches only at synchronisation steps.
+ * {@code tensor_state} (rules with per-tensor state), {@code partials} (rules that sum during the update), then
+ * {@code slow, alpha} for the Lookahead variants, which the host launches only at synchronisation steps.
+ *
+ * @param entry the entry's name in the PTX, e.g. {@code adamw_lookahead_f32}
+ * @param module the module (the {@code cuda/<module>.cu} file) that holds the entry
+ * @param params the parameter kinds in order
+ * @param lookahead whether this is an update entry's Lookahead variant
  */
-public enum Kernel {
-    SGD_F32("sgd", 0, Extra.NONE, false),
-    SGD_LOOKAHEAD_F32("sgd", 0, Extra.NONE, true),
-    SGD_MOMENTUM_F32("sgd", 1, Extra.NONE, false),
-    SGD_MOMENTUM_LOOKAHEAD_F32("sgd", 1, Extra.NONE, true),
-    SGDW_F32("sgd", 0, Extra.NONE, false),
-    SGDW_LOOKAHEAD_F32("sgd", 0, Extra.NONE, true),
-    SGDW_MOMENTUM_F32("sgd", 1, Extra.NONE, false),
-    SGDW_MOMENTUM_LOOKAHEAD_F32("sgd", 1, Extra.NONE, true),
-    ADAM_F32("adam", 2, Extra.NONE, false),
-    ADAM_LOOKAHEAD_F32("adam", 2, Extra.NONE, true),
-    ADAMW_F32("adam", 2, Extra.NONE, false),
-    ADAMW_LOOKAHEAD_F32("adam", 2, Extra.NONE, true),
-    ADAM_AMSGRAD_F32("adam", 3, Extra.NONE, false),
-    ADAM_AMSGRAD_LOOKAHEAD_F32("adam", 3, Extra.NONE, true),
-    ADAMW_AMSGRAD_F32("adam", 3, Extra.NONE, false),
-    ADAMW_AMSGRAD_LOOKAHEAD_F32("adam", 3, Extra.NONE, true),
-    ADAGRAD_F32("adagrad", 1, Extra.NONE, false),
-    ADAGRAD_LOOKAHEAD_F32("adagrad", 1, Extra.NONE, true),
-    RADAM_F32("radam", 2, Extra.NONE, false),
-    RADAM_LOOKAHEAD_F32("radam", 2, Extra.NONE, true),
-    NADAM_F32("nadam", 2, Extra.NONE, false),
-    NADAM_LOOKAHEAD_F32("nadam", 2, Extra.NONE, true),
-    ADABELIEF_F32("adabelief", 2, Extra.NONE, false),
-    ADABELIEF_LOOKAHEAD_F32("adabelief", 2, Extra.NONE, true),
-    ADABELIEF_AMSGRAD_F32("adabelief", 3, Extra.NONE, false),
-    ADABELIEF_AMSGRAD_LOOKAHEAD_F32("adabelief", 3, Extra.NONE, true),
-    ADABOUND_F32("adabound", 2, Extra.NONE, false),
-    ADABOUND_LOOKAHEAD_F32("adabound", 2, Extra.NONE, true),
-    AMSBOUND_F32("adabound", 3, Extra.NONE, false),
-    AMSBOUND_LOOKAHEAD_F32("adabound", 3, Extra.NONE, true),
-    YOGI_F32("yogi", 2, Extra.NONE, false),
-    YOGI_LOOKAHEAD_F32("yogi", 2, Extra.NONE, true),
-    LAMB_F32("lamb", 2, Extra.TENSOR_STATE, false),
-    LAMB_LOOKAHEAD_F32("lamb", 2, Extra.TENSOR_STATE, true),
-    SWATS_F32("swats", 3, Extra.TENSOR_STATE_AND_PARTIALS, false),
-    SWATS_LOOKAHEAD_F32("swats", 3, Extra.TENSOR_STATE_AND_PARTIALS, true),
-    LAMB_NORM_F32("lamb", List.of(Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.INT, Param.PTR,
-            Param.PTR, Param.PTR, Param.PTR)),
-    LAMB_FINALIZE("lamb", List.of(Param.PTR, Param.INT, Param.PTR, Param.INT, Param.PTR)),
-    SWATS_FINALIZE("swats", List.of(Param.PTR, Param.INT, Param.PTR, Param.PTR, Param.INT, Param.PTR, Param.PTR,
-            Param.PTR)),
-    FINITE_CHECK_F32("common", List.of(Param.PTR, Param.PTR, Param.INT, Param.PTR));
-
+public record Kernel(String entry, String module, List<Param> params, boolean lookahead) {
     /** A kernel parameter's kind: a 64-bit pointer, a 32-bit int, or a 32-bit float. */
     public enum Param {
         /** {@code .u64} pointer. */
@@ -68,70 +38,111 @@ public enum Kernel {
         FLOAT
     }
 
-    private enum Extra {
-        NONE, TENSOR_STATE, TENSOR_STATE_AND_PARTIALS
+    /** The module of the entries every rule shares. */
+    public static final String COMMON = "common";
+    /** {@code finite_check_f32(g, chunks, num_chunks, flag)}. */
+    public static final Kernel FINITE_CHECK_F32 = new Kernel("finite_check_f32", COMMON,
+            List.of(Param.PTR, Param.PTR, Param.INT, Param.PTR), false);
+    /** {@code lookahead_init_f32(w, slow, chunks, num_chunks, skip_flag)}. */
+    public static final Kernel LOOKAHEAD_INIT_F32 = new Kernel("lookahead_init_f32", COMMON,
+            List.of(Param.PTR, Param.PTR, Param.PTR, Param.INT, Param.PTR), false);
+
+    /** Copies the parameter list. */
+    public Kernel {
+        params = List.copyOf(params);
     }
 
-    private final String module;
-    private final List<Param> params;
-    private final boolean lookahead;
-
-    Kernel(String module, int slots, Extra extra, boolean lookahead) {
-        this.module = module;
-        this.lookahead = lookahead;
-        List<Param> p = new ArrayList<>();
-        p.add(Param.PTR);
-        p.add(Param.PTR);
-        for (int i = 0; i < slots; i++) {
-            p.add(Param.PTR);
-        }
+    private static List<Param> arenaHead(int slots) {
+        List<Param> p = new ArrayList<>(Collections.nCopies(2 + slots, Param.PTR));
         p.addAll(List.of(Param.PTR, Param.INT, Param.PTR, Param.PTR, Param.PTR));
-        if (extra != Extra.NONE) {
+        return p;
+    }
+
+    /** The update entry of {@code rule}, plain or with Lookahead's synchronisation. */
+    public static Kernel update(Rule rule, boolean lookahead) {
+        List<Param> p = arenaHead(rule.slots().size());
+        if (rule.tensorStateWidth() > 0) {
             p.add(Param.PTR);
         }
-        if (extra == Extra.TENSOR_STATE_AND_PARTIALS) {
+        if (rule.passes().contains(Rule.Pass.UPDATE_WITH_SUMS)) {
             p.add(Param.PTR);
         }
         if (lookahead) {
             p.add(Param.PTR);
             p.add(Param.FLOAT);
         }
-        this.params = Collections.unmodifiableList(p);
+        String name = rule.kernelFamily() + (lookahead ? "_lookahead" : "") + "_f32";
+        return new Kernel(name, rule.algorithm().module(), p, lookahead);
     }
 
-    Kernel(String module, List<Param> params) {
-        this.module = module;
-        this.params = params;
-        this.lookahead = false;
+    /** {@code <id>_norm_f32(w, g, slots..., chunks, num_chunks, tensor_group, scalars, skip_flag, partials)}. */
+    public static Kernel norm(Rule rule) {
+        List<Param> p = arenaHead(rule.slots().size());
+        p.add(Param.PTR);
+        return new Kernel(rule.id() + "_norm_f32", rule.algorithm().module(), p, false);
     }
 
-    /** The entry's name in the PTX, e.g. {@code adamw_lookahead_f32}. */
-    public String entry() {
-        return name().toLowerCase(Locale.ROOT);
+    /**
+     * {@code <id>_finalize}: {@code (partials, num_chunks, first_chunk, num_tensors, tensor_state)}, and for a rule
+     * with finish scalars {@code (partials, num_chunks, first_chunk, tensor_group, num_tensors, finish_scalars,
+     * skip_flag, tensor_state)}.
+     */
+    public static Kernel finish(Rule rule) {
+        List<Param> p = rule.finishScalarCount() > 0
+                ? List.of(Param.PTR, Param.INT, Param.PTR, Param.PTR, Param.INT, Param.PTR, Param.PTR, Param.PTR)
+                : List.of(Param.PTR, Param.INT, Param.PTR, Param.INT, Param.PTR);
+        return new Kernel(rule.id() + "_finalize", rule.algorithm().module(), p, false);
     }
 
-    /** The module (the {@code cuda/<module>.cu} file) that holds the entry. */
-    public String module() {
-        return module;
+    /** The entry that runs {@code pass} of {@code rule}. */
+    public static Kernel of(Rule rule, StepPlan.Pass pass) {
+        return switch (pass.kind()) {
+            case FINITE_CHECK -> FINITE_CHECK_F32;
+            case LOOKAHEAD_INIT -> LOOKAHEAD_INIT_F32;
+            case NORM -> norm(rule);
+            case UPDATE -> update(rule, pass.lookaheadSync());
+            case FINISH -> finish(rule);
+        };
     }
 
-    /** The parameter kinds in order. */
-    public List<Param> params() {
-        return params;
-    }
-
-    /** Whether this is an update entry's Lookahead variant. */
-    public boolean lookahead() {
-        return lookahead;
-    }
-
-    /** The update entry for a rule's kernel family ({@link io.fusedopt.rule.Rule#kernelFamily()}). */
-    public static Kernel update(String family, boolean lookahead) {
-        String name = (family + (lookahead ? "_lookahead" : "") + "_f32").toUpperCase(Locale.ROOT);
-        try {
-            return valueOf(name);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("no CUDA kernel for rule family '" + family + "'", e);
+    /** Every entry a rule's step can launch, with and without Lookahead. */
+    public static List<Kernel> of(Rule rule) {
+        List<Kernel> out = new ArrayList<>();
+        for (Rule.Pass p : rule.passes()) {
+            switch (p) {
+                case NORM -> out.add(norm(rule));
+                case FINISH -> out.add(finish(rule));
+                default -> {
+                    out.add(update(rule, false));
+                    out.add(update(rule, true));
+                }
+            }
         }
+        return out;
+    }
+
+    private static final List<Kernel> ALL = derive();
+
+    private static List<Kernel> derive() {
+        Map<String, Kernel> m = new LinkedHashMap<>();
+        m.put(FINITE_CHECK_F32.entry(), FINITE_CHECK_F32);
+        m.put(LOOKAHEAD_INIT_F32.entry(), LOOKAHEAD_INIT_F32);
+        for (Algorithm a : Algorithms.all()) {
+            for (Algorithm.Variant v : a.variants()) {
+                for (Kernel k : of(a.create(v.settings()))) {
+                    Kernel before = m.putIfAbsent(k.entry(), k);
+                    if (before != null && !before.equals(k)) {
+                        throw new IllegalStateException("two configurations disagree on kernel " + k.entry() + ": "
+                                + before + " and " + k);
+                    }
+                }
+            }
+        }
+        return List.copyOf(m.values());
+    }
+
+    /** Every entry of every configuration of every registered algorithm, plus the shared ones. */
+    public static List<Kernel> all() {
+        return ALL;
     }
 }

@@ -2,49 +2,58 @@ package io.fusedopt.demo;
 
 import io.fusedopt.OptimizerBuilder;
 import io.fusedopt.Optimizers;
+import io.fusedopt.rule.Algorithm;
+import io.fusedopt.rule.Algorithms;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * The optimizers the demo compares, each with the base learning rate it uses on the digits MLP.
+ * The optimizers the demo can compare, each with the base learning rate it uses on the digits MLP: one choice per
+ * registered algorithm that describes its demo ({@link Algorithm#demo()}), in registry order, plus Lookahead around
+ * Adam.
  *
  * <p>The Adam family keeps its textbook rate (Yogi its reference 0.01): with the default epochs and seed, half and
  * double that rate end within a point of it, at 96–98% test accuracy under both schedules. SGD's 0.05 was picked
  * from 0.02, 0.05 and 0.1 (all train well; 0.05 has the steadiest accuracy), and LAMB's 0.002 from 0.001 to 0.01
  * (at 0.01 its constant-rate loss climbs again after a few epochs, because the trust ratio scales every step
- * by the weight norm).
+ * by the weight norm). Each algorithm runs its first named configuration (SGD: momentum 0.9).
  */
-public enum OptimizerChoice {
-    /** SGD with momentum 0.9 (heavy ball, L2 decay off). */
-    SGD("sgd", "SGD+momentum", 0.05),
+public final class OptimizerChoice {
+    private static final List<OptimizerChoice> ALL = choices();
+
     /** Adam. */
-    ADAM("adam", "Adam", 1e-3),
-    /** AdamW with decoupled weight decay 0.01, biases exempt. */
-    ADAMW("adamw", "AdamW", 1e-3),
-    /** AdaBelief (rectified, decoupled decay off). */
-    ADABELIEF("adabelief", "AdaBelief", 1e-3),
-    /** AdaBound, bounds converging to SGD at rate 0.1. */
-    ADABOUND("adabound", "AdaBound", 1e-3),
-    /** Yogi. */
-    YOGI("yogi", "Yogi", 1e-2),
-    /** RAdam. */
-    RADAM("radam", "RAdam", 1e-3),
-    /** LAMB, whose per-tensor trust ratio scales the step by the weight norm. */
-    LAMB("lamb", "LAMB", 2e-3),
-    /** SWATS, which switches each tensor from Adam to SGD. */
-    SWATS("swats", "SWATS", 1e-3),
+    public static final OptimizerChoice ADAM = named("adam");
     /** Lookahead (k 5, α 0.5) around Adam. */
-    LOOKAHEAD("lookahead", "Lookahead(Adam)", 1e-3);
+    public static final OptimizerChoice LOOKAHEAD = named("lookahead");
 
     private final String id;
     private final String label;
     private final double lr;
+    private final Algorithm algorithm;
+    private final boolean byDefault;
 
-    OptimizerChoice(String id, String label, double lr) {
+    private OptimizerChoice(String id, String label, double lr, Algorithm algorithm, boolean byDefault) {
         this.id = id;
         this.label = label;
         this.lr = lr;
+        this.algorithm = algorithm;
+        this.byDefault = byDefault;
+    }
+
+    private static List<OptimizerChoice> choices() {
+        List<OptimizerChoice> out = new ArrayList<>();
+        for (Algorithm a : Algorithms.all()) {
+            Algorithm.Demo d = a.demo();
+            if (d == null) {
+                // Without a demo description the algorithm still runs, at its default rate.
+                out.add(new OptimizerChoice(a.id(), a.id(), a.values(java.util.Map.of(), "").number("lr"), a, false));
+            } else {
+                out.add(new OptimizerChoice(a.id(), d.label(), d.lr(), a, d.byDefault()));
+            }
+        }
+        out.add(new OptimizerChoice("lookahead", "Lookahead(Adam)", 1e-3, null, true));
+        return List.copyOf(out);
     }
 
     /** The command-line name, e.g. {@code adamw}. */
@@ -63,48 +72,49 @@ public enum OptimizerChoice {
     }
 
     /**
-     * A builder for this optimizer at its base rate, without a schedule; for AdamW with the biases in a
-     * {@code no_decay} group.
+     * A builder for this optimizer at its base rate, without a schedule. Where the algorithm decays weights by
+     * default (AdamW), the biases go in a {@code no_decay} group: decay on biases only pulls them to zero without
+     * regularising anything, and exempting them is the usual practice that shows parameter groups at work.
      */
     public OptimizerBuilder<?> builder() {
-        switch (this) {
-            case SGD:
-                return Optimizers.sgd().momentum(0.9).lr(lr);
-            case ADAM:
-                return Optimizers.adam().lr(lr);
-            case ADAMW:
-                // Decay on biases only pulls them to zero without regularising anything; exempting them is
-                // the usual practice, and shows parameter groups at work.
-                return Optimizers.adamW().lr(lr).weightDecay(1e-2)
-                        .group("no_decay", g -> g.weightDecay(0), Mlp.biasNames().toArray(new String[0]));
-            case ADABELIEF:
-                return Optimizers.adaBelief().lr(lr);
-            case ADABOUND:
-                return Optimizers.adaBound().lr(lr).finalLr(0.1);
-            case YOGI:
-                return Optimizers.yogi().lr(lr);
-            case RADAM:
-                return Optimizers.radam().lr(lr);
-            case LAMB:
-                return Optimizers.lamb().lr(lr);
-            case SWATS:
-                return Optimizers.swats().lr(lr);
-            case LOOKAHEAD:
-                return Optimizers.adam().lr(lr).lookahead(5, 0.5);
-            default:
-                throw new AssertionError(this);
+        if (algorithm == null) {
+            return Optimizers.adam().lr(lr).lookahead(5, 0.5);
         }
+        OptimizerBuilder<?> b = Optimizers.of(algorithm);
+        algorithm.variants().get(0).settings().forEach(b::set);
+        b.lr(lr);
+        if (algorithm.param("weight_decay") != null
+                && algorithm.values(algorithm.variants().get(0).settings(), "").number("weight_decay") > 0) {
+            b.group("no_decay", g -> g.weightDecay(0), Mlp.biasNames().toArray(new String[0]));
+        }
+        return b;
     }
 
-    /** Whether this is one of the adaptive (Adam-family) methods, which the demo expects to reach 95%. */
+    /** Whether this is an adaptive (Adam-family) method, which the demo expects to reach 95%; SGD is not. */
     public boolean adaptive() {
-        return this != SGD;
+        return algorithm == null || algorithm.param("betas") != null;
+    }
+
+    /** Every choice, in table order. */
+    public static List<OptimizerChoice> values() {
+        return ALL;
+    }
+
+    /** The choices a plain {@code demo} run compares. */
+    public static List<OptimizerChoice> defaults() {
+        List<OptimizerChoice> out = new ArrayList<>();
+        for (OptimizerChoice c : ALL) {
+            if (c.byDefault) {
+                out.add(c);
+            }
+        }
+        return out;
     }
 
     /** The command-line names of all choices, in table order. */
     public static List<String> ids() {
         List<String> ids = new ArrayList<>();
-        for (OptimizerChoice c : values()) {
+        for (OptimizerChoice c : ALL) {
             ids.add(c.id);
         }
         return ids;
@@ -117,11 +127,21 @@ public enum OptimizerChoice {
      */
     public static OptimizerChoice named(String id) {
         String key = id == null ? "" : id.trim().toLowerCase(Locale.ROOT);
-        for (OptimizerChoice c : values()) {
+        for (OptimizerChoice c : ALL) {
             if (c.id.equals(key)) {
                 return c;
             }
         }
         throw new IllegalArgumentException("unknown optimizer '" + id + "'; known: " + String.join(", ", ids()));
+    }
+
+    /** The position in {@link #values()}, which keeps each optimizer's colour the same from run to run. */
+    public int ordinal() {
+        return ALL.indexOf(this);
+    }
+
+    @Override
+    public String toString() {
+        return id;
     }
 }

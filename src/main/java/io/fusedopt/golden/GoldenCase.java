@@ -1,5 +1,6 @@
 package io.fusedopt.golden;
 
+import io.fusedopt.rule.Algorithms;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -28,7 +29,12 @@ public record GoldenCase(
         List<float[]> initial,
         List<Step> steps,
         double rel,
-        double abs) {
+        double abs,
+        int formatVersion,
+        List<String> unsupported) {
+
+    /** The newest case format this reader knows (see FORMAT.md, "Format version 2"). */
+    public static final int FORMAT_VERSION = 2;
 
     /** One step: gradients per tensor (empty for schedule-only cases), the rate used, and the expected parameters. */
     public record Step(List<float[]> grads, double lr, List<float[]> expected) {
@@ -40,6 +46,15 @@ public record GoldenCase(
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
+
+    /**
+     * Whether the library can run this case: a format-2 case may use features it does not have yet; then
+     * {@link #unsupported()} names each field and why, and the case must be skipped, never run with the field
+     * ignored.
+     */
+    public boolean runnable() {
+        return unsupported.isEmpty();
+    }
 
     /** Whether the case tests a schedule alone. */
     public boolean scheduleOnly() {
@@ -73,6 +88,15 @@ public record GoldenCase(
             throw new GoldenFormatException(file, "", "the top level must be a JSON object");
         }
         Reader r = new Reader(file);
+        int version = 1;
+        JsonNode fv = root.get("format_version");
+        if (fv != null) {
+            if (!fv.isIntegralNumber() || fv.asInt() < 1 || fv.asInt() > FORMAT_VERSION) {
+                throw new GoldenFormatException(file, "format_version", "must be 1 or " + FORMAT_VERSION
+                        + " (this reader's newest), got " + fv);
+            }
+            version = fv.asInt();
+        }
         String name = r.text(root, "name");
         JsonNode opt = root.get("optimizer");
         String optimizer = null;
@@ -153,7 +177,40 @@ public record GoldenCase(
             throw new GoldenFormatException(file, "hyperparams.lr", lr0 == null ? "is missing"
                     : "must be a number >= 0, got " + lr0);
         }
-        return new GoldenCase(file, name, optimizer, hyper, schedule, lookahead, shapes, initial, steps, rel, abs);
+        List<String> unsupported = version >= 2 ? unsupported(root, optimizer, lookahead) : List.of();
+        return new GoldenCase(file, name, optimizer, hyper, schedule, lookahead, shapes, initial, steps, rel, abs,
+                version, unsupported);
+    }
+
+    /**
+     * The format-2 fields of a case that name a feature the library does not have yet, each as
+     * {@code "<field>: <why>"}; empty when the case can run.
+     */
+    private static List<String> unsupported(JsonNode root, String optimizer, Map<String, Object> lookahead) {
+        List<String> out = new ArrayList<>();
+        String id = "lookahead".equals(optimizer) && lookahead != null && lookahead.get("inner") instanceof String s
+                ? s : optimizer;
+        if (id != null && !Algorithms.names().contains(id)) {
+            out.add(("lookahead".equals(optimizer) ? "lookahead.inner" : "optimizer") + ": '" + id
+                    + "' is not an algorithm of this library");
+        }
+        for (String key : List.of("param_dtype", "grad_dtype", "state_dtype")) {
+            JsonNode d = root.get(key);
+            if (d != null && !d.isNull() && !"float32".equals(d.asText())) {
+                out.add(key + ": " + d.asText() + " storage is not supported (only float32)");
+            }
+        }
+        JsonNode mw = root.get("master_weights");
+        if (mw != null && mw.asBoolean(false)) {
+            out.add("master_weights: master weights are not supported");
+        }
+        for (String key : List.of("clip", "loss_scale")) {
+            JsonNode n = root.get(key);
+            if (n != null && !n.isNull()) {
+                out.add(key + ": " + (key.equals("clip") ? "gradient clipping" : "loss scaling") + " is not supported");
+            }
+        }
+        return List.copyOf(out);
     }
 
     /** Field readers that name the field path in every error. */

@@ -76,10 +76,23 @@ public final class GoldenRunner {
     }
 
     /**
+     * Refuses a case that needs a feature the library lacks: running it with the field ignored would test something
+     * else.
+     *
+     * @throws IllegalStateException naming the file and every unsupported field
+     */
+    static void refuseUnrunnable(GoldenCase c) {
+        if (!c.runnable()) {
+            throw new IllegalStateException(c.file() + ": cannot run: " + String.join("; ", c.unsupported()));
+        }
+    }
+
+    /**
      * Runs a case on {@code device}: a schedule case evaluates its schedule; an optimizer case steps through every
      * step and checks every element of every tensor, and the rate, after each.
      */
     public static Result run(GoldenCase c, Device device) {
+        refuseUnrunnable(c);
         Worst worst = new Worst();
         double base = ((Number) c.hyperparams().get("lr")).doubleValue();
         if (c.scheduleOnly()) {
@@ -118,6 +131,7 @@ public final class GoldenRunner {
      * @return a description of the first difference, or null when every bit agreed
      */
     public static String compareBits(GoldenCase c, Device a, Device b) {
+        refuseUnrunnable(c);
         if (c.scheduleOnly()) {
             return null;
         }

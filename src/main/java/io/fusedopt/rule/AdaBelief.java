@@ -1,6 +1,5 @@
 package io.fusedopt.rule;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -22,30 +21,41 @@ import java.util.Map;
  * 1 (rectified) {@code w = fma(-c, m / (sqrt(S) + ε), w)}, 2 (SGD) {@code w = fma(-c, m, w)}, 3 nothing.
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ or 0, decay or 1, mode, -c, sqrt(bc2)]}.
  */
-public final class AdaBelief extends GroupedRule {
-    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+public final class AdaBelief extends Rule {
+    // Scalar indices after the moment head (0 .. 5, see Moments).
     static final int DECAY = 6, MODE = 7, NEG_C = 8, SQRT_BC2 = 9, K = 10;
     private final boolean amsgrad;
     private final boolean weightDecouple;
     private final boolean fixedDecay;
     private final boolean rectify;
     private final boolean degeneratedToSgd;
+    private final List<Moments.Hyper> hp;
 
-    /** Creates the rule; rejects invalid hyperparameters, naming the group, field and value. */
-    public AdaBelief(boolean amsgrad, boolean weightDecouple, boolean fixedDecay, boolean rectify,
-            boolean degeneratedToSgd, List<Hyper> groups, List<String> names) {
-        super(groups, names);
-        this.amsgrad = amsgrad;
-        this.weightDecouple = weightDecouple;
-        this.fixedDecay = fixedDecay;
-        this.rectify = rectify;
-        this.degeneratedToSgd = degeneratedToSgd;
-    }
+    /** AdaBelief as adabelief-pytorch 0.2: eps 1e-16, decoupled decay, rectify, degenerated to SGD. */
+    public static final Algorithm ALGORITHM = Algorithm.builder("adabelief", "adabelief")
+            .title("AdaBelief (decoupled/fixed decay, rectify, degenerate to SGD, AMSGrad)")
+            .reference("Zhuang et al. 2020")
+            .params(Params.join(Params.adamHead(1e-3, 1e-16, 0.0), Params.amsgrad(),
+                    HyperParam.flag("weight_decouple", "weightDecouple", true, true),
+                    HyperParam.flag("fixed_decay", "fixedDecay", false, true),
+                    HyperParam.flag("rectify", "rectify", true, true),
+                    HyperParam.flag("degenerated_to_sgd", "degeneratedToSgd", true, true)))
+            .variant("adabelief", Map.of(), 28)
+            .variant("adabelief-amsgrad", Map.of("amsgrad", true), 36)
+            .demo("AdaBelief", 1e-3, true)
+            .factory(AdaBelief::new)
+            .build();
 
-
-    @Override
-    public String id() {
-        return "adabelief";
+    /** Creates the rule over validated values; the flags are the same in every group. */
+    public AdaBelief(Algorithm algorithm, List<HyperValues> groups, List<String> names) {
+        super(algorithm, groups, names);
+        HyperValues v = groups.get(0);
+        this.amsgrad = v.flag("amsgrad");
+        this.weightDecouple = v.flag("weight_decouple");
+        this.fixedDecay = v.flag("fixed_decay");
+        this.rectify = v.flag("rectify");
+        this.degeneratedToSgd = v.flag("degenerated_to_sgd");
+        this.hp = groups.stream().map(Moments.Hyper::of).toList();
     }
 
     @Override
@@ -60,7 +70,7 @@ public final class AdaBelief extends GroupedRule {
 
     @Override
     public void scalars(int group, long t, double lr, float[] out, int off) {
-        Hyper h = groups.get(group);
+        Moments.Hyper h = hp.get(group);
         double bc1 = biasCorrection(h.beta1(), t), bc2 = biasCorrection(h.beta2(), t);
         int mode;
         double c;
@@ -82,7 +92,7 @@ public final class AdaBelief extends GroupedRule {
                 c = 0;
             }
         }
-        momentHead(h, weightDecouple ? 0f : (float) h.weightDecay(), out, off);
+        Moments.head(h, weightDecouple ? 0f : (float) h.weightDecay(), out, off);
         out[off + DECAY] = weightDecouple ? (float) (1.0 - (fixedDecay ? 1.0 : lr) * h.weightDecay()) : 1f;
         out[off + MODE] = mode;
         out[off + NEG_C] = (float) -c;
@@ -102,9 +112,9 @@ public final class AdaBelief extends GroupedRule {
         for (int i = c.from; i < c.to; i++) {
             float wi = decoupled ? w[i] * decay : w[i];
             float gi = (!decoupled && wd != 0f) ? Math.fma(wd, wi, g[i]) : g[i];
-            float mi = Math.fma(b1, m[i], omb1 * gi);
+            float mi = Moments.first(m[i], gi, b1, omb1);
             float d = gi - mi;
-            float si = Math.fma(b2, s[i], (omb2 * d) * d) + eps;
+            float si = Moments.second(s[i], d, b2, omb2) + eps;
             m[i] = mi;
             s[i] = si;
             float big = si;
@@ -121,17 +131,6 @@ public final class AdaBelief extends GroupedRule {
             }
             w[i] = wi;
         }
-    }
-
-    @Override
-    public Map<String, Object> hyperparams(int group) {
-        Map<String, Object> m = new LinkedHashMap<>(groups.get(group).adamKeys());
-        m.put("amsgrad", amsgrad);
-        m.put("weight_decouple", weightDecouple);
-        m.put("fixed_decay", fixedDecay);
-        m.put("rectify", rectify);
-        m.put("degenerated_to_sgd", degeneratedToSgd);
-        return m;
     }
 
     @Override

@@ -1,6 +1,5 @@
 package io.fusedopt.rule;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -18,30 +17,48 @@ import java.util.Map;
  * {@code x = Math.min(Math.max(step / (sqrt(V) + ε), lo), hi)} ({@code fo_min}/{@code fo_max} in CUDA); {@code w = fma(-x, m, w)}.
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ, step, lo, hi]}.
  */
-public final class AdaBound extends GroupedRule {
-    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+public final class AdaBound extends Rule {
+    // Scalar indices after the moment head (0 .. 5, see Moments).
     static final int STEP = 6, LO = 7, HI = 8, K = 9;
     private final boolean amsbound;
+    private final List<Moments.Hyper> hp;
+    private final double[] finalLr;
+    private final double[] gamma;
+    private final double[] lr0;
 
-    /** Creates the rule; rejects invalid hyperparameters (finalLr finite and >= 0, gamma finite and > 0). */
-    public AdaBound(boolean amsbound, List<Hyper> groups, List<String> names) {
-        super(groups, names);
-        this.amsbound = amsbound;
-    }
+    /** AdaBound as Luolc/AdaBound: lr 1e-3, final lr 0.1, gamma 1e-3; {@code amsbound} adds the maximum. */
+    public static final Algorithm ALGORITHM = Algorithm.builder("adabound", "adabound")
+            .title("AdaBound, AMSBound (`amsbound`)")
+            .reference("Luo et al. 2019")
+            .params(Params.join(Params.adamHead(1e-3, 1e-8, 0.0),
+                    HyperParam.number("final_lr", "finalLr", 0.1, HyperParam.Range.NON_NEGATIVE),
+                    HyperParam.number("gamma", "gamma", 1e-3, HyperParam.Range.POSITIVE),
+                    HyperParam.flag("amsbound", "amsbound", false, true)))
+            .alias("amsbound", Map.of("amsbound", true))
+            .variant("adabound", Map.of(), 28)
+            .variant("amsbound", Map.of("amsbound", true), 36)
+            .demo("AdaBound", 1e-3, true)
+            .factory(AdaBound::new)
+            .build();
 
-    @Override
-    protected void validate(Hyper h, String group) {
-        super.validate(h, group);
-        Hyper.check(prefix(group), () -> Check.nonNegative("finalLr", h.finalLr()));
-        Hyper.check(prefix(group), () -> Check.positive("gamma", h.gamma()));
-        if (h.lr() == 0) {
-            throw new IllegalArgumentException(prefix(group) + "lr must be > 0 for adabound (finalLr is scaled by lr/lr0), got 0.0");
+    /** Creates the rule; rejects lr 0, by which the final rate could not be scaled. */
+    public AdaBound(Algorithm algorithm, List<HyperValues> groups, List<String> names) {
+        super(algorithm, groups, names);
+        this.amsbound = groups.get(0).flag("amsbound");
+        this.hp = groups.stream().map(Moments.Hyper::of).toList();
+        int n = groups.size();
+        this.finalLr = new double[n];
+        this.gamma = new double[n];
+        this.lr0 = new double[n];
+        for (int i = 0; i < n; i++) {
+            finalLr[i] = groups.get(i).number("final_lr");
+            gamma[i] = groups.get(i).number("gamma");
+            lr0[i] = groups.get(i).number("lr");
+            if (lr0[i] == 0) {
+                throw new IllegalArgumentException(prefix(i)
+                        + "lr must be > 0 for adabound (finalLr is scaled by lr/lr0), got 0.0");
+            }
         }
-    }
-
-    @Override
-    public String id() {
-        return "adabound";
     }
 
     @Override
@@ -56,11 +73,11 @@ public final class AdaBound extends GroupedRule {
 
     @Override
     public void scalars(int group, long t, double lr, float[] out, int off) {
-        Hyper h = groups.get(group);
+        Moments.Hyper h = hp.get(group);
         double bc1 = biasCorrection(h.beta1(), t), bc2 = biasCorrection(h.beta2(), t);
-        double f = h.finalLr() * lr / h.lr();
-        double gt = h.gamma() * (double) t;
-        momentHead(h, (float) h.weightDecay(), out, off);
+        double f = finalLr[group] * lr / lr0[group];
+        double gt = gamma[group] * (double) t;
+        Moments.head(h, (float) h.weightDecay(), out, off);
         out[off + STEP] = (float) (lr * Math.sqrt(bc2) / bc1);
         out[off + LO] = (float) (f * (1.0 - 1.0 / (gt + 1.0)));
         out[off + HI] = (float) (f * (1.0 + 1.0 / gt));
@@ -77,8 +94,8 @@ public final class AdaBound extends GroupedRule {
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];
             float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
-            float mi = Math.fma(b1, m[i], omb1 * gi);
-            float vi = Math.fma(b2, v[i], (omb2 * gi) * gi);
+            float mi = Moments.first(m[i], gi, b1, omb1);
+            float vi = Moments.second(v[i], gi, b2, omb2);
             m[i] = mi;
             v[i] = vi;
             float big = vi;
@@ -89,16 +106,6 @@ public final class AdaBound extends GroupedRule {
             float x = Math.min(Math.max(step / ((float) Math.sqrt(big) + eps), lo), hi);
             w[i] = Math.fma(-x, mi, wi);
         }
-    }
-
-    @Override
-    public Map<String, Object> hyperparams(int group) {
-        Hyper h = groups.get(group);
-        Map<String, Object> m = new LinkedHashMap<>(h.adamKeys());
-        m.put("final_lr", h.finalLr());
-        m.put("gamma", h.gamma());
-        m.put("amsbound", amsbound);
-        return m;
     }
 
     @Override

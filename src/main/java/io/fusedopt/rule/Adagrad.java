@@ -14,24 +14,34 @@ import java.util.Map;
  * <p>Per element: {@code g = fma(λ, w, g)} (λ != 0); {@code s = fma(g, g, s)};
  * {@code w = fma(-η', g / (sqrt(s) + ε), w)}. Scalars: {@code [-η', λ, ε]}.
  */
-public final class Adagrad extends GroupedRule {
+public final class Adagrad extends Rule {
     static final int NEG_CLR = 0, WD = 1, EPS = 2, K = 3;
 
-    /** Creates the rule; rejects invalid hyperparameters, naming the group, field and value. */
-    public Adagrad(List<Hyper> groups, List<String> names) {
-        super(groups, names);
+    /** AdaGrad as torch.optim.Adagrad: lr 1e-2, lr decay 0, weight decay 0, initial accumulator 0, eps 1e-10. */
+    public static final Algorithm ALGORITHM = Algorithm.builder("adagrad", "adagrad")
+            .title("AdaGrad with lr decay and initial accumulator")
+            .reference("Duchi et al. 2011")
+            .params(Params.lr(1e-2),
+                    HyperParam.number("lr_decay", "lrDecay", 0.0, HyperParam.Range.NON_NEGATIVE),
+                    Params.weightDecay(0.0),
+                    HyperParam.number("initial_accumulator_value", "initialAccumulatorValue", 0.0,
+                            HyperParam.Range.NON_NEGATIVE),
+                    Params.eps(1e-10))
+            .variant("adagrad", Map.of(), 20)
+            .factory(Adagrad::new)
+            .build();
+
+    /** One group's typed hyperparameters. */
+    private record Hyper(double lrDecay, double weightDecay, double initialAccumulator, double eps) {
     }
 
-    @Override
-    protected void validate(Hyper h, String group) {
-        h.validate(group, false, true, false);
-        Hyper.check(prefix(group), () -> Check.nonNegative("lrDecay", h.lrDecay()));
-        Hyper.check(prefix(group), () -> Check.nonNegative("initialAccumulatorValue", h.initialAccumulator()));
-    }
+    private final List<Hyper> hp;
 
-    @Override
-    public String id() {
-        return "adagrad";
+    /** Creates the rule over validated values. */
+    public Adagrad(Algorithm algorithm, List<HyperValues> groups, List<String> names) {
+        super(algorithm, groups, names);
+        this.hp = groups.stream().map(v -> new Hyper(v.number("lr_decay"), v.number("weight_decay"),
+                v.number("initial_accumulator_value"), v.number("eps"))).toList();
     }
 
     @Override
@@ -41,7 +51,7 @@ public final class Adagrad extends GroupedRule {
 
     @Override
     public float slotInit(int slot, int group) {
-        return (float) groups.get(group).initialAccumulator();
+        return (float) hp.get(group).initialAccumulator();
     }
 
     @Override
@@ -51,7 +61,7 @@ public final class Adagrad extends GroupedRule {
 
     @Override
     public void scalars(int group, long t, double lr, float[] out, int off) {
-        Hyper h = groups.get(group);
+        Hyper h = hp.get(group);
         out[off + NEG_CLR] = (float) (-lr / (1.0 + (double) (t - 1) * h.lrDecay()));
         out[off + WD] = (float) h.weightDecay();
         out[off + EPS] = (float) h.eps();
@@ -68,13 +78,6 @@ public final class Adagrad extends GroupedRule {
             s[i] = si;
             w[i] = Math.fma(negClr, gi / ((float) Math.sqrt(si) + eps), wi);
         }
-    }
-
-    @Override
-    public Map<String, Object> hyperparams(int group) {
-        Hyper h = groups.get(group);
-        return Map.of("lr", h.lr(), "lr_decay", h.lrDecay(), "weight_decay", h.weightDecay(),
-                "initial_accumulator_value", h.initialAccumulator(), "eps", h.eps());
     }
 
     @Override

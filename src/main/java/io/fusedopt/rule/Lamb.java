@@ -24,19 +24,26 @@ import java.util.Map;
  * {@code r = (m / bc1) / (sqrt(v / bc2) + ε)}; {@code r = fma(λ, w, r)} (λ != 0).
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ, bc1, bc2, η]}. Tensor state: {@code [trust]}.
  */
-public final class Lamb extends GroupedRule {
-    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+public final class Lamb extends Rule {
+    // Scalar indices after the moment head (0 .. 5, see Moments).
     static final int BC1 = 6, BC2 = 7, LR = 8, K = 9;
 
-    /** Creates the rule; rejects invalid hyperparameters, naming the group, field and value. */
-    public Lamb(List<Hyper> groups, List<String> names) {
-        super(groups, names);
-    }
+    private final List<Moments.Hyper> hp;
 
+    /** LAMB: lr 1e-3, betas (0.9, 0.999), eps 1e-6, weight decay 0, with a per-tensor trust ratio. */
+    public static final Algorithm ALGORITHM = Algorithm.builder("lamb", "lamb")
+            .title("LAMB with a per-tensor trust ratio")
+            .reference("You et al. 2020")
+            .params(Params.adamHead(1e-3, 1e-6, 0.0))
+            .demo("LAMB", 2e-3, true)
+            .variant("lamb", Map.of(), 44)
+            .factory(Lamb::new)
+            .build();
 
-    @Override
-    public String id() {
-        return "lamb";
+    /** Creates the rule over validated values. */
+    public Lamb(Algorithm algorithm, List<HyperValues> groups, List<String> names) {
+        super(algorithm, groups, names);
+        this.hp = groups.stream().map(Moments.Hyper::of).toList();
     }
 
     @Override
@@ -51,8 +58,8 @@ public final class Lamb extends GroupedRule {
 
     @Override
     public void scalars(int group, long t, double lr, float[] out, int off) {
-        Hyper h = groups.get(group);
-        momentHead(h, (float) h.weightDecay(), out, off);
+        Moments.Hyper h = hp.get(group);
+        Moments.head(h, (float) h.weightDecay(), out, off);
         out[off + BC1] = (float) biasCorrection(h.beta1(), t);
         out[off + BC2] = (float) biasCorrection(h.beta2(), t);
         out[off + LR] = (float) lr;
@@ -88,8 +95,8 @@ public final class Lamb extends GroupedRule {
             System.arraycopy(v, base, rv, 0, n);
             for (int l = 0; l < n; l++) {
                 float wi = rw[l], gi = rg[l];
-                float mi = Math.fma(b1, rm[l], omb1 * gi);
-                float vi = Math.fma(b2, rv[l], (omb2 * gi) * gi);
+                float mi = Moments.first(rm[l], gi, b1, omb1);
+                float vi = Moments.second(rv[l], gi, b2, omb2);
                 float r = (mi / bc1) / ((float) Math.sqrt(vi / bc2) + eps);
                 if (wd != 0f) {
                     r = Math.fma(wd, wi, r);
@@ -115,8 +122,8 @@ public final class Lamb extends GroupedRule {
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i], gi = g[i];
-            float mi = Math.fma(b1, m[i], omb1 * gi);
-            float vi = Math.fma(b2, v[i], (omb2 * gi) * gi);
+            float mi = Moments.first(m[i], gi, b1, omb1);
+            float vi = Moments.second(v[i], gi, b2, omb2);
             float r = (mi / bc1) / ((float) Math.sqrt(vi / bc2) + eps);
             if (wd != 0f) {
                 r = Math.fma(wd, wi, r);
@@ -125,11 +132,6 @@ public final class Lamb extends GroupedRule {
             v[i] = vi;
             w[i] = Math.fma(negStep, r, wi);
         }
-    }
-
-    @Override
-    public Map<String, Object> hyperparams(int group) {
-        return groups.get(group).adamKeys();
     }
 
     @Override

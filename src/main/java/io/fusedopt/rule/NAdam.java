@@ -1,6 +1,5 @@
 package io.fusedopt.rule;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -18,29 +17,33 @@ import java.util.Map;
  * {@code t} when needed, so the scalars stay a function of the step.
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ, -c1, -c2, sqrt(bc2)]}.
  */
-public final class NAdam extends GroupedRule {
-    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+public final class NAdam extends Rule {
+    // Scalar indices after the moment head (0 .. 5, see Moments).
     static final int NEG_C1 = 6, NEG_C2 = 7, SQRT_BC2 = 8, K = 9;
     private final long[] productStep;
     private final double[] product;
+    private final List<Moments.Hyper> hp;
+    private final double[] momentumDecay;
 
-    /** Creates the rule; rejects invalid hyperparameters (momentumDecay must be finite and >= 0). */
-    public NAdam(List<Hyper> groups, List<String> names) {
-        super(groups, names);
+    /** NAdam as torch.optim.NAdam: lr 2e-3, betas (0.9, 0.999), eps 1e-8, momentum decay 4e-3. */
+    public static final Algorithm ALGORITHM = Algorithm.builder("nadam", "nadam")
+            .title("Nesterov Adam with momentum decay")
+            .reference("Dozat 2016")
+            .params(Params.join(Params.adamHead(2e-3, 1e-8, 0.0),
+                    HyperParam.number("momentum_decay", "momentumDecay", 4e-3, HyperParam.Range.NON_NEGATIVE)))
+            .demo("NAdam", 2e-3, false)
+            .variant("nadam", Map.of(), 28)
+            .factory(NAdam::new)
+            .build();
+
+    /** Creates the rule over validated values. */
+    public NAdam(Algorithm algorithm, List<HyperValues> groups, List<String> names) {
+        super(algorithm, groups, names);
+        this.hp = groups.stream().map(Moments.Hyper::of).toList();
+        this.momentumDecay = groups.stream().mapToDouble(v -> v.number("momentum_decay")).toArray();
         productStep = new long[groups.size()];
         product = new double[groups.size()];
         java.util.Arrays.fill(product, 1.0);
-    }
-
-    @Override
-    protected void validate(Hyper h, String group) {
-        super.validate(h, group);
-        Hyper.check(prefix(group), () -> Check.nonNegative("momentumDecay", h.momentumDecay()));
-    }
-
-    @Override
-    public String id() {
-        return "nadam";
     }
 
     @Override
@@ -53,20 +56,19 @@ public final class NAdam extends GroupedRule {
         return K;
     }
 
-    private static double mu(Hyper h, long t) {
-        return h.beta1() * (1.0 - 0.5 * Math.pow(0.96, (double) t * h.momentumDecay()));
+    private double mu(int group, long t) {
+        return hp.get(group).beta1() * (1.0 - 0.5 * Math.pow(0.96, (double) t * momentumDecay[group]));
     }
 
     /** {@code Π_t}, advancing the cached product or recomputing it from step 1. */
     private synchronized double muProduct(int group, long t) {
-        Hyper h = groups.get(group);
         if (productStep[group] > t) {
             productStep[group] = 0;
             product[group] = 1.0;
         }
         while (productStep[group] < t && product[group] != 0.0) {
             productStep[group]++;
-            product[group] *= mu(h, productStep[group]);
+            product[group] *= mu(group, productStep[group]);
         }
         productStep[group] = Math.max(productStep[group], t);
         return product[group];
@@ -74,12 +76,12 @@ public final class NAdam extends GroupedRule {
 
     @Override
     public void scalars(int group, long t, double lr, float[] out, int off) {
-        Hyper h = groups.get(group);
-        double muT = mu(h, t), muNext = mu(h, t + 1);
+        Moments.Hyper h = hp.get(group);
+        double muT = mu(group, t), muNext = mu(group, t + 1);
         double prod = muProduct(group, t);
         double c1 = lr * (1.0 - muT) / (1.0 - prod);
         double c2 = lr * muNext / (1.0 - prod * muNext);
-        momentHead(h, (float) h.weightDecay(), out, off);
+        Moments.head(h, (float) h.weightDecay(), out, off);
         out[off + NEG_C1] = (float) -c1;
         out[off + NEG_C2] = (float) -c2;
         out[off + SQRT_BC2] = (float) Math.sqrt(biasCorrection(h.beta2(), t));
@@ -95,20 +97,13 @@ public final class NAdam extends GroupedRule {
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];
             float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
-            float mi = Math.fma(b1, m[i], omb1 * gi);
-            float vi = Math.fma(b2, v[i], (omb2 * gi) * gi);
+            float mi = Moments.first(m[i], gi, b1, omb1);
+            float vi = Moments.second(v[i], gi, b2, omb2);
             m[i] = mi;
             v[i] = vi;
             float d = (float) Math.sqrt(vi) / sqrtBc2 + eps;
             w[i] = Math.fma(negC2, mi / d, Math.fma(negC1, gi / d, wi));
         }
-    }
-
-    @Override
-    public Map<String, Object> hyperparams(int group) {
-        Map<String, Object> m = new LinkedHashMap<>(groups.get(group).adamKeys());
-        m.put("momentum_decay", groups.get(group).momentumDecay());
-        return m;
     }
 
     @Override

@@ -16,19 +16,26 @@ import java.util.Map;
  * {@code w = fma(-c, m / (sqrt(v) + ε), w)}, else {@code w = fma(-c, m, w)}; {@code c} holds the whole coefficient.
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ, rectified (0/1), -c]}.
  */
-public final class RAdam extends GroupedRule {
-    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+public final class RAdam extends Rule {
+    // Scalar indices after the moment head (0 .. 5, see Moments).
     static final int RECT = 6, NEG_C = 7, K = 8;
 
-    /** Creates the rule; rejects invalid hyperparameters, naming the group, field and value. */
-    public RAdam(List<Hyper> groups, List<String> names) {
-        super(groups, names);
-    }
+    private final List<Moments.Hyper> hp;
 
+    /** RAdam as torch.optim.RAdam: lr 1e-3, betas (0.9, 0.999), eps 1e-8, L2 weight decay 0. */
+    public static final Algorithm ALGORITHM = Algorithm.builder("radam", "radam")
+            .title("Rectified Adam")
+            .reference("Liu et al. 2020")
+            .params(Params.adamHead(1e-3, 1e-8, 0.0))
+            .demo("RAdam", 1e-3, true)
+            .variant("radam", Map.of(), 28)
+            .factory(RAdam::new)
+            .build();
 
-    @Override
-    public String id() {
-        return "radam";
+    /** Creates the rule over validated values. */
+    public RAdam(Algorithm algorithm, List<HyperValues> groups, List<String> names) {
+        super(algorithm, groups, names);
+        this.hp = groups.stream().map(Moments.Hyper::of).toList();
     }
 
     @Override
@@ -50,7 +57,7 @@ public final class RAdam extends GroupedRule {
 
     @Override
     public void scalars(int group, long t, double lr, float[] out, int off) {
-        Hyper h = groups.get(group);
+        Moments.Hyper h = hp.get(group);
         double bc1 = biasCorrection(h.beta1(), t), bc2 = biasCorrection(h.beta2(), t);
         double rhoInf = 2.0 / (1.0 - h.beta2()) - 1.0;
         double rhoT = rho(h.beta2(), t);
@@ -62,7 +69,7 @@ public final class RAdam extends GroupedRule {
         } else {
             c = lr / bc1;
         }
-        momentHead(h, (float) h.weightDecay(), out, off);
+        Moments.head(h, (float) h.weightDecay(), out, off);
         out[off + RECT] = rect ? 1f : 0f;
         out[off + NEG_C] = (float) -c;
     }
@@ -77,17 +84,12 @@ public final class RAdam extends GroupedRule {
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];
             float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
-            float mi = Math.fma(b1, m[i], omb1 * gi);
-            float vi = Math.fma(b2, v[i], (omb2 * gi) * gi);
+            float mi = Moments.first(m[i], gi, b1, omb1);
+            float vi = Moments.second(v[i], gi, b2, omb2);
             m[i] = mi;
             v[i] = vi;
             w[i] = rect ? Math.fma(negC, mi / ((float) Math.sqrt(vi) + eps), wi) : Math.fma(negC, mi, wi);
         }
-    }
-
-    @Override
-    public Map<String, Object> hyperparams(int group) {
-        return groups.get(group).adamKeys();
     }
 
     @Override

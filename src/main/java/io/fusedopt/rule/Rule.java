@@ -2,6 +2,7 @@ package io.fusedopt.rule;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * One optimizer algorithm with the hyperparameters of each parameter group.
@@ -30,14 +31,82 @@ public abstract class Rule {
         DURING_UPDATE
     }
 
+    /**
+     * One pass of a rule over the arena, in the order {@link #passes()} lists them. Both backends execute the same
+     * list: the CPU with the Java methods named below, CUDA with the entry the pass names.
+     */
+    public enum Pass {
+        /** Read-only per-chunk sums into the partials ({@link #normChunk}; CUDA {@code <id>_norm_f32}). */
+        NORM,
+        /** The per-element update ({@link #update}; CUDA {@code <family>[_lookahead]_f32}). */
+        UPDATE,
+        /** The per-element update that also sums two values per chunk into the partials. */
+        UPDATE_WITH_SUMS,
+        /** Per tensor: folds the partials into the tensor state ({@link #finishTensor}; CUDA {@code <id>_finalize}). */
+        FINISH
+    }
+
+    private final Algorithm algorithm;
+    private final List<HyperValues> values;
+    private final List<String> groupNames;
+
+    /**
+     * Creates a rule over validated group values.
+     *
+     * @throws IllegalArgumentException when there is no group or the names do not match the groups
+     */
+    protected Rule(Algorithm algorithm, List<HyperValues> groups, List<String> groupNames) {
+        this.algorithm = Objects.requireNonNull(algorithm, "algorithm");
+        if (groups.isEmpty()) {
+            throw new IllegalArgumentException("a rule needs at least one parameter group");
+        }
+        if (groupNames.size() != groups.size()) {
+            throw new IllegalArgumentException(groupNames.size() + " group names for " + groups.size() + " groups");
+        }
+        this.values = List.copyOf(groups);
+        this.groupNames = List.copyOf(groupNames);
+    }
+
+    /** The algorithm this rule runs. */
+    public final Algorithm algorithm() {
+        return algorithm;
+    }
+
     /** The optimizer's identifier, as in the golden cases ({@code "adamw"}, {@code "lamb"} ...). */
-    public abstract String id();
+    public final String id() {
+        return algorithm.id();
+    }
 
     /** Number of parameter groups. */
-    public abstract int groupCount();
+    public final int groupCount() {
+        return values.size();
+    }
+
+    /** The validated hyperparameters of {@code group}. */
+    public final HyperValues values(int group) {
+        return values.get(group);
+    }
+
+    /** The name of {@code group}, for messages. */
+    public final String groupName(int group) {
+        return groupNames.get(group);
+    }
+
+    /** The message prefix naming {@code group}: {@code "group 'x': "}, or nothing for the default group. */
+    protected final String prefix(int group) {
+        return group == 0 ? "" : "group '" + groupNames.get(group) + "': ";
+    }
 
     /** The state slot names, in buffer order (for example {@code exp_avg}, {@code exp_avg_sq}). */
     public abstract List<String> slots();
+
+    /**
+     * The number of state slots one update reads and writes per element, when it is fewer than {@link #slots()}
+     * (SWATS touches two of its three); counts memory traffic.
+     */
+    public int slotsTouched() {
+        return slots().size();
+    }
 
     /** The value a slot starts with, for tensors of {@code group}. */
     public float slotInit(int slot, int group) {
@@ -45,7 +114,9 @@ public abstract class Rule {
     }
 
     /** The base learning rate of {@code group}, which schedules scale. */
-    public abstract double baseLr(int group);
+    public final double baseLr(int group) {
+        return values.get(group).number("lr");
+    }
 
     /** Number of float scalars per group per step. */
     public abstract int scalarCount();
@@ -62,6 +133,15 @@ public abstract class Rule {
     /** Whether and when this rule reduces per tensor. */
     public Reduction reduction() {
         return Reduction.NONE;
+    }
+
+    /** The passes of one step, in order; derived from {@link #reduction()}. */
+    public final List<Pass> passes() {
+        switch (reduction()) {
+            case BEFORE_UPDATE: return List.of(Pass.NORM, Pass.FINISH, Pass.UPDATE);
+            case DURING_UPDATE: return List.of(Pass.UPDATE_WITH_SUMS, Pass.FINISH);
+            default: return List.of(Pass.UPDATE);
+        }
     }
 
     /** Doubles of per-tensor state (see {@link #finishTensor}); 0 for rules without a reduction. */
@@ -97,8 +177,13 @@ public abstract class Rule {
         throw new UnsupportedOperationException(id() + " has no reduction");
     }
 
-    /** The hyperparameters of {@code group}, keyed as in the golden cases (lr, betas, eps, weight_decay ...). */
-    public abstract Map<String, Object> hyperparams(int group);
+    /**
+     * The hyperparameters of {@code group}, keyed as in the golden cases (lr, betas, eps, weight_decay ...), in the
+     * algorithm's fixed order, so that descriptions and checkpoints are byte-reproducible.
+     */
+    public final Map<String, Object> hyperparams(int group) {
+        return values.get(group).toMap();
+    }
 
     /** The name of the CUDA kernel family that runs this rule's update (see {@code io.fusedopt.cuda.Kernel}). */
     public abstract String kernelFamily();

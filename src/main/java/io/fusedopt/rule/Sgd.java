@@ -19,11 +19,39 @@ import java.util.Map;
  *
  * <p>Scalars: {@code [-η, λ or 0, 1 - ηλ or 1, μ, 1 - τ, first (0/1), nesterov (0/1)]}.
  */
-public final class Sgd extends GroupedRule {
+public final class Sgd extends Rule {
     static final int NEG_LR = 0, WD = 1, DECAY = 2, MU = 3, OMD = 4, FIRST = 5, NESTEROV = 6, K = 7;
     private final boolean decoupled;
     private final boolean nesterov;
     private final boolean momentum;
+    private final List<Hyper> hp;
+
+    /** SGD as torch.optim.SGD: lr 1e-3, momentum 0, dampening 0, weight decay 0 (L2), nesterov false. */
+    public static final Algorithm SGD = describe("sgd", false);
+    /** SGDW: as SGD, with decoupled weight decay. */
+    public static final Algorithm SGDW = describe("sgdw", true);
+
+    /** One group's typed hyperparameters. */
+    private record Hyper(double momentum, double dampening, double weightDecay) {
+    }
+
+    private static Algorithm describe(String id, boolean decoupled) {
+        return Algorithm.builder(id, "sgd")
+                .title(decoupled ? "SGDW: SGD with momentum and decoupled decay"
+                        : "SGD with momentum, dampening, Nesterov; L2 decay")
+                .reference(decoupled ? "Loshchilov & Hutter 2019" : "Sutskever et al. 2013")
+                .params(Params.lr(1e-3),
+                        HyperParam.number("momentum", "momentum", 0.0, HyperParam.Range.UNIT),
+                        HyperParam.number("dampening", "dampening", 0.0, HyperParam.Range.CLOSED_UNIT),
+                        Params.weightDecay(0.0),
+                        HyperParam.flag("nesterov", "nesterov", false, true))
+                // bench and the demo run SGD with momentum: the configuration worth measuring.
+                .variant(id, Map.of("momentum", 0.9), 20)
+                .variant(id + "-plain", Map.of(), 12)
+                .demo(decoupled ? "SGDW+momentum" : "SGD+momentum", 0.05, !decoupled)
+                .factory((a, g, n) -> new Sgd(a, decoupled, g, n))
+                .build();
+    }
 
     /**
      * Creates the rule.
@@ -31,33 +59,25 @@ public final class Sgd extends GroupedRule {
      * @throws IllegalArgumentException for invalid hyperparameters, Nesterov without momentum or with dampening,
      *     or groups that disagree on whether momentum is zero
      */
-    public Sgd(boolean decoupled, boolean nesterov, List<Hyper> groups, List<String> names) {
-        super(groups, names);
+    public Sgd(Algorithm algorithm, boolean decoupled, List<HyperValues> groups, List<String> names) {
+        super(algorithm, groups, names);
         this.decoupled = decoupled;
-        this.nesterov = nesterov;
-        this.momentum = groups.get(0).momentum() != 0;
+        this.nesterov = groups.get(0).flag("nesterov");
+        this.hp = groups.stream().map(v -> new Hyper(v.number("momentum"), v.number("dampening"),
+                v.number("weight_decay"))).toList();
+        this.momentum = hp.get(0).momentum() != 0;
         for (int i = 0; i < groups.size(); i++) {
-            Hyper h = groups.get(i);
+            Hyper h = hp.get(i);
             if ((h.momentum() != 0) != momentum) {
-                throw new IllegalArgumentException(prefix(names.get(i)) + "momentum must be zero in every group or in none, got "
-                        + h.momentum() + " where the first group has " + groups.get(0).momentum());
+                throw new IllegalArgumentException(prefix(i) + "momentum must be zero in every group or in none, got "
+                        + h.momentum() + " where the first group has " + hp.get(0).momentum());
             }
             if (nesterov && (h.momentum() <= 0 || h.dampening() != 0)) {
-                throw new IllegalArgumentException(prefix(names.get(i))
+                throw new IllegalArgumentException(prefix(i)
                         + "nesterov needs momentum > 0 and dampening = 0, got momentum " + h.momentum()
                         + " and dampening " + h.dampening());
             }
         }
-    }
-
-    @Override
-    protected void validate(Hyper h, String group) {
-        h.validate(group, false, false, true);
-    }
-
-    @Override
-    public String id() {
-        return decoupled ? "sgdw" : "sgd";
     }
 
     /** Whether the momentum slot exists. */
@@ -82,7 +102,7 @@ public final class Sgd extends GroupedRule {
 
     @Override
     public void scalars(int group, long t, double lr, float[] out, int off) {
-        Hyper h = groups.get(group);
+        Hyper h = hp.get(group);
         out[off + NEG_LR] = (float) -lr;
         out[off + WD] = decoupled ? 0f : (float) h.weightDecay();
         out[off + DECAY] = decoupled ? (float) (1.0 - lr * h.weightDecay()) : 1f;
@@ -124,13 +144,6 @@ public final class Sgd extends GroupedRule {
             d = nest ? Math.fma(mu, bi, d) : bi;
             w[i] = decoupled ? Math.fma(negLr, d, wi * decay) : Math.fma(negLr, d, wi);
         }
-    }
-
-    @Override
-    public Map<String, Object> hyperparams(int group) {
-        Hyper h = groups.get(group);
-        return Map.of("lr", h.lr(), "momentum", h.momentum(), "dampening", h.dampening(),
-                "weight_decay", h.weightDecay(), "nesterov", nesterov);
     }
 
     @Override

@@ -23,26 +23,39 @@ import java.util.Map;
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ_wd, step]}; finish scalars {@code [β1, β2, bc2, ε, t]};
  * tensor state {@code [λ, Λ, phase (0 Adam, 1 SGD), coef]}.
  */
-public final class Swats extends GroupedRule {
-    // Scalar indices after the moment head (0 .. 5, see GroupedRule.Moments).
+public final class Swats extends Rule {
+    // Scalar indices after the moment head (0 .. 5, see Moments).
     static final int STEP = 6, K = 7;
     /** Index of the per-tensor state fields. */
     public static final int LAMBDA = 0, BIG_LAMBDA = 1, PHASE = 2, COEF = 3, WIDTH = 4;
 
-    /** Creates the rule; rejects invalid hyperparameters, naming the group, field and value. */
-    public Swats(List<Hyper> groups, List<String> names) {
-        super(groups, names);
-    }
+    private final List<Moments.Hyper> hp;
 
+    /** SWATS: lr 1e-3, eps 1e-9 (both the Adam term and the switch threshold, as in the paper). */
+    public static final Algorithm ALGORITHM = Algorithm.builder("swats", "swats")
+            .title("SWATS: Adam switching to SGD per tensor")
+            .reference("Keskar & Socher 2017")
+            .params(Params.adamHead(1e-3, 1e-9, 0.0))
+            .demo("SWATS", 1e-3, true)
+            .variant("swats", Map.of(), 28)
+            .factory(Swats::new)
+            .build();
 
-    @Override
-    public String id() {
-        return "swats";
+    /** Creates the rule over validated values. */
+    public Swats(Algorithm algorithm, List<HyperValues> groups, List<String> names) {
+        super(algorithm, groups, names);
+        this.hp = groups.stream().map(Moments.Hyper::of).toList();
     }
 
     @Override
     public List<String> slots() {
         return List.of("exp_avg", "exp_avg_sq", "momentum_buffer");
+    }
+
+    /** The Adam phase, the one every tensor starts in, leaves the SGD momentum buffer alone: only m and a move. */
+    @Override
+    public int slotsTouched() {
+        return 2;
     }
 
     @Override
@@ -52,8 +65,8 @@ public final class Swats extends GroupedRule {
 
     @Override
     public void scalars(int group, long t, double lr, float[] out, int off) {
-        Hyper h = groups.get(group);
-        momentHead(h, (float) h.weightDecay(), out, off);
+        Moments.Hyper h = hp.get(group);
+        Moments.head(h, (float) h.weightDecay(), out, off);
         out[off + STEP] = (float) (lr * Math.sqrt(biasCorrection(h.beta2(), t)) / biasCorrection(h.beta1(), t));
     }
 
@@ -74,7 +87,7 @@ public final class Swats extends GroupedRule {
 
     @Override
     public void finishScalars(int group, long t, double lr, double[] out, int off) {
-        Hyper h = groups.get(group);
+        Moments.Hyper h = hp.get(group);
         out[off] = h.beta1();
         out[off + 1] = h.beta2();
         out[off + 2] = biasCorrection(h.beta2(), t);
@@ -111,8 +124,8 @@ public final class Swats extends GroupedRule {
             for (int l = 0; l < n; l++) {
                 float wi = rw[l];
                 float gi = wd != 0f ? Math.fma(wd, wi, rg[l]) : rg[l];
-                float mi = Math.fma(b1, rm[l], omb1 * gi);
-                float ai = Math.fma(b2, ra[l], (omb2 * gi) * gi);
+                float mi = Moments.first(rm[l], gi, b1, omb1);
+                float ai = Moments.second(ra[l], gi, b2, omb2);
                 float p = -(step * (mi / ((float) Math.sqrt(ai) + eps)));
                 rm[l] = mi;
                 ra[l] = ai;
@@ -146,11 +159,6 @@ public final class Swats extends GroupedRule {
             ts[off + PHASE] = 1.0;
             ts[off + COEF] = (1.0 - b1) * bigLambda;
         }
-    }
-
-    @Override
-    public Map<String, Object> hyperparams(int group) {
-        return groups.get(group).adamKeys();
     }
 
     @Override

@@ -1,6 +1,5 @@
 package io.fusedopt.rule;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -20,23 +19,29 @@ import java.util.Map;
  * {@code v = fma(-(1-β2), u, v)}; {@code w = fma(-η/bc1, m / (sqrt(v) / sqrt(bc2) + ε), w)}.
  * Scalars: {@code [β1, 1-β1, -(1-β2), ε, λ, -η/bc1, sqrt(bc2)]}.
  */
-public final class Yogi extends GroupedRule {
+public final class Yogi extends Rule {
     static final int B1 = 0, OMB1 = 1, NEG_OMB2 = 2, EPS = 3, WD = 4, NEG_STEP = 5, SQRT_BC2 = 6, K = 7;
 
-    /** Creates the rule; rejects invalid hyperparameters (initialAccumulator finite and >= 0). */
-    public Yogi(List<Hyper> groups, List<String> names) {
-        super(groups, names);
-    }
+    private final List<Moments.Hyper> hp;
+    private final double[] initialAccumulator;
 
-    @Override
-    protected void validate(Hyper h, String group) {
-        super.validate(h, group);
-        Hyper.check(prefix(group), () -> Check.nonNegative("initialAccumulator", h.initialAccumulator()));
-    }
+    /** Yogi as torch_optimizer: lr 1e-2, eps 1e-3, initial accumulator 1e-6. */
+    public static final Algorithm ALGORITHM = Algorithm.builder("yogi", "yogi")
+            .title("Yogi")
+            .reference("Zaheer et al. 2018")
+            .params(Params.join(Params.adamHead(1e-2, 1e-3, 0.0),
+                    HyperParam.number("initial_accumulator", "initialAccumulator", 1e-6,
+                            HyperParam.Range.NON_NEGATIVE)))
+            .demo("Yogi", 1e-2, true)
+            .variant("yogi", Map.of(), 28)
+            .factory(Yogi::new)
+            .build();
 
-    @Override
-    public String id() {
-        return "yogi";
+    /** Creates the rule over validated values. */
+    public Yogi(Algorithm algorithm, List<HyperValues> groups, List<String> names) {
+        super(algorithm, groups, names);
+        this.hp = groups.stream().map(Moments.Hyper::of).toList();
+        this.initialAccumulator = groups.stream().mapToDouble(v -> v.number("initial_accumulator")).toArray();
     }
 
     @Override
@@ -46,7 +51,7 @@ public final class Yogi extends GroupedRule {
 
     @Override
     public float slotInit(int slot, int group) {
-        return (float) groups.get(group).initialAccumulator();
+        return (float) initialAccumulator[group];
     }
 
     @Override
@@ -56,7 +61,7 @@ public final class Yogi extends GroupedRule {
 
     @Override
     public void scalars(int group, long t, double lr, float[] out, int off) {
-        Hyper h = groups.get(group);
+        Moments.Hyper h = hp.get(group);
         out[off + B1] = (float) h.beta1();
         out[off + OMB1] = (float) (1.0 - h.beta1());
         out[off + NEG_OMB2] = (float) -(1.0 - h.beta2());
@@ -74,7 +79,7 @@ public final class Yogi extends GroupedRule {
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];
             float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
-            float mi = Math.fma(b1, m[i], omb1 * gi);
+            float mi = Moments.first(m[i], gi, b1, omb1);
             float q = gi * gi;
             float vi = v[i];
             float u = Math.min(Math.max((vi - q) * 0x1p26f, -q), q);
@@ -83,14 +88,6 @@ public final class Yogi extends GroupedRule {
             v[i] = vi;
             w[i] = Math.fma(negStep, mi / ((float) Math.sqrt(vi) / sqrtBc2 + eps), wi);
         }
-    }
-
-    @Override
-    public Map<String, Object> hyperparams(int group) {
-        Hyper h = groups.get(group);
-        Map<String, Object> m = new LinkedHashMap<>(h.adamKeys());
-        m.put("initial_accumulator", h.initialAccumulator());
-        return m;
     }
 
     @Override

@@ -4,17 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fusedopt.Device;
-import io.fusedopt.Optimizer;
-import io.fusedopt.OptimizerSpec;
 import io.fusedopt.ParameterStore;
+import io.fusedopt.backend.StepPlan;
+import io.fusedopt.rule.Algorithm;
+import io.fusedopt.rule.Algorithms;
 import io.fusedopt.rule.Rule;
 import java.io.IOException;
-import java.io.InputStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,25 +28,29 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The compiled PTX and the Java launcher agree: every {@link Kernel} exists in its module with the same parameter
- * count, kinds and widths, every PTX entry is in the enum, and the arguments the step program builds for each rule
- * match the PTX of the entry it launches.
+ * The compiled PTX and the Java launcher agree: every entry of {@link Kernel#all()} (derived from the algorithm
+ * registry) exists in its module with the same parameter count, kinds and widths; every entry of every committed
+ * optimizer module is in that table (a new {@code .cu} entry nobody registered fails here); and the arguments the
+ * step program builds for every pass of every configuration match the PTX of the entry it launches.
  */
 class PtxSignatureTest {
     private static final Pattern ENTRY = Pattern.compile("\\.entry\\s+(\\w+)\\s*\\(([^)]*)\\)", Pattern.DOTALL);
     private static final Pattern PARAM = Pattern.compile("\\.param\\s+\\.(\\w+)\\s+(\\w+)");
+    /** The committed kernel resources. */
+    static final Path RESOURCES = Path.of("src/main/resources/io/fusedopt/cuda");
+    /** The demo's own kernels (the device MLP), which no optimizer launches. */
+    static final String DEMO_MODULE = "demo";
     private static final Map<String, List<String>> ENTRIES = new HashMap<>();
 
     @BeforeAll
     static void parse() throws IOException {
-        Set<String> modules = new TreeSet<>();
-        for (Kernel k : Kernel.values()) {
-            modules.add(k.module());
-        }
-        for (String m : modules) {
-            try (InputStream in = PtxSignatureTest.class.getResourceAsStream("/io/fusedopt/cuda/" + m + ".ptx")) {
-                assertNotNull(in, "module " + m + ".ptx is missing from the resources");
-                String ptx = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+        try (DirectoryStream<Path> ptxs = Files.newDirectoryStream(RESOURCES, "*.ptx")) {
+            for (Path file : ptxs) {
+                String m = file.getFileName().toString().replaceFirst("\\.ptx$", "");
+                if (m.equals(DEMO_MODULE)) {
+                    continue;
+                }
+                String ptx = Files.readString(file, StandardCharsets.US_ASCII);
                 Matcher e = ENTRY.matcher(ptx);
                 while (e.find()) {
                     List<String> types = new ArrayList<>();
@@ -57,6 +62,7 @@ class PtxSignatureTest {
                 }
             }
         }
+        assertTrue(ENTRIES.size() > 10, "the committed PTX was read from " + RESOURCES.toAbsolutePath());
     }
 
     private static Kernel.Param kind(String ptxType) {
@@ -79,79 +85,49 @@ class PtxSignatureTest {
     }
 
     @Test
-    void everyEnumEntryMatchesItsPtxDeclaration() {
-        for (Kernel k : Kernel.values()) {
+    void everyTableEntryMatchesItsPtxDeclaration() {
+        for (Kernel k : Kernel.all()) {
             assertEquals(k.params(), ptxParams(k), k.entry());
         }
     }
 
     @Test
-    void everyPtxEntryIsInTheEnum() {
+    void everyPtxEntryIsInTheTable() {
         Set<String> known = new TreeSet<>();
-        for (Kernel k : Kernel.values()) {
+        for (Kernel k : Kernel.all()) {
             known.add(k.module() + "/" + k.entry());
         }
-        assertEquals(known, new TreeSet<>(ENTRIES.keySet()));
-    }
-
-    /** One rule of every kernel family, built as users build them. */
-    private static List<Rule> oneRulePerFamily() {
-        List<Object[]> specs = List.of(
-                new Object[] {"sgd", Map.of("lr", 0.1)},
-                new Object[] {"sgd", Map.of("lr", 0.1, "momentum", 0.9)},
-                new Object[] {"sgdw", Map.of("lr", 0.1)},
-                new Object[] {"sgdw", Map.of("lr", 0.1, "momentum", 0.9)},
-                new Object[] {"adam", Map.of("lr", 0.1)},
-                new Object[] {"adamw", Map.of("lr", 0.1)},
-                new Object[] {"adam", Map.of("lr", 0.1, "amsgrad", true)},
-                new Object[] {"adamw", Map.of("lr", 0.1, "amsgrad", true)},
-                new Object[] {"adagrad", Map.of("lr", 0.1)},
-                new Object[] {"radam", Map.of("lr", 0.1)},
-                new Object[] {"nadam", Map.of("lr", 0.1)},
-                new Object[] {"adabelief", Map.of("lr", 0.1)},
-                new Object[] {"adabelief", Map.of("lr", 0.1, "amsgrad", true)},
-                new Object[] {"adabound", Map.of("lr", 0.1)},
-                new Object[] {"adabound", Map.of("lr", 0.1, "amsbound", true)},
-                new Object[] {"yogi", Map.of("lr", 0.1)},
-                new Object[] {"lamb", Map.of("lr", 0.1)},
-                new Object[] {"swats", Map.of("lr", 0.1)});
-        List<Rule> rules = new ArrayList<>();
-        try (Device d = Device.cpu(); ParameterStore s = ParameterStore.builder().add("w", 2).build(d)) {
-            for (Object[] spec : specs) {
-                @SuppressWarnings("unchecked")
-                Map<String, Object> h = (Map<String, Object>) spec[1];
-                try (Optimizer o = OptimizerSpec.builder((String) spec[0], h, null, null).build(s)) {
-                    rules.add(o.rule());
-                }
-            }
-        }
-        return rules;
+        assertEquals(new TreeSet<>(ENTRIES.keySet()), known,
+                "the kernel entries of the committed PTX and those the registry's algorithms launch");
     }
 
     @Test
     void theLauncherPassesWhatEachEntryDeclares() {
         CUdeviceptr p = new CUdeviceptr();
-        Set<Kernel> launched = EnumSet.noneOf(Kernel.class);
-        for (Rule rule : oneRulePerFamily()) {
-            List<CUdeviceptr> slots = new ArrayList<>(Collections.nCopies(rule.slots().size(), p));
-            for (boolean lookahead : new boolean[] {false, true}) {
-                Kernel k = Kernel.update(rule.kernelFamily(), lookahead);
-                KernelArgs a = CudaStepProgram.updateArgs(k, p, p, slots, p, 1, p, p, p,
-                        rule.tensorStateWidth() > 0 ? p : null,
-                        rule.reduction() == Rule.Reduction.DURING_UPDATE ? p : null, lookahead ? p : null, 0.5f);
-                assertEquals(ptxParams(k), a.kinds(), rule.id() + " -> " + k.entry());
-                launched.add(k);
+        Set<String> launched = new TreeSet<>();
+        for (Algorithm a : Algorithms.all()) {
+            for (Algorithm.Variant v : a.variants()) {
+                Rule rule = a.create(v.settings());
+                List<CUdeviceptr> slots = new ArrayList<>(Collections.nCopies(rule.slots().size(), p));
+                CudaStepProgram.Pointers ptrs = new CudaStepProgram.Pointers(p, p, slots, p, p, 1, p, p,
+                        rule.finishScalarCount() > 0 ? p : null, p, p, rule.tensorStateWidth() > 0 ? p : null, p, 1);
+                for (boolean check : new boolean[] {false, true}) {
+                    for (boolean init : new boolean[] {false, true}) {
+                        for (boolean sync : new boolean[] {false, true}) {
+                            for (StepPlan.Pass pass : StepPlan.of(rule, check, init, sync).passes()) {
+                                Kernel k = Kernel.of(rule, pass);
+                                assertEquals(ptxParams(k), CudaStepProgram.args(k, pass, ptrs, 0.5f).kinds(),
+                                        v.name() + " " + pass + " -> " + k.entry());
+                                launched.add(k.entry());
+                            }
+                        }
+                    }
+                }
             }
         }
-        assertEquals(ptxParams(Kernel.LAMB_NORM_F32),
-                CudaStepProgram.lambNormArgs(p, p, p, p, p, 1, p, p, p, p).kinds());
-        assertEquals(ptxParams(Kernel.LAMB_FINALIZE), CudaStepProgram.lambFinalizeArgs(p, 1, p, 1, p).kinds());
-        assertEquals(ptxParams(Kernel.SWATS_FINALIZE),
-                CudaStepProgram.swatsFinalizeArgs(p, 1, p, p, 1, p, p, p).kinds());
-        assertEquals(ptxParams(Kernel.FINITE_CHECK_F32), CudaStepProgram.finiteArgs(p, p, 1, p).kinds());
-        launched.addAll(List.of(Kernel.LAMB_NORM_F32, Kernel.LAMB_FINALIZE, Kernel.SWATS_FINALIZE,
-                Kernel.FINITE_CHECK_F32));
-        assertEquals(EnumSet.allOf(Kernel.class), launched, "every kernel is launched by some rule");
+        Set<String> all = new TreeSet<>();
+        Kernel.all().forEach(k -> all.add(k.entry()));
+        assertEquals(all, launched, "every kernel is launched by some plan");
     }
 
     @Test

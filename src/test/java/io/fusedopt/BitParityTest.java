@@ -46,7 +46,7 @@ class BitParityTest {
     }
 
     /** Every rule with settings that reach its branches (weight decay, amsgrad, rectification, switches). */
-    static final List<Object[]> RULES = List.of(
+    static final List<Object[]> BRANCHES = List.of(
             new Object[] {"sgd", Map.of("lr", 0.05, "momentum", 0.9, "weight_decay", 0.01, "nesterov", true)},
             new Object[] {"sgd", Map.of("lr", 0.05, "weight_decay", 0.01)},
             new Object[] {"sgdw", Map.of("lr", 0.05, "momentum", 0.8, "dampening", 0.1, "weight_decay", 0.05)},
@@ -61,6 +61,32 @@ class BitParityTest {
             new Object[] {"yogi", Map.of("lr", 0.02, "weight_decay", 0.01, "initial_accumulator", 0.1)},
             new Object[] {"lamb", Map.of("lr", 0.02, "weight_decay", 0.01)},
             new Object[] {"swats", Map.of("lr", 0.01, "eps", 1e-3, "weight_decay", 0.01)});
+
+    /**
+     * {@link #BRANCHES}, then every named configuration of every registered algorithm that list does not name, with
+     * weight decay where the algorithm has it: a new algorithm is compared without being added here.
+     */
+    static final List<Object[]> RULES = withRegistry();
+
+    private static List<Object[]> withRegistry() {
+        List<Object[]> out = new java.util.ArrayList<>(BRANCHES);
+        java.util.Set<String> named = new java.util.HashSet<>();
+        BRANCHES.forEach(b -> named.add((String) b[0]));
+        for (io.fusedopt.rule.Algorithm a : io.fusedopt.rule.Algorithms.all()) {
+            if (named.contains(a.id())) {
+                continue;
+            }
+            for (io.fusedopt.rule.Algorithm.Variant v : a.variants()) {
+                Map<String, Object> h = new java.util.LinkedHashMap<>(v.settings());
+                h.put("lr", 0.01);
+                if (a.param("weight_decay") != null) {
+                    h.put("weight_decay", 0.05);
+                }
+                out.add(new Object[] {a.id(), h});
+            }
+        }
+        return List.copyOf(out);
+    }
 
     static final long[] SIZES = {1, 3, 4097, 1_000_003};
 

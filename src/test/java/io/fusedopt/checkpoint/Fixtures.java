@@ -154,6 +154,23 @@ public final class Fixtures {
             }
             return g;
         }, 6));
+        // Every other registered algorithm, each configuration with a second group: a new algorithm is
+        // checkpointed and resumed without being added here.
+        java.util.Set<String> covered = java.util.Set.of("sgd", "sgdw", "adam", "adamw", "adagrad", "radam",
+                "nadam", "adabelief", "adabound", "yogi", "lamb", "swats");
+        for (io.fusedopt.rule.Algorithm a : io.fusedopt.rule.Algorithms.all()) {
+            if (covered.contains(a.id())) {
+                continue;
+            }
+            for (io.fusedopt.rule.Algorithm.Variant v : a.variants()) {
+                all.add(synthetic(v.name().replace('-', '_'), 6, s -> {
+                    io.fusedopt.OptimizerBuilder<?> b = Optimizers.of(a);
+                    v.settings().forEach(b::set);
+                    double lr = a.values(v.settings(), "").number("lr");
+                    return b.group("half", g -> g.lr(lr / 2), "t1").build(s);
+                }));
+            }
+        }
         return all;
     }
 

@@ -17,9 +17,8 @@ final class RandomOptimizers {
     private RandomOptimizers() {
     }
 
-    /** Every rule identifier, amsbound included. */
-    static final List<String> RULES = List.of("sgd", "sgdw", "adam", "adamw", "adagrad", "radam", "nadam",
-            "adabelief", "adabound", "amsbound", "yogi", "lamb", "swats");
+    /** Every name of the registry, aliases (amsbound) included. */
+    static final List<String> RULES = io.fusedopt.rule.Algorithms.names();
 
     /** Number of schedule kinds {@link #schedule} knows. */
     static final int SCHEDULE_KINDS = 9;
@@ -99,8 +98,36 @@ final class RandomOptimizers {
             case "swats" -> {
                 return Optimizers.swats().lr(lr).weightDecay(wd).betas(b1, b2).eps(logUniform(r, 1e-9, 1e-3));
             }
-            default -> throw new IllegalArgumentException("unknown rule " + rule);
+            default -> {
+                return fromSchema(rule, r, lr, wd);
+            }
         }
+    }
+
+    /**
+     * A builder of an algorithm without a hand-written case above, with random values drawn from each
+     * hyperparameter's declared range; flags stay at their defaults, since they may depend on each other.
+     */
+    static OptimizerBuilder<?> fromSchema(String rule, SplittableRandom r, double lr, double wd) {
+        OptimizerBuilder<?> b = Optimizers.named(rule);
+        for (io.fusedopt.rule.HyperParam p : b.algorithm().params()) {
+            if (p.kind() == io.fusedopt.rule.HyperParam.Kind.FLAG) {
+                continue;
+            }
+            List<Double> v = new ArrayList<>();
+            for (int i = 0; i < p.names().size(); i++) {
+                v.add(switch (p.range()) {
+                    case UNIT -> uniform(r, 0.5, 0.999);
+                    case CLOSED_UNIT -> uniform(r, 0, 1);
+                    case POSITIVE -> logUniform(r, 1e-8, 1e-3);
+                    case NON_NEGATIVE -> p.key().equals("lr") ? lr : p.key().equals("weight_decay") ? wd
+                            : logUniform(r, 1e-5, 0.1);
+                    case FINITE -> uniform(r, -1, 1);
+                });
+            }
+            b.set(p.key(), p.kind() == io.fusedopt.rule.HyperParam.Kind.NUMBER ? v.get(0) : v);
+        }
+        return b;
     }
 
     /** Adds a group that overrides the learning rate and weight decay. */

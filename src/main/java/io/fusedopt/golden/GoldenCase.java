@@ -30,6 +30,7 @@ public record GoldenCase(
         List<Step> steps,
         double rel,
         double abs,
+        int ulps,
         int formatVersion,
         List<String> unsupported) {
 
@@ -107,8 +108,18 @@ public record GoldenCase(
         Map<String, Object> schedule = r.object(root, "schedule", true);
         Map<String, Object> lookahead = r.object(root, "lookahead", true);
         JsonNode tol = r.node(root, "tolerance", "tolerance");
-        double rel = r.finiteNonNegative(tol, "rel", "tolerance.rel");
-        double abs = r.finiteNonNegative(tol, "abs", "tolerance.abs");
+        // Format 2: a case whose outputs are all 16-bit values is checked in units in the last place only.
+        boolean ulpsOnly = version >= 2 && tol.has("ulps") && !tol.has("rel") && !tol.has("abs");
+        double rel = ulpsOnly ? 0 : r.finiteNonNegative(tol, "rel", "tolerance.rel");
+        double abs = ulpsOnly ? 0 : r.finiteNonNegative(tol, "abs", "tolerance.abs");
+        int ulps = -1;
+        if (version >= 2 && tol.has("ulps")) {
+            JsonNode u = tol.get("ulps");
+            if (!u.isIntegralNumber() || u.asInt() < 0) {
+                throw new GoldenFormatException(file, "tolerance.ulps", "must be a whole number >= 0, got " + u);
+            }
+            ulps = u.asInt();
+        }
         JsonNode tensors = r.array(root, "tensors", "tensors");
         List<long[]> shapes = new ArrayList<>();
         List<float[]> initial = new ArrayList<>();
@@ -179,7 +190,7 @@ public record GoldenCase(
         }
         List<String> unsupported = version >= 2 ? unsupported(root, optimizer, lookahead) : List.of();
         return new GoldenCase(file, name, optimizer, hyper, schedule, lookahead, shapes, initial, steps, rel, abs,
-                version, unsupported);
+                ulps, version, unsupported);
     }
 
     /**

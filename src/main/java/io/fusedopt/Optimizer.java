@@ -111,6 +111,10 @@ public final class Optimizer implements AutoCloseable {
         }
         try {
             checkUsable();
+            if (steps == Long.MAX_VALUE) {
+                throw new IllegalStateException("the step count is " + steps + ", the largest a long holds: another"
+                        + " step would overflow it");
+            }
             long t = steps + 1;
             double[] lrs = new double[lastLr.length];
             for (int g = 0; g < lrs.length; g++) {
@@ -122,6 +126,7 @@ public final class Optimizer implements AutoCloseable {
                 lrs[g] = lr;
                 rule.scalars(g, t, lr, scalars, g * rule.scalarCount());
                 rule.finishScalars(g, t, lr, finishScalars, g * rule.finishScalarCount());
+                checkScalars(g, t, lr);
             }
             boolean check = policy != NonFinitePolicy.PROPAGATE;
             StepPlan plan = StepPlan.of(rule, check, lookaheadK > 0 && t == 1, lookaheadK > 0 && t % lookaheadK == 0);
@@ -144,6 +149,37 @@ public final class Optimizer implements AutoCloseable {
             System.arraycopy(lrs, 0, lastLr, 0, lrs.length);
         } finally {
             stepping.set(false);
+        }
+    }
+
+    /**
+     * Refuses a step whose per-step scalars the kernels cannot use: a rate or a derived factor that is infinite or
+     * NaN as a float (a schedule past {@code Float.MAX_VALUE}, a decay factor that overflows) would write inf or NaN
+     * into every parameter. Checked before anything is issued, so nothing changes.
+     */
+    private void checkScalars(int g, long t, double lr) {
+        String where = (g == 0 ? "" : "group '" + groupNames.get(g) + "': ") + "at step " + t + " (learning rate "
+                + lr + ")";
+        if (Float.isInfinite((float) lr)) {
+            throw new IllegalStateException(where + " the learning rate overflows a float32: the kernels would"
+                    + " compute with infinity; the step was not applied");
+        }
+        int k = rule.scalarCount();
+        for (int i = 0; i < k; i++) {
+            float v = scalars[g * k + i];
+            if (!Float.isFinite(v)) {
+                throw new IllegalStateException(where + " per-step scalar " + i + " of " + rule.id() + " is " + v
+                        + " as a float32 (the hyperparameters " + rule.hyperparams(g) + " overflow it at this rate);"
+                        + " the step was not applied");
+            }
+        }
+        int f = rule.finishScalarCount();
+        for (int i = 0; i < f; i++) {
+            double v = finishScalars[g * f + i];
+            if (!Double.isFinite(v)) {
+                throw new IllegalStateException(where + " finish scalar " + i + " of " + rule.id() + " is " + v
+                        + "; the step was not applied");
+            }
         }
     }
 

@@ -63,6 +63,12 @@ public final class AdaBelief extends Rule {
         return amsgrad ? List.of("exp_avg", "exp_avg_var", "max_exp_avg_var") : List.of("exp_avg", "exp_avg_var");
     }
 
+    /** The belief s and its running maximum are sums of squares plus eps. */
+    @Override
+    public SlotDomain slotDomain(int slot) {
+        return slot >= 1 ? SlotDomain.NON_NEGATIVE : SlotDomain.ANY;
+    }
+
     @Override
     public int scalarCount() {
         return K;

@@ -54,6 +54,12 @@ public final class Adagrad extends Rule {
         return (float) hp.get(group).initialAccumulator();
     }
 
+    /** The accumulator is a sum of squares over a non-negative start. */
+    @Override
+    public SlotDomain slotDomain(int slot) {
+        return slot == 0 ? SlotDomain.NON_NEGATIVE : SlotDomain.ANY;
+    }
+
     @Override
     public int scalarCount() {
         return K;

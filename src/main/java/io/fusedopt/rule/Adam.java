@@ -57,6 +57,12 @@ public final class Adam extends Rule {
         return amsgrad ? List.of("exp_avg", "exp_avg_sq", "max_exp_avg_sq") : List.of("exp_avg", "exp_avg_sq");
     }
 
+    /** The second moment and its running maximum are sums of squares. */
+    @Override
+    public SlotDomain slotDomain(int slot) {
+        return slot >= 1 ? SlotDomain.NON_NEGATIVE : SlotDomain.ANY;
+    }
+
     @Override
     public int scalarCount() {
         return K;

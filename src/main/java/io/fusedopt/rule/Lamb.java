@@ -51,6 +51,12 @@ public final class Lamb extends Rule {
         return List.of("exp_avg", "exp_avg_sq");
     }
 
+    /** The second moment is a sum of squares. */
+    @Override
+    public SlotDomain slotDomain(int slot) {
+        return slot == 1 ? SlotDomain.NON_NEGATIVE : SlotDomain.ANY;
+    }
+
     @Override
     public int scalarCount() {
         return K;
@@ -111,6 +117,12 @@ public final class Lamb extends Rule {
     public void finishTensor(double sumA, double sumB, double[] fs, int fo, double[] ts, int off) {
         double wn = Math.sqrt(sumA), rn = Math.sqrt(sumB);
         ts[off] = (wn > 0 && rn > 0) ? wn / rn : 1.0;
+    }
+
+    /** The trust ratio is a ratio of norms: never negative. */
+    @Override
+    public String invalidTensorState(double[] ts, int off) {
+        return ts[off] < 0 ? "the trust ratio is " + ts[off] + ", below 0" : null;
     }
 
     @Override

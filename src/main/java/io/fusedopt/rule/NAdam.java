@@ -51,6 +51,12 @@ public final class NAdam extends Rule {
         return List.of("exp_avg", "exp_avg_sq");
     }
 
+    /** The second moment is a sum of squares. */
+    @Override
+    public SlotDomain slotDomain(int slot) {
+        return slot == 1 ? SlotDomain.NON_NEGATIVE : SlotDomain.ANY;
+    }
+
     @Override
     public int scalarCount() {
         return K;

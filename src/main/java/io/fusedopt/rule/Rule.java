@@ -108,6 +108,27 @@ public abstract class Rule {
         return slots().size();
     }
 
+    /** What values a state slot can hold, as the rule's equations allow them; checked on every loaded checkpoint. */
+    public enum SlotDomain {
+        /** Any float. */
+        ANY,
+        /** {@code >= 0} or NaN (a second moment, an accumulator): a negative value cannot arise. */
+        NON_NEGATIVE
+    }
+
+    /** The domain of state slot {@code slot}; {@link SlotDomain#ANY} unless the rule says otherwise. */
+    public SlotDomain slotDomain(int slot) {
+        return SlotDomain.ANY;
+    }
+
+    /**
+     * Why a tensor's per-tensor state {@code ts[off .. off + tensorStateWidth())} cannot arise from this rule's
+     * steps, or null when it can; checked on every loaded checkpoint.
+     */
+    public String invalidTensorState(double[] ts, int off) {
+        return null;
+    }
+
     /** The value a slot starts with, for tensors of {@code group}. */
     public float slotInit(int slot, int group) {
         return 0f;

@@ -58,6 +58,12 @@ public final class Swats extends Rule {
         return 2;
     }
 
+    /** The second moment a is a sum of squares. */
+    @Override
+    public SlotDomain slotDomain(int slot) {
+        return slot == 1 ? SlotDomain.NON_NEGATIVE : SlotDomain.ANY;
+    }
+
     @Override
     public int scalarCount() {
         return K;
@@ -159,6 +165,22 @@ public final class Swats extends Rule {
             ts[off + PHASE] = 1.0;
             ts[off + COEF] = (1.0 - b1) * bigLambda;
         }
+    }
+
+    /** The phase is 0 (Adam, coefficient 0) or 1 (SGD, with a finite positive coefficient). */
+    @Override
+    public String invalidTensorState(double[] ts, int off) {
+        double phase = ts[off + PHASE], coef = ts[off + COEF];
+        if (phase != 0.0 && phase != 1.0) {
+            return "phase is " + phase + ", not 0 (Adam) or 1 (SGD)";
+        }
+        if (phase == 0.0 && coef != 0.0) {
+            return "the SGD coefficient is " + coef + " while the tensor is still in the Adam phase";
+        }
+        if (phase == 1.0 && !(Double.isFinite(coef) && coef > 0)) {
+            return "the SGD coefficient is " + coef + ", not finite and > 0";
+        }
+        return null;
     }
 
     @Override

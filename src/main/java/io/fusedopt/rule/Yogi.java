@@ -54,6 +54,12 @@ public final class Yogi extends Rule {
         return (float) initialAccumulator[group];
     }
 
+    /** Yogi's v moves towards g*g by at most (1-b2) g*g from a non-negative start, so it stays >= 0. */
+    @Override
+    public SlotDomain slotDomain(int slot) {
+        return slot == 1 ? SlotDomain.NON_NEGATIVE : SlotDomain.ANY;
+    }
+
     @Override
     public int scalarCount() {
         return K;

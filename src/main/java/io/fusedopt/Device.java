@@ -6,6 +6,9 @@ import io.fusedopt.cuda.CudaBackend;
 import io.fusedopt.cuda.CudaUnavailableException;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Supplier;
 
 /**
  * Where parameter stores live and optimizer steps run: the CUDA backend or the CPU backend.
@@ -21,7 +24,13 @@ import java.util.Optional;
 public final class Device implements AutoCloseable {
     private final Backend backend;
     private final String fallbackReason;
-    private boolean closed;
+    /**
+     * Shared by every use of device memory (a step, a copy in or out, a checkpoint), exclusive for every release
+     * (closing an optimizer, a store or the device): a close waits for running steps, so no memory is freed under
+     * a running kernel or copy, and a step after a close is refused.
+     */
+    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private volatile boolean closed;
 
     private Device(Backend backend, String fallbackReason) {
         this.backend = backend;
@@ -98,13 +107,74 @@ public final class Device implements AutoCloseable {
         backend().synchronize();
     }
 
-    /** Releases the device's context. Closing twice is harmless. */
+    /** Whether {@link #close()} has run. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Runs {@code work}, which uses memory on this device, so that no close frees that memory meanwhile.
+     *
+     * @throws IllegalStateException when the device is closed
+     */
+    <T> T use(Supplier<T> work) {
+        Lock shared = lifecycle.readLock();
+        shared.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("device " + backend.name() + " is closed");
+            }
+            return work.get();
+        } finally {
+            shared.unlock();
+        }
+    }
+
+    /** {@link #use(Supplier)} for work without a result. */
+    void use(Runnable work) {
+        use(() -> {
+            work.run();
+            return null;
+        });
+    }
+
+    /**
+     * Waits for the device's queued work before memory is freed; a device already failed or closed has nothing to
+     * wait for, and the release goes on.
+     */
+    void quietSynchronize() {
+        if (!closed) {
+            try {
+                backend.synchronize();
+            } catch (RuntimeException e) {
+                // A sticky device error is reported by the next use, not by a release.
+            }
+        }
+    }
+
+    /** Runs {@code release} once every running {@link #use} has finished, and before any new one starts. */
+    void release(Runnable release) {
+        Lock exclusive = lifecycle.writeLock();
+        exclusive.lock();
+        try {
+            release.run();
+        } finally {
+            exclusive.unlock();
+        }
+    }
+
+    /**
+     * Releases the device's context and everything still allocated on it, after waiting for running steps; later
+     * uses of its stores and optimizers are refused. Closing twice is harmless.
+     */
     @Override
     public void close() {
-        if (!closed) {
-            closed = true;
-            backend.close();
-        }
+        release(() -> {
+            if (!closed) {
+                closed = true;
+                backend.close();
+            }
+        });
     }
 
     @Override

@@ -43,7 +43,7 @@ public final class Optimizer implements AutoCloseable {
     private long steps;
     private long skipped;
     private String failure;
-    private boolean closed;
+    private volatile boolean closed;
 
     Optimizer(ParameterStore store, Rule rule, Schedule schedule, NonFinitePolicy policy, int lookaheadK,
             double lookaheadAlpha, List<String> groupNames, int[] tensorGroup) {
@@ -110,46 +110,51 @@ public final class Optimizer implements AutoCloseable {
                     + " an optimizer steps from one thread at a time");
         }
         try {
-            checkUsable();
-            if (steps == Long.MAX_VALUE) {
-                throw new IllegalStateException("the step count is " + steps + ", the largest a long holds: another"
-                        + " step would overflow it");
-            }
-            long t = steps + 1;
-            double[] lrs = new double[lastLr.length];
-            for (int g = 0; g < lrs.length; g++) {
-                double lr = schedule.lr(steps, rule.baseLr(g));
-                if (!Double.isFinite(lr) || lr < 0) {
-                    throw new IllegalStateException("schedule " + schedule + " gave learning rate " + lr
-                            + " at step " + steps + " for group '" + groupNames.get(g) + "'");
-                }
-                lrs[g] = lr;
-                rule.scalars(g, t, lr, scalars, g * rule.scalarCount());
-                rule.finishScalars(g, t, lr, finishScalars, g * rule.finishScalarCount());
-                checkScalars(g, t, lr);
-            }
-            boolean check = policy != NonFinitePolicy.PROPAGATE;
-            StepPlan plan = StepPlan.of(rule, check, lookaheadK > 0 && t == 1, lookaheadK > 0 && t % lookaheadK == 0);
-            try {
-                program.run(plan, scalars, finishScalars, (float) lookaheadAlpha);
-                if (check && program.lastStepSkipped()) {
-                    skipped++;
-                    if (policy == NonFinitePolicy.THROW) {
-                        throw new NonFiniteGradientException("a gradient is not finite at step " + t
-                                + "; the step was not applied (parameters and state unchanged)");
-                    }
-                    return;
-                }
-            } catch (CudaException e) {
-                failure = e.getMessage();
-                throw new CudaException(e.code(), e.errorName(), e.action() + " during step " + t
-                        + "; the device state is now unknown: restore the optimizer from the last checkpoint");
-            }
-            steps = t;
-            System.arraycopy(lrs, 0, lastLr, 0, lrs.length);
+            // A close of this optimizer, its store or its device waits until the step has been issued.
+            store.device().use(this::stepLocked);
         } finally {
             stepping.set(false);
         }
+    }
+
+    private void stepLocked() {
+        checkUsable();
+        if (steps == Long.MAX_VALUE) {
+            throw new IllegalStateException("the step count is " + steps + ", the largest a long holds: another"
+                    + " step would overflow it");
+        }
+        long t = steps + 1;
+        double[] lrs = new double[lastLr.length];
+        for (int g = 0; g < lrs.length; g++) {
+            double lr = schedule.lr(steps, rule.baseLr(g));
+            if (!Double.isFinite(lr) || lr < 0) {
+                throw new IllegalStateException("schedule " + schedule + " gave learning rate " + lr
+                        + " at step " + steps + " for group '" + groupNames.get(g) + "'");
+            }
+            lrs[g] = lr;
+            rule.scalars(g, t, lr, scalars, g * rule.scalarCount());
+            rule.finishScalars(g, t, lr, finishScalars, g * rule.finishScalarCount());
+            checkScalars(g, t, lr);
+        }
+        boolean check = policy != NonFinitePolicy.PROPAGATE;
+        StepPlan plan = StepPlan.of(rule, check, lookaheadK > 0 && t == 1, lookaheadK > 0 && t % lookaheadK == 0);
+        try {
+            program.run(plan, scalars, finishScalars, (float) lookaheadAlpha);
+            if (check && program.lastStepSkipped()) {
+                skipped++;
+                if (policy == NonFinitePolicy.THROW) {
+                    throw new NonFiniteGradientException("a gradient is not finite at step " + t
+                            + "; the step was not applied (parameters and state unchanged)");
+                }
+                return;
+            }
+        } catch (CudaException e) {
+            failure = e.getMessage();
+            throw new CudaException(e.code(), e.errorName(), e.action() + " during step " + t
+                    + "; the device state is now unknown: restore the optimizer from the last checkpoint");
+        }
+        steps = t;
+        System.arraycopy(lrs, 0, lastLr, 0, lrs.length);
     }
 
     /**
@@ -184,9 +189,7 @@ public final class Optimizer implements AutoCloseable {
     }
 
     private void checkUsable() {
-        if (closed) {
-            throw new IllegalStateException("the optimizer is closed");
-        }
+        checkOpen();
         if (store.isClosed()) {
             throw new IllegalStateException("the optimizer's parameter store is closed");
         }
@@ -274,14 +277,18 @@ public final class Optimizer implements AutoCloseable {
 
     /** Reads {@code len} elements of a state slot of a tensor from element {@code at} into {@code dst[from..]}. */
     public void readState(String tensor, String slot, long at, float[] dst, int from, int len) {
-        checkOpen();
-        buffer(slot).read(store.tensor(tensor), at, dst, from, len);
+        store.device().use(() -> {
+            checkOpen();
+            buffer(slot).read(store.tensor(tensor), at, dst, from, len);
+        });
     }
 
     /** Writes {@code len} elements of a state slot of a tensor at element {@code at} from {@code src[from..]}. */
     public void writeState(String tensor, String slot, long at, float[] src, int from, int len) {
-        checkOpen();
-        buffer(slot).write(store.tensor(tensor), at, src, from, len);
+        store.device().use(() -> {
+            checkOpen();
+            buffer(slot).write(store.tensor(tensor), at, src, from, len);
+        });
     }
 
     private ArenaBuffer buffer(String slot) {
@@ -294,8 +301,10 @@ public final class Optimizer implements AutoCloseable {
 
     /** The rule's per-tensor state (for SWATS: λ, Λ, phase, SGD coefficient per tensor); a copy. */
     public double[] tensorState() {
-        checkOpen();
-        return program.tensorState();
+        return store.device().use(() -> {
+            checkOpen();
+            return program.tensorState();
+        });
     }
 
     /** The per-tensor state values of one tensor; empty for rules without it. */
@@ -329,8 +338,10 @@ public final class Optimizer implements AutoCloseable {
      */
     public void saveState(java.nio.file.Path file) {
         // A state left unknown by a device failure must not become a checkpoint someone later trusts.
-        checkUsable();
-        Checkpoint.save(this, file);
+        store.device().use(() -> {
+            checkUsable();
+            Checkpoint.save(this, file);
+        });
     }
 
     /**
@@ -347,8 +358,10 @@ public final class Optimizer implements AutoCloseable {
      * @throws CudaException when the device fails while the verified state is written; rebuild the optimizer
      */
     public void loadState(java.nio.file.Path file) {
-        checkOpen();
-        Checkpoint.load(this, file);
+        store.device().use(() -> {
+            checkOpen();
+            Checkpoint.load(this, file);
+        });
     }
 
     /** Waits until every step issued so far has finished on the device. */
@@ -360,24 +373,33 @@ public final class Optimizer implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("the optimizer is closed");
         }
+        if (store.device().isClosed()) {
+            throw new IllegalStateException("the optimizer's device is closed");
+        }
     }
 
-    /** Frees the state buffers. Closing twice is harmless; the store stays open. */
+    /**
+     * Frees the state buffers, after waiting for a step or copy running in another thread. Closing twice is
+     * harmless; the store stays open.
+     */
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        try {
-            program.close();
-        } finally {
-            for (ArenaBuffer b : slots) {
-                b.close();
+        store.device().release(() -> {
+            if (closed) {
+                return;
             }
-            if (slow != null) {
-                slow.close();
+            closed = true;
+            store.device().quietSynchronize();
+            try {
+                program.close();
+            } finally {
+                for (ArenaBuffer b : slots) {
+                    b.close();
+                }
+                if (slow != null) {
+                    slow.close();
+                }
             }
-        }
+        });
     }
 }

@@ -32,8 +32,8 @@ public final class ParameterStore implements AutoCloseable {
     private final Map<String, Tensor> byName;
     private final long totalElements;
     private final ArenaLayout layout;
-    private ArenaBuffer params;
-    private ArenaBuffer grads;
+    private volatile ArenaBuffer params;
+    private volatile ArenaBuffer grads;
 
     private ParameterStore(Device device, List<Tensor> tensors, long totalElements) {
         this.device = device;
@@ -198,36 +198,36 @@ public final class ParameterStore implements AutoCloseable {
     public void setParameters(String name, float[] values) {
         Tensor t = tensor(name);
         checkWhole(t, values, "parameters");
-        live(params).write(t, 0, values, 0, values.length);
+        device.use(() -> live(params).write(t, 0, values, 0, values.length));
     }
 
     /** Sets all of a tensor's gradients; rejects unknown names and arrays of the wrong length. */
     public void setGradients(String name, float[] values) {
         Tensor t = tensor(name);
         checkWhole(t, values, "gradients");
-        live(grads).write(t, 0, values, 0, values.length);
+        device.use(() -> live(grads).write(t, 0, values, 0, values.length));
     }
 
     /** Writes {@code len} parameters from {@code src[from..]} at element {@code at} of a tensor (64-bit offsets). */
     public void writeParameters(String name, long at, float[] src, int from, int len) {
-        live(params).write(tensor(name), at, src, from, len);
+        device.use(() -> live(params).write(tensor(name), at, src, from, len));
     }
 
     /** Writes {@code len} gradients from {@code src[from..]} at element {@code at} of a tensor (64-bit offsets). */
     public void writeGradients(String name, long at, float[] src, int from, int len) {
-        live(grads).write(tensor(name), at, src, from, len);
+        device.use(() -> live(grads).write(tensor(name), at, src, from, len));
     }
 
     /** Reads {@code len} parameters of a tensor from element {@code at} into {@code dst[from..]}. */
     public void readParameters(String name, long at, float[] dst, int from, int len) {
-        live(params).read(tensor(name), at, dst, from, len);
+        device.use(() -> live(params).read(tensor(name), at, dst, from, len));
     }
 
     /** A copy of a tensor's parameters; rejects unknown names and tensors of 2^31 elements or more. */
     public float[] parameters(String name) {
         Tensor t = tensor(name);
         float[] out = new float[wholeLength(t)];
-        live(params).read(t, 0, out, 0, out.length);
+        device.use(() -> live(params).read(t, 0, out, 0, out.length));
         return out;
     }
 
@@ -235,16 +235,18 @@ public final class ParameterStore implements AutoCloseable {
     public float[] gradients(String name) {
         Tensor t = tensor(name);
         float[] out = new float[wholeLength(t)];
-        live(grads).read(t, 0, out, 0, out.length);
+        device.use(() -> live(grads).read(t, 0, out, 0, out.length));
         return out;
     }
 
     /** Sets every gradient to zero. */
     public void zeroGradients() {
-        ArenaBuffer g = live(grads);
-        for (Tensor t : tensors) {
-            g.fill(t, 0f);
-        }
+        device.use(() -> {
+            ArenaBuffer g = live(grads);
+            for (Tensor t : tensors) {
+                g.fill(t, 0f);
+            }
+        });
     }
 
     /** The device address of a tensor's parameters (CUDA only; the CPU backend throws). */
@@ -294,17 +296,23 @@ public final class ParameterStore implements AutoCloseable {
         return b;
     }
 
-    /** Frees the parameter and gradient buffers. Closing twice is harmless. */
+    /**
+     * Frees the parameter and gradient buffers, after waiting for running steps and copies on the device. Closing
+     * twice is harmless.
+     */
     @Override
     public void close() {
-        if (params != null) {
-            try {
-                params.close();
-                grads.close();
-            } finally {
-                params = null;
-                grads = null;
+        device.release(() -> {
+            if (params != null) {
+                try {
+                    device.quietSynchronize();
+                    params.close();
+                    grads.close();
+                } finally {
+                    params = null;
+                    grads = null;
+                }
             }
-        }
+        });
     }
 }

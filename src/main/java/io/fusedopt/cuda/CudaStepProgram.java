@@ -1,8 +1,15 @@
 package io.fusedopt.cuda;
 
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventQuery;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuMemAllocHost;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemFreeHost;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
@@ -21,11 +28,17 @@ import java.util.ArrayList;
 import java.util.List;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
+import jcuda.driver.CUresult;
 
 /**
  * One optimizer's step on CUDA. The chunk table, the tensor-to-group table and the first-chunk table are uploaded
  * once; a step is one small asynchronous copy of the scalars followed by the launches of its passes, all on the
  * backend's stream, with no synchronisation.
+ *
+ * <p>The scalars are written into one of {@link #SCALAR_SLOTS} pinned host slots, so the copy never makes the driver
+ * wait (a copy from pageable memory may).
  *
  * <p>Why the scalars always travel as one copy rather than as kernel parameters: every group's row goes down in the
  * same 100-odd bytes, so one kernel signature serves one group or many, and the copy is queued on the stream like
@@ -34,6 +47,8 @@ import jcuda.driver.CUdeviceptr;
 final class CudaStepProgram implements StepProgram {
     /** Bytes of one {@code ChunkDesc}: {@code long long offset; int length; int tensor}. */
     static final int CHUNK_DESC_BYTES = 16;
+    /** Pinned scalar slots per optimizer: how many steps the host may run ahead of the device. */
+    static final int SCALAR_SLOTS = 4;
 
     private final CudaBackend backend;
     private final Rule rule;
@@ -45,7 +60,17 @@ final class CudaStepProgram implements StepProgram {
     private final int chunks;
     private final int tensors;
     private final int scalarBytes;
-    private final ByteBuffer hostScalars;
+    /**
+     * Pinned host slots for the step scalars, used in turn. A copy from pageable memory may make the driver wait
+     * for the device; from pinned memory it is a true asynchronous DMA, so the slot must not be rewritten until
+     * the copy that reads it has run: each slot's event, recorded after its copy, says when. With
+     * {@link #SCALAR_SLOTS} slots the host waits only when it is that many steps ahead of the device.
+     */
+    private final ByteBuffer[] hostSlots = new ByteBuffer[SCALAR_SLOTS];
+    private final Pointer[] hostPointers = new Pointer[SCALAR_SLOTS];
+    private final CUevent[] slotEvents = new CUevent[SCALAR_SLOTS];
+    private final boolean[] slotInFlight = new boolean[SCALAR_SLOTS];
+    private int nextSlot;
     private final List<DevicePointer> owned = new ArrayList<>();
     private final DevicePointer chunkTable;
     private final DevicePointer groupTable;
@@ -71,7 +96,6 @@ final class CudaStepProgram implements StepProgram {
         int floatBytes = rule.scalarCount() * layout.groupCount() * Float.BYTES;
         int floatPadded = (floatBytes + 7) & ~7;
         this.scalarBytes = floatPadded + rule.finishScalarCount() * layout.groupCount() * Double.BYTES;
-        this.hostScalars = ByteBuffer.allocateDirect(Math.max(8, scalarBytes)).order(ByteOrder.LITTLE_ENDIAN);
         backend.makeCurrent();
         try {
             chunkTable = upload(encodeChunks(layout), "the chunk table");
@@ -81,6 +105,16 @@ final class CudaStepProgram implements StepProgram {
                 first[t] = layout.firstChunk(t);
             }
             firstChunk = upload(ints(first), "the first-chunk table");
+            for (int i = 0; i < SCALAR_SLOTS; i++) {
+                Pointer p = new Pointer();
+                Driver.check(cuMemAllocHost(p, Math.max(8, scalarBytes)), "allocating pinned memory for the step"
+                        + " scalars (" + Math.max(8, scalarBytes) + " bytes)");
+                hostPointers[i] = p;
+                hostSlots[i] = p.getByteBuffer(0, Math.max(8, scalarBytes)).order(ByteOrder.LITTLE_ENDIAN);
+                CUevent e = new CUevent();
+                Driver.check(cuEventCreate(e, CUevent_flags.CU_EVENT_DISABLE_TIMING), "creating a scalar-slot event");
+                slotEvents[i] = e;
+            }
             scalars = alloc(Math.max(8, scalarBytes), "the step scalars");
             flag = alloc(Integer.BYTES, "the non-finite flag");
             Driver.check(cuMemsetD32(flag, 0, 1), "clearing the non-finite flag");
@@ -248,18 +282,31 @@ final class CudaStepProgram implements StepProgram {
             throw new IllegalStateException("the step program is closed");
         }
         backend.makeCurrent();
-        hostScalars.clear();
+        int slot = nextSlot;
+        nextSlot = (nextSlot + 1) % SCALAR_SLOTS;
+        if (slotInFlight[slot]) {
+            // Only when the host is SCALAR_SLOTS steps ahead does the query find the copy still pending.
+            int q = cuEventQuery(slotEvents[slot]);
+            if (q != CUresult.CUDA_SUCCESS) {
+                Driver.check(q == CUresult.CUDA_ERROR_NOT_READY ? cuEventSynchronize(slotEvents[slot]) : q,
+                        "waiting for the copy of an earlier step's scalars");
+            }
+            slotInFlight[slot] = false;
+        }
+        ByteBuffer host = hostSlots[slot];
+        host.clear();
         for (float v : stepScalars) {
-            hostScalars.putFloat(v);
+            host.putFloat(v);
         }
-        hostScalars.position((k * Float.BYTES + 7) & ~7);
+        host.position((k * Float.BYTES + 7) & ~7);
         for (double v : finishScalars) {
-            hostScalars.putDouble(v);
+            host.putDouble(v);
         }
-        hostScalars.flip();
         if (scalarBytes > 0) {
-            Driver.check(cuMemcpyHtoDAsync(scalars, Pointer.to(hostScalars), scalarBytes, backend.stream()),
+            Driver.check(cuMemcpyHtoDAsync(scalars, hostPointers[slot], scalarBytes, backend.stream()),
                     "queueing the step scalars");
+            Driver.check(cuEventRecord(slotEvents[slot], backend.stream()), "recording the scalar copy's event");
+            slotInFlight[slot] = true;
         }
         if (plan.checksFinite()) {
             Driver.check(cuMemsetD32Async(flag, 0, 1, backend.stream()), "clearing the non-finite flag");
@@ -345,6 +392,17 @@ final class CudaStepProgram implements StepProgram {
             cuMemFree(p);
         }
         owned.clear();
+        for (int i = 0; i < SCALAR_SLOTS; i++) {
+            if (slotEvents[i] != null) {
+                // The stream's work is done (close waits for the device), so no copy still reads the slot.
+                cuEventDestroy(slotEvents[i]);
+                slotEvents[i] = null;
+            }
+            if (hostPointers[i] != null) {
+                cuMemFreeHost(hostPointers[i]);
+                hostPointers[i] = null;
+            }
+        }
         return 0;
     }
 

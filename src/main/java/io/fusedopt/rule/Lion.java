@@ -28,7 +28,7 @@ public final class Lion extends Rule {
             .reference("Chen et al. 2023")
             .params(Params.lr(1e-4), Params.betas(0.9, 0.99), Params.weightDecay(0.0))
             .variant("lion", Map.of(), 20)
-            .demo("Lion", 1e-4, false)
+            .demo("Lion", 3e-4, false)
             .factory(Lion::new)
             .build();
 

@@ -137,6 +137,40 @@ class ArtifactsIT {
         assertTrue(r.out.contains("corrupt checkpoint refused: "), r.out);
     }
 
+    @Test
+    void onTheModulePathOnlyTheApiPackagesAreExported() throws Exception {
+        Path consumers = Path.of(System.getProperty("fusedopt.it.consumer", "src/it/consumer")).resolveSibling(
+                "module-consumer");
+        List<Path> modulePath = new ArrayList<>();
+        modulePath.add(library);
+        modulePath.addAll(declared);
+        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+
+        Path classes = tmp.resolve("modular");
+        Path app = consumers.resolve("example.modular");
+        int rc = javac.run(null, null, null, "--release", "17", "-d", classes.toString(), "-p", join(modulePath),
+                app.resolve("module-info.java").toString(),
+                app.resolve("example/modular/ModularApp.java").toString());
+        assertEquals(0, rc, "a module requiring io.fusedopt compiles");
+        List<Path> run = new ArrayList<>(modulePath);
+        run.add(classes);
+        Result r = java(List.of("-p", join(run), "-m", "example.modular/example.modular.ModularApp",
+                tmp.toString()));
+        assertEquals(0, r.exit, r.out);
+        assertTrue(r.out.contains("steps 1"), r.out);
+        assertTrue(r.out.contains("module io.fusedopt exports [io.fusedopt, io.fusedopt.cuda, io.fusedopt.rule,"
+                + " io.fusedopt.schedule]"), r.out);
+
+        Path internal = consumers.resolve("internal-use");
+        java.io.ByteArrayOutputStream errors = new java.io.ByteArrayOutputStream();
+        rc = javac.run(null, null, errors, "--release", "17", "-d", tmp.resolve("internal").toString(), "-p",
+                join(modulePath), internal.resolve("module-info.java").toString(),
+                internal.resolve("example/internal/UsesBackend.java").toString());
+        String err = errors.toString(StandardCharsets.UTF_8);
+        assertTrue(rc != 0 && err.contains("io.fusedopt.cpu") && err.contains("not visible"),
+                () -> "the CPU backend package must not be visible to modules:\n" + err);
+    }
+
     private static List<Path> consumerClassPath(boolean jacksonFirst) throws IOException {
         List<Path> jackson;
         try (Stream<Path> s = Files.list(Path.of(System.getProperty("fusedopt.it.jackson")))) {

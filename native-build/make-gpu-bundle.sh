@@ -14,7 +14,7 @@ cp target/fusedopt.jar "$B/"
 cp -r target/test-classes "$B/test-classes"
 mvn -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$JUNIT_PLATFORM \
     -DoutputDirectory="$B/lib" -Dmdep.stripVersion=true
-mvn -B -q dependency:copy-dependencies -DincludeScope=test -DincludeGroupIds=net.jqwik,org.opentest4j \
+mvn -B -q dependency:copy-dependencies -DincludeScope=test -DincludeGroupIds=net.jqwik,org.opentest4j,com.fasterxml.jackson.core \
     -DoutputDirectory="$B/lib" || true
 jlink --add-modules java.base,java.logging,java.management,java.sql,jdk.unsupported,jdk.zipfs \
     --strip-debug --no-header-files --no-man-pages --compress=2 --output "$B/jre"

@@ -18,7 +18,9 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code bench}: times optimizer steps and relates them to the same run's memory bandwidth. Per configuration it
@@ -41,8 +43,8 @@ import picocli.CommandLine.Option;
 final class BenchCommand implements Callable<Integer> {
     static final long DEFAULT_PARAMS = 16_777_216L;
 
-    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-    boolean help;
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--backend", defaultValue = "auto", paramLabel = "cpu|cuda|auto",
             description = "Backend to run on (default: ${DEFAULT-VALUE}).")
@@ -82,8 +84,7 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() {
         String invalid = validate();
         if (invalid != null) {
-            System.err.println("error: " + invalid);
-            return 2;
+            throw Main.usage(spec, invalid);
         }
         List<String> names = BenchOptimizers.select(optimizer);
         ModelLayout layout = model != null ? ModelLayout.named(model)

@@ -13,7 +13,9 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code demo}: trains a small MLP on the bundled handwritten digits with each chosen optimizer, under a constant
@@ -24,6 +26,9 @@ import picocli.CommandLine.Option;
 @Command(name = "demo", description = "Train an MLP on handwritten digits with each optimizer, constant rate and SGDR;"
         + " print a table and write a chart and a CSV of the curves.")
 final class DemoCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--epochs", paramLabel = "N", description = "Epochs per run (default: ${DEFAULT-VALUE}).")
     int epochs = DigitsDemo.DEFAULT_EPOCHS;
 
@@ -66,8 +71,7 @@ final class DemoCommand implements Callable<Integer> {
                     parse(schedules, ScheduleChoice::named, List.of(ScheduleChoice.values())),
                     backend, out, TrainingProgress.stdoutIsTerminal());
         } catch (IllegalArgumentException e) {
-            System.err.println("error: " + e.getMessage());
-            return 2;
+            throw Main.usage(spec, e.getMessage());
         }
         try {
             DigitsDemo.run(options, System.out, System.err);

@@ -12,7 +12,7 @@ import java.util.Map;
  * g = g + λ_wd w (both phases)
  * Adam phase: m = β1 m + (1-β1) g;  a = β2 a + (1-β2) g²;  p = -(η sqrt(bc2)/bc1) m / (sqrt(a) + ε);  w = w + p
  *   if p·g != 0:  γ = p·p / (-p·g);  λ = β2 λ + (1-β2) γ;  Λ = λ / bc2
- *                 switch to SGD if t > 1 and |Λ - γ| < ε and Λ > 0
+ *                 switch to SGD if t &gt; 1 and |Λ - γ| &lt; ε and Λ &gt; 0
  * SGD phase (from the next step): v = β1 v + g;  w = w - (1-β1) Λ v
  * </pre>
  *

@@ -1,8 +1,10 @@
 /**
  * fusedopt: fused optimizer steps on CUDA through JCuda, with a bit-identical CPU backend.
  *
- * <p>Exports the optimizer API ({@code io.fusedopt}), the update rules ({@code io.fusedopt.rule}), the learning-rate
- * schedules ({@code io.fusedopt.schedule}) and, for {@code CudaUnavailableException}, {@code io.fusedopt.cuda}.
+ * <p>Exports the optimizer API ({@code io.fusedopt}), the leaf types every layer shares ({@code io.fusedopt.core}:
+ * {@code Tensor}, {@code CudaException}, {@code CudaUnavailableException}, {@code FusedOptException},
+ * {@code LaunchConfig}), the algorithms and their registry ({@code io.fusedopt.rule}) and the learning-rate schedules
+ * ({@code io.fusedopt.schedule}).
  * The backend interface, the CPU backend and the relocated Jackson are internal.
  */
 module io.fusedopt {
@@ -12,7 +14,7 @@ module io.fusedopt {
     requires static java.sql;
 
     exports io.fusedopt;
-    exports io.fusedopt.cuda;
+    exports io.fusedopt.core;
     exports io.fusedopt.rule;
     exports io.fusedopt.schedule;
 }

@@ -3,7 +3,7 @@ package io.fusedopt;
 import io.fusedopt.backend.Backend;
 import io.fusedopt.cpu.CpuBackend;
 import io.fusedopt.cuda.CudaBackend;
-import io.fusedopt.cuda.CudaUnavailableException;
+import io.fusedopt.core.CudaUnavailableException;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.locks.Lock;

@@ -166,8 +166,8 @@ public final class Optimizer implements AutoCloseable {
         String where = (g == 0 ? "" : "group '" + groupNames.get(g) + "': ") + "at step " + t + " (learning rate "
                 + lr + ")";
         if (Float.isInfinite((float) lr)) {
-            throw new IllegalStateException(where + " the learning rate overflows a float32: the kernels would"
-                    + " compute with infinity; the step was not applied");
+            throw new IllegalStateException(where + " schedule " + schedule + " gave a learning rate that overflows"
+                    + " a float32: the kernels would compute with infinity; the step was not applied");
         }
         int k = rule.scalarCount();
         for (int i = 0; i < k; i++) {

@@ -88,7 +88,8 @@ class FloatRangeAndOverridesTest {
         };
         try (Optimizer opt = Optimizers.sgd().lr(0.1).schedule(huge).build(store)) {
             IllegalStateException e = assertThrows(IllegalStateException.class, opt::step);
-            assertTrue(e.getMessage().contains("learning rate 1.0E39") && e.getMessage().contains("overflows a float32"),
+            assertTrue(e.getMessage().contains("learning rate 1.0E39") && e.getMessage().contains("overflows a float32")
+                    && e.getMessage().contains("schedule"),
                     e.getMessage());
             assertEquals(0, opt.stepCount());
             assertArrayEquals(w, store.parameters("w"));

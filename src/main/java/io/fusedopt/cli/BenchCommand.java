@@ -11,7 +11,7 @@ import io.fusedopt.bench.ModelLayout;
 import io.fusedopt.bench.StepBench;
 import io.fusedopt.bench.StepTiming;
 import io.fusedopt.bench.StreamBandwidth;
-import io.fusedopt.cuda.CudaUnavailableException;
+import io.fusedopt.core.CudaUnavailableException;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.Locale;

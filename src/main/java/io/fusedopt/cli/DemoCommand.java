@@ -1,6 +1,6 @@
 package io.fusedopt.cli;
 
-import io.fusedopt.cuda.CudaUnavailableException;
+import io.fusedopt.core.CudaUnavailableException;
 import io.fusedopt.demo.DigitsDemo;
 import io.fusedopt.demo.OptimizerChoice;
 import io.fusedopt.demo.ScheduleChoice;

@@ -2,7 +2,7 @@ package io.fusedopt.cli;
 
 import io.fusedopt.cpu.CpuBackend;
 import io.fusedopt.cuda.CudaBackend;
-import io.fusedopt.cuda.CudaUnavailableException;
+import io.fusedopt.core.CudaUnavailableException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 

@@ -1,5 +1,6 @@
 package io.fusedopt.cuda;
 
+import io.fusedopt.core.CudaUnavailableException;
 import static jcuda.driver.JCudaDriver.cuCtxCreate;
 import static jcuda.driver.JCudaDriver.cuCtxDestroy;
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;

@@ -1,5 +1,6 @@
 package io.fusedopt.cuda;
 
+import io.fusedopt.core.CudaUnavailableException;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;

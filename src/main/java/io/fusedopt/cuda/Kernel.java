@@ -39,7 +39,7 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
     }
 
     /** The module of the entries every rule shares. */
-    public static final String COMMON = "common";
+    private static final String COMMON = "common";
     /** {@code finite_check_f32(g, chunks, num_chunks, flag)}. */
     public static final Kernel FINITE_CHECK_F32 = new Kernel("finite_check_f32", COMMON,
             List.of(Param.PTR, Param.PTR, Param.INT, Param.PTR), false);

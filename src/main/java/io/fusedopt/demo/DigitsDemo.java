@@ -80,7 +80,7 @@ public final class DigitsDemo {
      * Runs the demo: lines about the backend, the data and the model, then the table, to {@code out}; progress to
      * {@code err}. Returns the runs in table order.
      *
-     * @throws io.fusedopt.cuda.CudaUnavailableException when {@code cuda} was asked for and cannot work here
+     * @throws io.fusedopt.core.CudaUnavailableException when {@code cuda} was asked for and cannot work here
      * @throws IOException when the CSV or the PNG cannot be written
      */
     public static List<RunResult> run(Options options, PrintStream out, PrintStream err) throws IOException {
@@ -140,7 +140,7 @@ public final class DigitsDemo {
      * ({@link DeviceMlp}); when JCublas cannot load, it says so in one line and returns the CPU device instead.
      *
      * @throws IllegalArgumentException for a name other than auto, cpu or cuda
-     * @throws io.fusedopt.cuda.CudaUnavailableException for {@code cuda} when CUDA cannot work here
+     * @throws io.fusedopt.core.CudaUnavailableException for {@code cuda} when CUDA cannot work here
      */
     public static Device openDevice(String backend, PrintStream out) {
         Device device = Device.of(backend);

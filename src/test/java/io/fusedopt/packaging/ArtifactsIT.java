@@ -158,7 +158,7 @@ class ArtifactsIT {
                 tmp.toString()));
         assertEquals(0, r.exit, r.out);
         assertTrue(r.out.contains("steps 1"), r.out);
-        assertTrue(r.out.contains("module io.fusedopt exports [io.fusedopt, io.fusedopt.cuda, io.fusedopt.rule,"
+        assertTrue(r.out.contains("module io.fusedopt exports [io.fusedopt, io.fusedopt.core, io.fusedopt.rule,"
                 + " io.fusedopt.schedule]"), r.out);
 
         Path internal = consumers.resolve("internal-use");

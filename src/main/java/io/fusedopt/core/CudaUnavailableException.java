@@ -1,6 +1,4 @@
-package io.fusedopt.cuda;
-
-import io.fusedopt.core.FusedOptException;
+package io.fusedopt.core;
 
 /** CUDA cannot be used here; the message is a one-line reason (no driver library, no device, driver too old ...). */
 public class CudaUnavailableException extends FusedOptException {

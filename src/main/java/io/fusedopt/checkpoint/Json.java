@@ -1,0 +1,64 @@
+package io.fusedopt.checkpoint;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fusedopt.CheckpointException;
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/** The JSON mapper of checkpoint headers and the wording of checkpoint problems. */
+final class Json {
+    /** Strict: a duplicate key or trailing text in a header is corruption, not something to guess around. */
+    static final ObjectMapper MAPPER = new ObjectMapper()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    private Json() {
+    }
+
+    /** Parses {@code text}, or throws a {@link CheckpointException} naming {@code what} and where it breaks. */
+    static JsonNode parse(Path file, String what, String text) {
+        try {
+            JsonNode n = MAPPER.readTree(text);
+            if (n == null || n.isMissingNode()) {
+                throw new CheckpointException(file, what + " is empty, expected JSON");
+            }
+            return n;
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
+                    + e.getLocation().getColumnNr();
+            throw new CheckpointException(file, what + " is not valid JSON: " + e.getOriginalMessage() + where, e);
+        }
+    }
+
+    /** A short phrase for an I/O failure. */
+    static String ioProblem(IOException e) {
+        if (e instanceof NoSuchFileException) {
+            return "no such file or directory";
+        }
+        if (e instanceof AccessDeniedException) {
+            return "permission denied";
+        }
+        String m = e.getMessage();
+        return e.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+    }
+
+    /** The node's type and (abbreviated) text, for "must be X, got Y" messages. */
+    static String kind(JsonNode n) {
+        if (n == null || n.isMissingNode()) {
+            return "nothing";
+        }
+        return n.getNodeType().name().toLowerCase(Locale.ROOT) + " " + abbreviate(n.toString());
+    }
+
+    /** At most 200 characters of {@code s}. */
+    static String abbreviate(String s) {
+        return s.length() <= 200 ? s : s.substring(0, 200) + "...";
+    }
+}

@@ -57,8 +57,8 @@ import java.util.Map;
  * </ul>
  */
 public final class Checkpoint {
-    /** The format version this class writes and the only one it reads. */
-    public static final int FORMAT_VERSION = 1;
+    /** The format version this class writes; it reads this one and version 1 (see the class comment). */
+    public static final int FORMAT_VERSION = 2;
     /** The entry of the per-tensor state, {@code F64 [tensors, width]}. */
     public static final String TENSOR_STATE = "__tensor_state__";
     /** The safetensors metadata key of the header. */
@@ -79,6 +79,8 @@ public final class Checkpoint {
     public static final String KEY_TENSOR_STATE_WIDTH = "fusedopt.tensor_state_width";
     /** Metadata key of the checksums. */
     public static final String KEY_CHECKSUMS = "fusedopt.checksums";
+    /** Metadata key of the checksum of the other {@code fusedopt.*} keys and the entry table (format 2). */
+    public static final String KEY_HEADER_CHECKSUM = "fusedopt.header_checksum";
 
     /** Floats per slice when streaming a tensor (4 MiB). */
     static final int DEFAULT_SLICE_ELEMENTS = Streaming.DEFAULT_SLICE_ELEMENTS;
@@ -118,7 +120,7 @@ public final class Checkpoint {
      * What {@link #inspect} found.
      *
      * @param file the file inspected
-     * @param formatVersion the format version ({@link #FORMAT_VERSION})
+     * @param formatVersion the format version of the file, 1 or {@link #FORMAT_VERSION}
      * @param step the step count when saved
      * @param skippedSteps the skipped-step count when saved
      * @param optimizer the optimizer description, as {@link OptimizerSpec#describe} gave it
@@ -126,9 +128,12 @@ public final class Checkpoint {
      * @param slots the state slot names
      * @param tensorStateWidth doubles of per-tensor state per tensor (0 when the rule keeps none)
      * @param entries every entry in file order, with its checksum status
+     * @param headerChecksum the verified header checksum, 8 lowercase hex digits; null for a format-1 file, whose
+     *     header no checksum covers
      */
     public record Info(Path file, int formatVersion, long step, long skippedSteps, Map<String, Object> optimizer,
-            List<TensorInfo> tensors, List<String> slots, int tensorStateWidth, List<Entry> entries) {
+            List<TensorInfo> tensors, List<String> slots, int tensorStateWidth, List<Entry> entries,
+            String headerChecksum) {
         /** The entries whose checksum does not match; empty for an intact file. */
         public List<Entry> mismatches() {
             return entries.stream().filter(e -> !e.checksumOk()).toList();

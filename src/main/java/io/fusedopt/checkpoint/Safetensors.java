@@ -14,12 +14,15 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.CharacterCodingException;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -38,8 +41,12 @@ import java.util.zip.CRC32C;
  * strings. Reading checks the rules safetensors enforces; writing pads as safetensors does.
  */
 final class Safetensors {
-    /** Safetensors refuses larger headers; so do we, so that a corrupt length cannot ask for gigabytes. */
-    static final long MAX_HEADER_BYTES = 100_000_000L;
+    /**
+     * The largest header read or written, 16 MiB: room for some 60,000 state entries, while a corrupt or hostile
+     * header costs at most a few hundred MiB of heap to refuse. (Safetensors itself allows 100 MB, but a JSON tree
+     * of that size needs gigabytes.)
+     */
+    static final long MAX_HEADER_BYTES = 16L << 20;
 
     private Safetensors() {
     }
@@ -55,12 +62,30 @@ final class Safetensors {
     record Header(long dataStart, long dataLength, JsonNode root, Map<String, String> metadata) {
     }
 
-    /** Opens {@code file} for reading; a directory is refused by name. */
+    /** Opens {@code file} for reading; anything but a regular file is refused by name (see {@link #checkRegular}). */
     static FileChannel open(Path file) throws IOException {
-        if (Files.isDirectory(file)) {
+        checkRegular(file);
+        return FileChannel.open(file, StandardOpenOption.READ);
+    }
+
+    /**
+     * Refuses a directory, a FIFO, a device or a socket (after following links), so that reading can neither hang
+     * on a pipe nor run forever on {@code /dev/zero}. A missing file is left for the open to report.
+     */
+    static void checkRegular(Path file) {
+        BasicFileAttributes a;
+        try {
+            a = Files.readAttributes(file, BasicFileAttributes.class);
+        } catch (IOException e) {
+            return;
+        }
+        if (a.isDirectory()) {
             throw new CheckpointException(file, "is a directory, not a checkpoint file");
         }
-        return FileChannel.open(file, StandardOpenOption.READ);
+        if (!a.isRegularFile()) {
+            throw new CheckpointException(file, "is not a regular file (a pipe, device or socket), not a checkpoint"
+                    + " file");
+        }
     }
 
     /** Reads and checks the header length, the UTF-8 and JSON of the header, and the metadata object. */
@@ -82,25 +107,39 @@ final class Safetensors {
         }
         if (n > MAX_HEADER_BYTES) {
             throw new CheckpointException(file, "header length " + n + " is over the " + MAX_HEADER_BYTES
-                    + "-byte limit of safetensors");
+                    + "-byte limit of a fusedopt checkpoint header");
         }
         if (n < 2) {
             throw new CheckpointException(file, "header length " + n + " is too short for a JSON object");
         }
         ByteBuffer headBuf = ByteBuffer.allocate((int) n);
         readFully(ch, headBuf, 8);
-        String text;
-        try {
-            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(headBuf.flip()).toString();
-        } catch (CharacterCodingException e) {
+        if (!utf8(headBuf.flip())) {
             throw new CheckpointException(file, "header is not valid UTF-8 (corrupt, or not a safetensors file)");
         }
-        JsonNode root = Json.parse(file, "header", text);
+        JsonNode root = Json.parse(file, "header", headBuf.array());
         if (!root.isObject()) {
             throw new CheckpointException(file, "header must be a JSON object, got " + kind(root));
         }
         return new Header(8 + n, size - 8 - n, root, metadata(file, root.get(Checkpoint.METADATA)));
+    }
+
+    // Checked in pieces, so that the check needs no second copy of the header as a string.
+    private static boolean utf8(ByteBuffer bytes) {
+        CharsetDecoder d = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        CharBuffer out = CharBuffer.allocate(8192);
+        ByteBuffer in = bytes.duplicate();
+        while (true) {
+            CoderResult r = d.decode(in, out, true);
+            if (r.isError()) {
+                return false;
+            }
+            out.clear();
+            if (r.isUnderflow()) {
+                return d.flush(out).isUnderflow();
+            }
+        }
     }
 
     private static Map<String, String> metadata(Path file, JsonNode meta) {

@@ -13,11 +13,16 @@ import io.fusedopt.checkpoint.Safetensors.ChannelData;
 import io.fusedopt.checkpoint.Safetensors.Data;
 import io.fusedopt.checkpoint.Safetensors.Item;
 import io.fusedopt.checkpoint.Safetensors.MemoryData;
+import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -28,7 +33,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.zip.CRC32C;
 
 /**
@@ -90,11 +94,16 @@ public final class Streaming {
         for (Planned p : plan) {
             placeholders.put(p.name, PLACEHOLDER_CRC);
         }
-        byte[] header = Safetensors.header(items(plan), Schema.metadata(opt, width, placeholders));
+        List<Item> items = items(plan);
+        byte[] header = Safetensors.header(items, Schema.metadata(opt, width, placeholders, items));
+        if (header.length > Safetensors.MAX_HEADER_BYTES) {
+            throw new CheckpointException(file, "cannot write: the header would be " + header.length
+                    + " bytes, over the " + Safetensors.MAX_HEADER_BYTES + "-byte limit that loading accepts ("
+                    + tensors.size() + " tensors with " + slots.size() + " slots each)");
+        }
         long dataStart = 8L + header.length;
 
-        Path tmp = dir.resolve("." + target.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong())
-                + ".tmp");
+        Path tmp = TempFiles.next(target);
         FileChannel ch = null;
         boolean created = false;
         boolean moved = false;
@@ -133,7 +142,7 @@ public final class Streaming {
                 }
                 checksums.put(p.name, hex(crc));
             }
-            byte[] finalHeader = Safetensors.header(items(plan), Schema.metadata(opt, width, checksums));
+            byte[] finalHeader = Safetensors.header(items, Schema.metadata(opt, width, checksums, items));
             if (finalHeader.length != header.length) {
                 throw new IllegalStateException("checkpoint header changed length from " + header.length + " to "
                         + finalHeader.length + " bytes while writing " + file);
@@ -148,6 +157,7 @@ public final class Streaming {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             moved = true;
             syncDirectory(dir);
+            TempFiles.removeStale(target, target);
         } catch (IOException e) {
             throw new CheckpointException(file, "cannot write: " + Json.ioProblem(e), e);
         } finally {
@@ -232,7 +242,11 @@ public final class Streaming {
         if (opt.store().isClosed()) {
             throw new IllegalStateException("the optimizer's parameter store is closed");
         }
-        try (FileChannel ch = Safetensors.open(file)) {
+        Safetensors.checkRegular(file);
+        // One open file for both passes: the channel for verifying (an interrupt closes it, and then nothing has
+        // changed yet), and plain reads of the same file for applying, which an interrupt cannot stop halfway.
+        try (RandomAccessFile raf = openForApply(file)) {
+            FileChannel ch = raf.getChannel();
             Schema.Parsed p = Schema.parse(file, ch);
             Matching.Matched m = Matching.match(file, p, opt);
             boolean inMemory = p.dataLength <= Math.min(memoryLimit, Integer.MAX_VALUE - 8L);
@@ -244,7 +258,7 @@ public final class Streaming {
             } else {
                 data = new ChannelData(ch, p.dataStart);
             }
-            ByteBuffer buf = ByteBuffer.allocateDirect(sliceElements * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer buf = ByteBuffer.allocate(sliceElements * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
             List<String> bad = new ArrayList<>();
             for (Item e : p.entries) {
                 String crc = Safetensors.crc(data, e.begin(), e.end(), buf);
@@ -258,35 +272,69 @@ public final class Streaming {
             }
             double[] tensorState = readTensorState(p, m, data, opt);
             // Everything is verified: from here on the optimizer changes.
-            opt.synchronize();
-            float[] floats = new float[sliceElements];
-            for (Item e : p.entries) {
-                if (e.name().equals(TENSOR_STATE)) {
-                    continue;
-                }
-                CRC32C recheck = inMemory ? null : new CRC32C();
-                long len = (e.end() - e.begin()) / Float.BYTES;
-                for (long at = 0; at < len; ) {
-                    int n = (int) Math.min(sliceElements, len - at);
-                    buf.clear().limit(n * Float.BYTES);
-                    data.read(e.begin() + at * Float.BYTES, buf);
-                    buf.flip();
-                    if (recheck != null) {
-                        recheck.update(buf.duplicate());
-                    }
-                    buf.asFloatBuffer().get(floats, 0, n);
-                    opt.writeState(e.tensor(), e.slot(), at, floats, 0, n);
-                    at += n;
-                }
-                if (recheck != null && !hex(recheck).equals(p.checksums.get(e.name()))) {
-                    throw new CheckpointException(file, "changed while it was being loaded (entry '" + e.name()
-                            + "' no longer matches its checksum); the optimizer's state is now partly overwritten:"
-                            + " load an intact checkpoint again");
-                }
-            }
+            apply(opt, file, p, inMemory ? data : new PlainData(raf, p.dataStart), !inMemory, buf, sliceElements);
             counters.restore(p.step, p.skipped, tensorState);
+        } catch (ClosedByInterruptException e) {
+            throw new CheckpointException(file, "cannot read: the loading thread was interrupted while the file was"
+                    + " being verified; the optimizer is unchanged", e);
         } catch (IOException e) {
             throw new CheckpointException(file, "cannot read: " + Json.ioProblem(e), e);
+        }
+    }
+
+    // RandomAccessFile says FileNotFoundException for every failure to open; name the usual two as FileChannel does.
+    private static RandomAccessFile openForApply(Path file) throws IOException {
+        try {
+            return new RandomAccessFile(file.toFile(), "r");
+        } catch (FileNotFoundException e) {
+            if (Files.notExists(file)) {
+                throw new NoSuchFileException(file.toString());
+            }
+            if (!Files.isReadable(file)) {
+                throw new AccessDeniedException(file.toString());
+            }
+            throw e;
+        }
+    }
+
+    /** Writes every verified slot entry into the optimizer. */
+    private static void apply(Optimizer opt, Path file, Schema.Parsed p, Data data, boolean recheck, ByteBuffer buf,
+            int sliceElements) throws IOException {
+        opt.synchronize();
+        float[] floats = new float[sliceElements];
+        for (Item e : p.entries) {
+            if (e.name().equals(TENSOR_STATE)) {
+                continue;
+            }
+            CRC32C crc = recheck ? new CRC32C() : null;
+            long len = (e.end() - e.begin()) / Float.BYTES;
+            for (long at = 0; at < len; ) {
+                int n = (int) Math.min(sliceElements, len - at);
+                buf.clear().limit(n * Float.BYTES);
+                data.read(e.begin() + at * Float.BYTES, buf);
+                buf.flip();
+                if (crc != null) {
+                    crc.update(buf.duplicate());
+                }
+                buf.asFloatBuffer().get(floats, 0, n);
+                opt.writeState(e.tensor(), e.slot(), at, floats, 0, n);
+                at += n;
+            }
+            if (crc != null && !hex(crc).equals(p.checksums.get(e.name()))) {
+                throw new CheckpointException(file, "changed while it was being loaded (entry '" + e.name()
+                        + "' no longer matches its checksum); the optimizer's state is now partly overwritten:"
+                        + " load an intact checkpoint again");
+            }
+        }
+    }
+
+    /** The data section read with plain (uninterruptible) reads of the open file, for the apply pass. */
+    private record PlainData(RandomAccessFile raf, long dataStart) implements Data {
+        @Override
+        public void read(long offset, ByteBuffer dst) throws IOException {
+            raf.seek(dataStart + offset);
+            raf.readFully(dst.array(), dst.arrayOffset() + dst.position(), dst.remaining());
+            dst.position(dst.limit());
         }
     }
 
@@ -329,7 +377,7 @@ public final class Streaming {
             @SuppressWarnings("unchecked")
             Map<String, Object> optimizer = Collections.unmodifiableMap(Json.MAPPER.convertValue(p.optimizer, Map.class));
             return new Checkpoint.Info(file, p.format, p.step, p.skipped, optimizer, List.copyOf(p.tensors),
-                    List.copyOf(p.slots), p.width, List.copyOf(entries));
+                    List.copyOf(p.slots), p.width, List.copyOf(entries), p.headerChecksum);
         } catch (IOException e) {
             throw new CheckpointException(file, "cannot read: " + Json.ioProblem(e), e);
         }

@@ -10,7 +10,7 @@ import java.util.concurrent.TimeUnit;
 /** Runs a main class of the test class path in a fresh JVM, for what one JVM cannot show. */
 public record ChildJvm(int exit, String output) {
     /** The java launcher of this JVM. */
-    static String java() {
+    public static String java() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 

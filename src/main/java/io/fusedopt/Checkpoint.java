@@ -22,7 +22,7 @@ import java.util.Map;
  * it holds zeros for them. The header's {@value #METADATA} object holds only strings, as safetensors
  * requires:
  * <ul>
- *   <li>{@value #KEY_FORMAT}: the format version, {@code "1"};</li>
+ *   <li>{@value #KEY_FORMAT}: the format version, {@code "2"};</li>
  *   <li>{@value #KEY_OPTIMIZER}: the JSON of {@link OptimizerSpec#describe} (rule, hyperparameters of every group
  *       with its tensors, schedule, Lookahead, non-finite policy);</li>
  *   <li>{@value #KEY_STEP} and {@value #KEY_SKIPPED}: the step count and the skipped-step count, in decimal;</li>
@@ -30,27 +30,39 @@ import java.util.Map;
  *   <li>{@value #KEY_SLOTS}: JSON list of the slot names; {@value #KEY_TENSOR_STATE_WIDTH}: the width, in
  *       decimal;</li>
  *   <li>{@value #KEY_CHECKSUMS}: JSON {@code {"<entry>": "<crc32c, 8 lowercase hex digits>"}} of every entry's
- *       bytes.</li>
+ *       bytes;</li>
+ *   <li>{@value #KEY_HEADER_CHECKSUM}: the CRC32C of every other {@code fusedopt.*} field and the entry table, in
+ *       a canonical form: each string as its UTF-8 length (8 bytes, little-endian) and its bytes, each number as 8
+ *       bytes little-endian; the {@code fusedopt.*} keys in ascending order, each key then its value; then for
+ *       every entry in data order its name, dtype, rank, dimensions and two data offsets.</li>
  * </ul>
+ * Every JSON object is written with its keys sorted, so the same state gives the same bytes in every JVM run.
+ * Format 1 is format 2 without {@value #KEY_HEADER_CHECKSUM}; it is still read, with its metadata unverified
+ * ({@link Info#headerChecksum()} is null).
  * Parameters are not in a checkpoint: they live in the {@link ParameterStore}, which the caller saves and
  * restores (a model's weights usually have their own file).
  *
  * <h2>Guarantees</h2>
  * <ul>
- *   <li>Saving is atomic: the file is written under a temporary name in the same directory, forced to disk, then
- *       renamed over the target. On any failure the temporary file is deleted and an earlier checkpoint at the
- *       path is intact.</li>
- *   <li>Loading checks everything before changing anything: the layout, the JSON, the format version, every
- *       checksum, and that the checkpoint's rule, Lookahead, groups (names, tensors, hyperparameters), schedule,
- *       tensors (names and shapes) and slots equal the loading optimizer's. The non-finite policy may differ: it
- *       only decides what happens to a future non-finite gradient. Any problem with the file is a
- *       {@link CheckpointException} naming the file and the problem, and the optimizer is unchanged (a device
- *       failure while the verified state is being written is a {@link CudaException}, after which the optimizer
- *       should be rebuilt, as after any device failure). Data up to a memory limit (a quarter of
- *       the heap, at most 1 GiB) is read and verified in memory, then applied; larger data is verified in one
- *       pass over the open file and applied in a second pass that checks the checksums again, so a file
- *       changed in place during a load (which a fusedopt writer never does) is reported, though the state may
- *       then be partly written.</li>
+ *   <li>Saving is atomic: the file is written under a temporary name in the same directory
+ *       ({@code .<name>.fusedopt-<pid>-<start>-<random>.tmp}), forced to disk, then renamed over the target. On
+ *       any failure the temporary file is deleted and an earlier checkpoint at the path is intact. A save killed
+ *       outright leaves its temporary file; the next save to the same path removes those it can prove are such
+ *       leftovers (a regular file of exactly that name form, owned by the same user, whose writing process no
+ *       longer runs), and nothing else.</li>
+ *   <li>Loading checks everything before changing anything: that the file is a regular file (a pipe or device is
+ *       refused unread), the layout, a header of at most 16 MiB, the JSON, the format version, the header
+ *       checksum, every entry's checksum, and that the checkpoint's rule, Lookahead, groups (names, tensors,
+ *       hyperparameters), schedule, tensors (names and shapes) and slots equal the loading optimizer's. The
+ *       non-finite policy may differ: it only decides what happens to a future non-finite gradient. Any problem
+ *       with the file is a {@link CheckpointException} naming the file and the problem, and the optimizer is
+ *       unchanged (a device failure while the verified state is being written is a {@link CudaException}, after
+ *       which the optimizer should be rebuilt, as after any device failure). Data up to a memory limit (a
+ *       quarter of the heap, at most 1 GiB) is read and verified in memory, then applied; larger data is verified
+ *       in one pass over the open file and applied in a second pass with uninterruptible reads that checks the
+ *       checksums again, keeping the state it replaces in an undo file in {@code java.io.tmpdir}: a file changed
+ *       in place during the load, or a read error, is reported after that state is put back. Interrupting the
+ *       loading thread stops the load before anything has changed, or not at all; the interrupt stays set.</li>
  *   <li>Checkpoints are portable between backends: saving on CUDA and loading on the CPU (or the reverse) and
  *       continuing gives the same bits as never having stopped.</li>
  *   <li>Tensors of 2^31 elements and more are streamed in slices; nothing holds a whole tensor in one array.</li>

@@ -2,6 +2,7 @@ package io.fusedopt;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.List;
 import java.util.function.Consumer;
@@ -27,6 +28,18 @@ class LimitsTest {
             RuntimeException e = assertThrows(RuntimeException.class,
                     () -> ParameterStore.builder().add("small", 10).add("huge", n).build(d).close());
             clearError(e, "huge", n);
+        }
+    }
+
+    @Test
+    void aCpuArenaLargerThanTheHeapIsOneClearError() {
+        long n = 1L << 33; // 32 GiB a buffer: a small chunk table, but far more than the test JVM's heap
+        assumeTrue(n * Float.BYTES * 2 > Runtime.getRuntime().maxMemory(), "this JVM's heap holds 64 GiB");
+        try (Device d = Device.cpu()) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> ParameterStore.builder().add("huge", n).build(d).close());
+            clearError(e, "huge", n);
+            assertTrue(e.getMessage().contains("heap"), e.getMessage());
         }
     }
 

@@ -195,4 +195,25 @@ class UntrustedFileTest {
             assertTrue(e.getMessage().contains("header checksum mismatch"), e.getMessage());
         });
     }
+
+    @Test
+    void aHeaderOverTheLimitIsNotWritten() throws Exception {
+        ParameterStore.Builder b = ParameterStore.builder();
+        String pad = "x".repeat(1000);
+        for (int i = 0; i < 6000; i++) {
+            b.add(String.format("t%05d%s", i, pad), 1);
+        }
+        Path p = dir.resolve("many.safetensors");
+        Files.write(p, new byte[] {1, 2, 3});
+        try (ParameterStore s = b.build(cpu); Optimizer o = Optimizers.adam().build(s)) {
+            CheckpointException e = assertThrows(CheckpointException.class, () -> o.saveState(p));
+            assertTrue(e.getMessage().contains("over the " + Safetensors.MAX_HEADER_BYTES + "-byte limit"),
+                    e.getMessage());
+        }
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of(p), files.filter(f -> f.getFileName().toString().startsWith(".many")
+                    || f.equals(p)).toList(), "nothing written beside it");
+        }
+        assertEquals(3, Files.size(p), "the earlier file is intact");
+    }
 }

@@ -61,6 +61,21 @@ class ChangedDuringLoadTest {
         }
     }
 
+    @Test
+    void withoutRoomForTheUndoCopyTheLoadIsRefusedBeforeAnythingChanges() throws Exception {
+        Path file = dir.resolve("a.safetensors");
+        ChildJvm saved = ChildJvm.run(SaveMain.class, java.util.List.of(), java.util.List.of("adam", file.toString()),
+                120);
+        assertTrue(saved.output().contains("saved"), saved.output());
+        ChildJvm r = ChildJvm.run(StreamedLoadMain.class,
+                java.util.List.of("-Djava.io.tmpdir=" + dir.resolve("no-such-dir")),
+                java.util.List.of("adam", file.toString()), 120);
+        assertTrue(r.output().contains("refused: " + file + ": cannot keep the state it replaces in java.io.tmpdir"),
+                r.output());
+        assertTrue(r.output().contains("the optimizer is unchanged") && r.output().contains("\nunchanged"),
+                r.output());
+    }
+
     // Flips the bits of 4 bytes of the file in place.
     private static void corrupt(Path file, long at) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.READ)) {

@@ -51,10 +51,10 @@ __host__ __device__ inline void lamb_update(float& w, float g, float& m, float& 
     w = fmaf(neg_step, r, w);
 }
 
-// Lamb.finishTensor: the trust ratio from the tensor's sums of w*w and r*r.
+// Lamb.finishTensor: the trust ratio from the tensor's sums of w*w and r*r; a NaN norm gives NaN, not 1.
 __host__ __device__ inline double lamb_trust(double sum_ww, double sum_rr) {
     const double wn = sqrt(sum_ww), rn = sqrt(sum_rr);
-    return (wn > 0 && rn > 0) ? wn / rn : 1.0;
+    return (wn == 0 || rn == 0) ? 1.0 : wn / rn;
 }
 
 }  // namespace fusedopt

@@ -1,12 +1,16 @@
 package io.fusedopt;
 
 import io.fusedopt.core.FusedOptException;
+import io.fusedopt.checkpoint.Printable;
 import java.nio.file.Path;
+import java.util.Objects;
 
 /**
  * A checkpoint could not be written, read, or applied: the file is missing, truncated, corrupt, of an unknown
  * format version, or was saved by an optimizer whose configuration differs from the one loading it. The message
- * is one line, {@code <file>: <problem>}; {@link #file()} and {@link #problem()} give the two parts.
+ * is one line, {@code <file>: <problem>}; {@link #file()} and {@link #problem()} give the two parts. Both may quote
+ * a file's contents, so every non-printable character in them is escaped ({@link Printable#escape}): printing the
+ * message cannot move the cursor, ring the bell or break the line.
  *
  * <p>When {@link Optimizer#loadState} throws this, the optimizer is unchanged (see {@link Checkpoint}).
  */
@@ -31,9 +35,10 @@ public class CheckpointException extends FusedOptException {
      * @throws NullPointerException when {@code file} or {@code problem} is null
      */
     public CheckpointException(Path file, String problem, Throwable cause) {
-        super(oneLine(file.toString()) + ": " + oneLine(problem), cause);
+        super(Printable.escape(file.toString()) + ": " + Printable.escape(Objects.requireNonNull(problem, "problem")),
+                cause);
         this.file = file.toString();
-        this.problem = oneLine(problem);
+        this.problem = Printable.escape(problem);
     }
 
     /** The file the problem is about, as given. */
@@ -44,11 +49,5 @@ public class CheckpointException extends FusedOptException {
     /** The problem alone, without the file name; one line. */
     public String problem() {
         return problem;
-    }
-
-    // Callers print the message as a single "error: FILE: problem" line, and parser messages quoting a corrupt
-    // file could otherwise carry its line breaks into the terminal.
-    private static String oneLine(String s) {
-        return s.replaceAll("[\\r\\n\\t]+", " ");
     }
 }

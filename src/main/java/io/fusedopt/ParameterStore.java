@@ -46,6 +46,7 @@ public final class ParameterStore implements AutoCloseable {
         this.totalElements = totalElements;
         this.layout = new ArenaLayout(tensors, new int[tensors.size()], 1, totalElements);
         Backend backend = device.backend();
+        checkHeap(backend, tensors, totalElements);
         ArenaBuffer p = null;
         try {
             p = backend.allocate(layout, "parameters");
@@ -61,12 +62,60 @@ public final class ParameterStore implements AutoCloseable {
             }
             this.params = p;
             this.grads = g;
+        } catch (CudaException e) {
+            if (p != null) {
+                p.close();
+            }
+            Tensor largest = largest(tensors);
+            throw new CudaException(e.code(), e.errorName(), e.action() + " for an arena of " + totalElements
+                    + " elements, the largest tensor '" + largest.name() + "' of " + largest.length() + " elements");
         } catch (RuntimeException e) {
             if (p != null) {
                 p.close();
             }
             throw e;
+        } catch (OutOfMemoryError e) {
+            if (p != null) {
+                p.close();
+            }
+            throw tooLarge(backend, tensors, totalElements, e);
         }
+    }
+
+    // The CPU backend keeps buffers on the heap: refuse an arena that cannot fit before trying, so that the
+    // answer is one error naming the tensor rather than an OutOfMemoryError from deep inside an allocation.
+    private static void checkHeap(Backend backend, List<Tensor> tensors, long totalElements) {
+        if (backend.name().equals("cpu") && totalElements > Runtime.getRuntime().maxMemory() / (2L * Float.BYTES)) {
+            throw tooLarge(backend, tensors, totalElements, null);
+        }
+    }
+
+    private static Tensor largest(List<Tensor> tensors) {
+        Tensor largest = tensors.get(0);
+        for (Tensor t : tensors) {
+            if (t.length() > largest.length()) {
+                largest = t;
+            }
+        }
+        return largest;
+    }
+
+    private static IllegalArgumentException tooLarge(Backend backend, List<Tensor> tensors, long totalElements,
+            Throwable cause) {
+        Tensor largest = largest(tensors);
+        double bytes = 2.0 * Float.BYTES * totalElements;
+        String where = backend.name().equals("cpu")
+                ? String.format(java.util.Locale.ROOT, "more than this JVM's heap of %.1f GiB (-Xmx)",
+                        Runtime.getRuntime().maxMemory() / (double) (1L << 30))
+                : "more than the " + backend.name() + " device could allocate";
+        IllegalArgumentException e = new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                "tensor '%s' of %d elements is too large: the arena of %d elements needs %.1f GiB for its parameter"
+                + " and gradient buffers, %s", largest.name(), largest.length(), totalElements,
+                bytes / (1L << 30), where));
+        if (cause != null) {
+            e.initCause(cause);
+        }
+        return e;
     }
 
     /** Starts declaring tensors. */
@@ -147,7 +196,9 @@ public final class ParameterStore implements AutoCloseable {
         /**
          * Places the tensors as {@link #plan()} does and allocates the arena on {@code device}.
          *
-         * @throws IllegalArgumentException when no tensor was added
+         * @throws IllegalArgumentException when no tensor was added, when the arena exceeds
+         *     {@link ArenaLayout#MAX_ELEMENTS} elements, or when it cannot fit in the CPU backend's heap; each names
+         *     the tensor and its size
          * @throws CudaException when the device cannot allocate the arena; nothing stays allocated
          */
         public ParameterStore build(Device device) {

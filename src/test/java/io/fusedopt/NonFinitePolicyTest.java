@@ -57,7 +57,7 @@ class NonFinitePolicyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sgd", "adamw", "adagrad", "nadam", "adabelief", "yogi", "lamb", "swats"})
+    @ValueSource(strings = {"sgd", "sgdw", "adam", "adamw", "adagrad", "radam", "nadam", "adabelief", "adabound", "yogi", "lamb", "swats"})
     void skipLeavesEverythingAsIfTheStepNeverHappened(String name) {
         try (ParameterStore s = store(); Optimizer opt = builder(name).get().nonFinite(NonFinitePolicy.SKIP).build(s);
                 ParameterStore ref = store(); Optimizer clean = builder(name).get().build(ref)) {
@@ -81,7 +81,7 @@ class NonFinitePolicyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sgd", "adamw", "lamb", "swats"})
+    @ValueSource(strings = {"sgd", "sgdw", "adam", "adamw", "adagrad", "radam", "nadam", "adabelief", "adabound", "yogi", "lamb", "swats"})
     void throwRefusesTheStepAndChangesNothing(String name) {
         try (ParameterStore s = store(); Optimizer opt = builder(name).get().nonFinite(NonFinitePolicy.THROW).build(s)) {
             grads(s, 0.5f);
@@ -102,15 +102,33 @@ class NonFinitePolicyTest {
         }
     }
 
+    /**
+     * Under PROPAGATE a NaN gradient element makes that element's parameter NaN and leaves the other elements
+     * finite, for every rule whose update is per element. LAMB scales a whole tensor by its trust ratio, whose
+     * norm the NaN reaches: the whole tensor becomes NaN (as in optax and torch_optimizer), and the other tensor
+     * stays finite.
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"sgd", "adamw"})
+    @ValueSource(strings = {"sgd", "sgdw", "adam", "adamw", "adagrad", "radam", "nadam", "adabelief", "adabound", "yogi", "lamb", "swats"})
     void propagateLetsNaNThrough(String name) {
-        try (ParameterStore s = store(); Optimizer opt = builder(name).get().build(s)) {
-            grads(s, Float.NaN);
-            opt.step();
-            assertEquals(1, opt.stepCount());
-            assertTrue(Float.isNaN(s.parameters("b")[4096]));
-            assertTrue(Float.isFinite(s.parameters("b")[4095]));
+        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY}) {
+            try (ParameterStore s = store(); Optimizer opt = builder(name).get().build(s)) {
+                grads(s, bad);
+                opt.step();
+                assertEquals(1, opt.stepCount());
+                float[] b = s.parameters("b");
+                assertTrue(Float.isNaN(b[4096]) || Float.isInfinite(b[4096]), name + " " + bad + ": " + b[4096]);
+                if (name.equals("lamb")) {
+                    for (int i = 0; i < b.length; i++) {
+                        assertTrue(Float.isNaN(b[i]), "lamb " + bad + ": b[" + i + "] = " + b[i]);
+                    }
+                } else {
+                    assertTrue(Float.isFinite(b[4095]), name + " " + bad + ": " + b[4095]);
+                }
+                for (float x : s.parameters("a")) {
+                    assertTrue(Float.isFinite(x), name + " " + bad + ": tensor a must stay finite");
+                }
+            }
         }
     }
 }

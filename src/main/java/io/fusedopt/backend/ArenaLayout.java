@@ -24,7 +24,9 @@ public final class ArenaLayout {
     /**
      * Builds the chunk table for {@code tensors} (already placed by the store) assigned to groups.
      *
-     * @throws IllegalArgumentException if the group array does not match or a group index is out of range
+     * @throws IllegalArgumentException if the group array does not match or a group index is out of range, or
+     *     the tensors need more than {@link Integer#MAX_VALUE} chunks (more than {@link #MAX_ELEMENTS} elements)
+     *     or a chunk table larger than half the heap, naming the tensor and its size
      */
     public ArenaLayout(List<Tensor> tensors, int[] tensorGroup, int groupCount, long totalElements) {
         if (tensorGroup.length != tensors.size()) {
@@ -43,10 +45,27 @@ public final class ArenaLayout {
         long chunks = 0;
         for (Tensor t : tensors) {
             chunks += chunksOf(t.length());
+            if (chunks > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("tensor '" + t.name() + "' of " + t.length() + " elements"
+                        + " brings the arena to " + chunks + " chunks of " + LaunchConfig.CHUNK + " elements, more"
+                        + " than the " + Integer.MAX_VALUE + " the chunk table holds: an arena holds at most "
+                        + MAX_ELEMENTS + " elements");
+            }
         }
-        if (chunks > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("arena of " + totalElements + " elements needs " + chunks
-                    + " chunks, more than " + Integer.MAX_VALUE);
+        // 16 bytes of heap per chunk (tensor, start, length): refuse a table the heap cannot hold before trying.
+        long tableBytes = chunks * (Integer.BYTES + Long.BYTES + Integer.BYTES);
+        if (tableBytes > Runtime.getRuntime().maxMemory() / 2) {
+            Tensor largest = tensors.get(0);
+            for (Tensor t : tensors) {
+                if (t.length() > largest.length()) {
+                    largest = t;
+                }
+            }
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "tensor '%s' of %d elements is"
+                    + " too large: the arena of %d elements needs %d chunks, whose table takes %.1f GiB of heap,"
+                    + " more than half of this JVM's %.1f GiB (-Xmx)", largest.name(), largest.length(),
+                    totalElements, chunks, tableBytes / (double) (1L << 30),
+                    Runtime.getRuntime().maxMemory() / (double) (1L << 30)));
         }
         int n = (int) chunks;
         chunkTensor = new int[n];
@@ -67,9 +86,13 @@ public final class ArenaLayout {
         firstChunk[tensors.size()] = c;
     }
 
-    /** Number of chunks a tensor of {@code length} elements is cut into. */
+    /** The most elements the chunk table can cover: {@link Integer#MAX_VALUE} full chunks. */
+    public static final long MAX_ELEMENTS = (long) Integer.MAX_VALUE * LaunchConfig.CHUNK;
+
+    /** Number of chunks a tensor of {@code length} elements is cut into; exact up to {@code Long.MAX_VALUE}. */
     public static long chunksOf(long length) {
-        return (length + LaunchConfig.CHUNK - 1) / LaunchConfig.CHUNK;
+        // Not (length + CHUNK - 1) / CHUNK, which overflows for lengths near Long.MAX_VALUE.
+        return length / LaunchConfig.CHUNK + (length % LaunchConfig.CHUNK == 0 ? 0 : 1);
     }
 
     /** The tensors, in store order. */

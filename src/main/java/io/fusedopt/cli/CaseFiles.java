@@ -3,7 +3,6 @@ package io.fusedopt.cli;
 import io.fusedopt.golden.GoldenCase;
 import io.fusedopt.golden.GoldenFormatException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.file.FileSystem;
@@ -22,7 +21,9 @@ final class CaseFiles {
     }
 
     /**
-     * Parses every {@code *.json} in {@code dir} (or the bundled cases when null), sorted by name.
+     * Parses every {@code *.json} in {@code dir} (or the bundled cases when null), sorted by name. A
+     * {@code *.json} that is not a regular file (a pipe, a device, a link to one) or is over
+     * {@link GoldenCase#MAX_FILE_BYTES} is refused before it is read.
      *
      * @throws GoldenFormatException for the first file that cannot be read or is invalid, or an empty directory
      */
@@ -66,11 +67,7 @@ final class CaseFiles {
         List<GoldenCase> cases = new ArrayList<>();
         for (Path p : files) {
             String name = "bundled".equals(label) ? p.getFileName().toString() : p.toString();
-            try (InputStream in = Files.newInputStream(p)) {
-                cases.add(GoldenCase.parse(name, in.readAllBytes()));
-            } catch (IOException e) {
-                throw new GoldenFormatException(name, "", "cannot read: " + e.getMessage());
-            }
+            cases.add(GoldenCase.parse(name, GoldenCase.readBytes(p, name)));
         }
         return cases;
     }

@@ -7,6 +7,9 @@ import io.fusedopt.demo.ScheduleChoice;
 import io.fusedopt.demo.TrainingProgress;
 import io.fusedopt.demo.Trainer;
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -73,6 +76,12 @@ final class DemoCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw Main.usage(spec, e.getMessage());
         }
+        // Minutes of training must not end in finding that the results cannot be written.
+        String unwritable = unwritable(out);
+        if (unwritable != null) {
+            System.err.println("error: cannot write the results to " + out + ": " + unwritable);
+            return 1;
+        }
         try {
             DigitsDemo.run(options, System.out, System.err);
             return 0;
@@ -82,6 +91,25 @@ final class DemoCommand implements Callable<Integer> {
         } catch (IOException e) {
             System.err.println("error: cannot write the results to " + out + ": " + e.getMessage());
             return 1;
+        }
+    }
+
+    /**
+     * Why files cannot be written in {@code dir} (creating it when missing), or null when they can: tried by
+     * creating and deleting a file there.
+     */
+    static String unwritable(Path dir) {
+        try {
+            Files.createDirectories(dir);
+            Path probe = Files.createTempFile(dir, ".write-check-", ".tmp");
+            Files.delete(probe);
+            return null;
+        } catch (FileAlreadyExistsException e) {
+            return "a file of that name exists and is not a directory";
+        } catch (AccessDeniedException e) {
+            return "permission denied";
+        } catch (IOException | UnsupportedOperationException e) {
+            return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         }
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fusedopt.Checkpoint;
 import io.fusedopt.CheckpointException;
+import io.fusedopt.checkpoint.Printable;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,7 +19,8 @@ import picocli.CommandLine.Parameters;
  * {@code inspect FILE}: prints a checkpoint's format version, rule, step, hyperparameters per group, schedule, and
  * every entry's name, dtype, shape and checksum status. Exit 0 when every checksum matches; exit 2, with one line
  * {@code error: FILE: problem} on standard error, when the file cannot be read, is truncated or corrupt, or (after
- * the table) when a checksum does not match.
+ * the table) when a checksum does not match. Everything printed from the file has its non-printable characters
+ * escaped ({@link Printable#escape}), so a hostile name cannot drive the terminal.
  */
 @Command(name = "inspect", description = "Show what an optimizer checkpoint holds and check its checksums.")
 final class InspectCommand implements Callable<Integer> {
@@ -33,40 +35,48 @@ final class InspectCommand implements Callable<Integer> {
         try {
             info = Checkpoint.inspect(file);
         } catch (CheckpointException e) {
-            System.err.println("error: " + e.getMessage());
+            line(System.err, "error: " + e.getMessage());
             return 2;
         }
         PrintStream out = System.out;
         Map<String, Object> d = info.optimizer();
-        out.println("file:       " + file);
-        out.println("format:     " + info.formatVersion());
-        out.println("optimizer:  " + rule(d));
-        out.println("step:       " + info.step() + " (skipped " + info.skippedSteps() + ")");
-        out.println("schedule:   " + json(d.get("schedule")));
-        out.println("non_finite: " + d.get("non_finite"));
+        line(out, "file:       " + file);
+        line(out, "format:     " + info.formatVersion());
+        line(out, "header:     " + (info.headerChecksum() == null
+                ? "no header checksum (format 1): the metadata is not verified"
+                : "crc32c " + info.headerChecksum() + " ok"));
+        line(out, "optimizer:  " + rule(d));
+        line(out, "step:       " + info.step() + " (skipped " + info.skippedSteps() + ")");
+        line(out, "schedule:   " + json(d.get("schedule")));
+        line(out, "non_finite: " + d.get("non_finite"));
         if (d.get("groups") instanceof List<?> groups) {
             for (Object o : groups) {
                 if (o instanceof Map<?, ?> g) {
-                    out.println("group '" + g.get("name") + "': " + hyper(g.get("hyperparams")) + "; tensors "
+                    line(out, "group '" + g.get("name") + "': " + hyper(g.get("hyperparams")) + "; tensors "
                             + names(g.get("tensors")));
                 }
             }
         }
-        out.println("slots:      " + (info.slots().isEmpty() ? "(none)" : String.join(", ", info.slots()))
+        line(out, "slots:      " + (info.slots().isEmpty() ? "(none)" : String.join(", ", info.slots()))
                 + (info.tensorStateWidth() > 0 ? "; per-tensor state width " + info.tensorStateWidth() : ""));
         printEntries(out, info.entries());
         List<Checkpoint.Entry> bad = info.mismatches();
-        out.println(info.entries().size() + " entries, " + bad.size() + " checksum mismatch"
+        line(out, info.entries().size() + " entries, " + bad.size() + " checksum mismatch"
                 + (bad.size() == 1 ? "" : "es"));
         if (!bad.isEmpty()) {
             StringJoiner names = new StringJoiner(", ");
             bad.stream().limit(5).forEach(e -> names.add(e.name()));
-            System.err.println("error: " + file + ": checksum mismatch in " + bad.size() + " of "
+            line(System.err, "error: " + file + ": checksum mismatch in " + bad.size() + " of "
                     + info.entries().size() + " entries (" + names + (bad.size() > 5 ? ", ..." : "")
                     + "): the file is corrupt");
             return 2;
         }
         return 0;
+    }
+
+    /** Prints one line of text that may quote the file, escaped. */
+    private static void line(PrintStream out, String text) {
+        out.println(Printable.escape(text));
     }
 
     private static String rule(Map<String, Object> d) {
@@ -109,7 +119,7 @@ final class InspectCommand implements Callable<Integer> {
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"NAME", "DTYPE", "SHAPE", "CRC32C", "STATUS"});
         for (Checkpoint.Entry e : entries) {
-            rows.add(new String[] {e.name(), e.dtype(), e.shape().toString(), e.storedChecksum(),
+            rows.add(new String[] {Printable.escape(e.name()), e.dtype(), e.shape().toString(), e.storedChecksum(),
                 e.checksumOk() ? "ok" : "MISMATCH (computed " + e.computedChecksum() + ")"});
         }
         int[] width = new int[5];
@@ -123,7 +133,7 @@ final class InspectCommand implements Callable<Integer> {
             for (int i = 0; i < r.length; i++) {
                 b.append(i == r.length - 1 ? r[i] : String.format("%-" + width[i] + "s  ", r[i]));
             }
-            out.println(b);
+            line(out, b.toString());
         }
     }
 }

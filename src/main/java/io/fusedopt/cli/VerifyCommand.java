@@ -1,6 +1,8 @@
 package io.fusedopt.cli;
 
 import io.fusedopt.Device;
+import io.fusedopt.checkpoint.Printable;
+import io.fusedopt.core.CudaUnavailableException;
 import io.fusedopt.golden.GoldenCase;
 import io.fusedopt.golden.GoldenFormatException;
 import io.fusedopt.golden.GoldenRunner;
@@ -12,10 +14,24 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code verify}: replays golden cases on a backend, one line per case and a closing {@code N passed, M failed}.
- * Exit 0 when all pass, 1 when any fails, 2 when a case file cannot be read or is invalid.
+ * Exit {@value #PASSED} when all pass, {@value #FAILED} when any fails, {@value #BAD_CASE} when a case file cannot
+ * be read or is invalid (or the command line is), {@value #NO_BACKEND} when the backend asked for cannot be used
+ * here ({@code --backend cuda} without a usable driver or device). Names and messages from case files are printed
+ * with their non-printable characters escaped.
  */
-@Command(name = "verify", description = "Replay golden conformance cases on a backend.")
+@Command(name = "verify", description = "Replay golden conformance cases on a backend.",
+        exitCodeListHeading = "Exit codes:%n", exitCodeList = {"0:every case passed", "1:a case failed",
+            "2:a case file is unreadable or invalid, or a usage error", "3:the backend asked for is not usable here"})
 final class VerifyCommand implements Callable<Integer> {
+    /** Exit status: every case passed. */
+    static final int PASSED = 0;
+    /** Exit status: a case failed. */
+    static final int FAILED = 1;
+    /** Exit status: a case file is unreadable or invalid, or the command line is. */
+    static final int BAD_CASE = 2;
+    /** Exit status: the backend asked for is not usable here. */
+    static final int NO_BACKEND = 3;
+
     @Option(names = "--cases", paramLabel = "DIR", description = "Directory of case files (default: the cases bundled in the jar).")
     Path cases;
 
@@ -28,24 +44,31 @@ final class VerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (compare != null && !"cpu".equals(compare)) {
-            System.err.println("error: --compare takes cpu, got " + compare);
-            return 2;
+            line(System.err, "error: --compare takes cpu, got " + compare);
+            return BAD_CASE;
         }
         List<GoldenCase> all;
         try {
             all = CaseFiles.load(cases);
         } catch (GoldenFormatException e) {
-            System.err.println("error: " + e.getMessage());
-            return 2;
+            line(System.err, "error: " + e.getMessage());
+            return BAD_CASE;
         }
-        try (Device device = Device.of(backend); Device reference = compare == null ? null : Device.cpu()) {
-            device.fallbackReason().ifPresent(r -> System.out.println(r));
-            System.out.println("backend: " + device);
+        Device opened;
+        try {
+            opened = Device.of(backend);
+        } catch (CudaUnavailableException e) {
+            line(System.err, "error: --backend " + backend + ": " + e.getMessage());
+            return NO_BACKEND;
+        }
+        try (Device device = opened; Device reference = compare == null ? null : Device.cpu()) {
+            device.fallbackReason().ifPresent(r -> line(System.out, r));
+            line(System.out, "backend: " + device);
             int passed = 0, failed = 0, skipped = 0;
             for (GoldenCase c : all) {
                 if (!c.runnable()) {
                     // FORMAT.md: a harness skips a case with a field it does not implement, and never ignores it.
-                    System.out.println(String.format("%-34s skip  %s", c.name(), String.join("; ", c.unsupported())));
+                    line(System.out, String.format("%-34s skip  %s", c.name(), String.join("; ", c.unsupported())));
                     skipped++;
                     continue;
                 }
@@ -70,10 +93,10 @@ final class VerifyCommand implements Callable<Integer> {
                 } catch (IllegalArgumentException | IllegalStateException e) {
                     // The case's settings are invalid (a bad hyperparameter, a schedule that yields an invalid
                     // rate): the file is at fault, not the backend.
-                    System.err.println("error: " + c.file() + ": " + e.getMessage());
-                    return 2;
+                    line(System.err, "error: " + c.file() + ": " + e.getMessage());
+                    return BAD_CASE;
                 }
-                System.out.println(line);
+                line(System.out, line);
                 if (ok) {
                     passed++;
                 } else {
@@ -81,7 +104,12 @@ final class VerifyCommand implements Callable<Integer> {
                 }
             }
             System.out.println(passed + " passed, " + failed + " failed" + (skipped > 0 ? ", " + skipped + " skipped" : ""));
-            return failed == 0 ? 0 : 1;
+            return failed == 0 ? PASSED : FAILED;
         }
+    }
+
+    /** Prints one line that may quote a case file, escaped. */
+    private static void line(java.io.PrintStream out, String text) {
+        out.println(Printable.escape(text));
     }
 }

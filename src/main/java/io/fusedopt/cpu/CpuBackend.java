@@ -5,7 +5,11 @@ import io.fusedopt.backend.ArenaLayout;
 import io.fusedopt.backend.Backend;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Rule;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.concurrent.ForkJoinPool;
 
 /**
@@ -21,6 +25,11 @@ public final class CpuBackend implements Backend {
             return thread;
         }, null, false);
     }
+
+    // Every buffer still open, so that closing the device closes them and later use is refused, as on CUDA. Weak:
+    // a buffer closed and dropped by its owner must not be kept alive by the backend.
+    private final Set<CpuBuffer> live = Collections.newSetFromMap(new WeakHashMap<>());
+    private volatile boolean closed;
 
     /** Creates a CPU backend; it holds no native resources. */
     public CpuBackend() {
@@ -40,9 +49,21 @@ public final class CpuBackend implements Backend {
         return "CPU, " + Runtime.getRuntime().availableProcessors() + " cores, Java " + Runtime.version();
     }
 
+    /**
+     * Allocates a heap buffer for {@code layout}.
+     *
+     * @throws IllegalStateException when this backend is closed
+     */
     @Override
     public ArenaBuffer allocate(ArenaLayout layout, String purpose) {
-        return new CpuBuffer(layout, purpose);
+        synchronized (live) {
+            if (closed) {
+                throw new IllegalStateException("the CPU device is closed");
+            }
+            CpuBuffer b = new CpuBuffer(layout, purpose);
+            live.add(b);
+            return b;
+        }
     }
 
     @Override
@@ -57,8 +78,21 @@ public final class CpuBackend implements Backend {
         // Every CPU pass has finished when it returns.
     }
 
+    /**
+     * Closes every buffer still open on this device, as closing a CUDA device frees them with its context: stores
+     * and optimizers made on it then refuse to be used. The shared worker pool outlives backends. Closing twice is
+     * harmless.
+     */
     @Override
     public void close() {
-        // The shared worker pool outlives backends; nothing else is held.
+        List<CpuBuffer> left;
+        synchronized (live) {
+            closed = true;
+            left = new ArrayList<>(live);
+            live.clear();
+        }
+        for (CpuBuffer b : left) {
+            b.close();
+        }
     }
 }

@@ -80,6 +80,8 @@ public final class CudaBackend implements Backend {
             throw new CudaUnavailableException(failed);
         }
         try {
+            // JCuda's own loader would load a file that anyone may have planted in java.io.tmpdir.
+            JCudaNatives.loadDriver();
             JCudaDriver.setExceptionsEnabled(false);
             r = cuInit(0);
         } catch (LinkageError e) {

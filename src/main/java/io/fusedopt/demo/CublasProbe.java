@@ -19,6 +19,8 @@ public final class CublasProbe {
      */
     public static Optional<String> unavailableReason() {
         try {
+            // JCuda's own loader would load a file that anyone may have planted in java.io.tmpdir.
+            io.fusedopt.cuda.JCudaNatives.loadCublas();
             cublasHandle handle = new cublasHandle();
             int status = JCublas2.cublasCreate(handle);
             if (status != cublasStatus.CUBLAS_STATUS_SUCCESS) {

@@ -62,20 +62,66 @@ public record GoldenCase(
         return optimizer == null;
     }
 
-    /** Reads and checks a case file. */
+    /**
+     * The largest case file read, 16 MiB (the bundled cases are under 64 KiB): parsing a JSON file takes several
+     * times its size in heap, so a larger file is refused before it is read.
+     */
+    public static final int MAX_FILE_BYTES = 16 << 20;
+    /** The most elements one tensor of a case may have: each needs at least two characters of a case file. */
+    public static final long MAX_TENSOR_ELEMENTS = MAX_FILE_BYTES / 2;
+
+    /**
+     * Reads and checks a case file; {@link #readBytes} says what it refuses before parsing.
+     *
+     * @throws GoldenFormatException naming the file and the problem
+     */
     public static GoldenCase read(Path path) throws GoldenFormatException {
-        String file = path.toString();
-        byte[] bytes;
+        return parse(path.toString(), readBytes(path, path.toString()));
+    }
+
+    /**
+     * The bytes of a case file, named {@code file} in errors. Refuses, without reading it, anything but a regular
+     * file after links are followed (a pipe would block forever, {@code /dev/zero} never ends) and a file over
+     * {@link #MAX_FILE_BYTES}; a file that grows past the limit while being read is refused too.
+     *
+     * @throws GoldenFormatException naming the file and the problem
+     */
+    public static byte[] readBytes(Path path, String file) throws GoldenFormatException {
         try {
-            bytes = Files.readAllBytes(path);
+            java.nio.file.attribute.BasicFileAttributes a = Files.readAttributes(path,
+                    java.nio.file.attribute.BasicFileAttributes.class);
+            if (!a.isRegularFile()) {
+                throw new GoldenFormatException(file, "", "is not a regular file (a directory, pipe, device or"
+                        + " socket); case files are regular files");
+            }
+            if (a.size() > MAX_FILE_BYTES) {
+                throw new GoldenFormatException(file, "", "is " + a.size() + " bytes, over the " + MAX_FILE_BYTES
+                        + "-byte limit of a case file");
+            }
+            try (java.io.InputStream in = Files.newInputStream(path)) {
+                byte[] bytes = in.readNBytes(MAX_FILE_BYTES + 1);
+                if (bytes.length > MAX_FILE_BYTES) {
+                    throw new GoldenFormatException(file, "", "grew past the " + MAX_FILE_BYTES
+                            + "-byte limit of a case file while being read");
+                }
+                return bytes;
+            }
         } catch (IOException e) {
             throw new GoldenFormatException(file, "", "cannot read: " + e.getMessage());
         }
-        return parse(file, bytes);
     }
 
-    /** Parses and checks a case from bytes; {@code file} names it in errors. */
+    /**
+     * Parses and checks a case from bytes; {@code file} names it in errors.
+     *
+     * @throws GoldenFormatException naming the file, the field and the problem; also for more than
+     *     {@link #MAX_FILE_BYTES} bytes
+     */
     public static GoldenCase parse(String file, byte[] bytes) throws GoldenFormatException {
+        if (bytes.length > MAX_FILE_BYTES) {
+            throw new GoldenFormatException(file, "", "is " + bytes.length + " bytes, over the " + MAX_FILE_BYTES
+                    + "-byte limit of a case file");
+        }
         JsonNode root;
         try {
             root = JSON.readTree(bytes);
@@ -138,13 +184,15 @@ public record GoldenCase(
                     throw new GoldenFormatException(file, p + ".shape[" + d + "]", "must be a whole number >= 1, got " + dn);
                 }
                 shape[d] = dn.asLong();
-                if (n > 100_000_000 / shape[d]) {
-                    throw new GoldenFormatException(file, p + ".shape", "has more than 100000000 elements, more than a case may hold");
+                if (n > MAX_TENSOR_ELEMENTS / shape[d]) {
+                    throw new GoldenFormatException(file, p + ".shape", "has more than " + MAX_TENSOR_ELEMENTS
+                            + " elements, more than a case file may hold");
                 }
                 n *= shape[d];
             }
-            if (n > 100_000_000) {
-                throw new GoldenFormatException(file, p + ".shape", "has " + n + " elements, more than a case may hold");
+            if (n > MAX_TENSOR_ELEMENTS) {
+                throw new GoldenFormatException(file, p + ".shape", "has " + n + " elements, more than a case file"
+                        + " may hold");
             }
             shapes.add(shape);
             initial.add(r.floats(t, "initial", p + ".initial", (int) n));

@@ -11,7 +11,7 @@ import java.util.Map;
  * <pre>
  * m = β1 m + (1-β1) g;   v = β2 v + (1-β2) g²            (g without decay)
  * r = (m / bc1) / (sqrt(v / bc2) + ε) + λ w
- * trust = ‖w‖ / ‖r‖ if both are > 0, else 1              (‖w‖ of the pre-step weights)
+ * trust = 1 if ‖w‖ = 0 or ‖r‖ = 0, else ‖w‖ / ‖r‖       (‖w‖ of the pre-step weights)
  * w = w - η · trust · r
  * </pre>
  *
@@ -19,6 +19,10 @@ import java.util.Map;
  * accumulates {@code w²} and {@code r²} per tensor in the order of {@link Reduce}; the tensor's trust ratio is
  * {@code ‖w‖/‖r‖} in double. The update recomputes {@code m, v, r} identically, stores {@code m, v}, and sets
  * {@code w = fma(-(η * (float) trust), r, w)}.
+ *
+ * <p>A norm that is NaN (a non-finite gradient or weight in the tensor) gives a NaN trust ratio, so the whole
+ * tensor becomes NaN, as in optax and torch_optimizer: the non-finite gradient propagates instead of letting the
+ * tensor's other elements take a step of trust 1. Under {@code SKIP} and {@code THROW} such a step never runs.
  *
  * <p>Per element: {@code m = fma(β1, m, (1-β1) * g)}; {@code v = fma(β2, v, ((1-β2) * g) * g)};
  * {@code r = (m / bc1) / (sqrt(v / bc2) + ε)}; {@code r = fma(λ, w, r)} (λ != 0).
@@ -116,7 +120,8 @@ public final class Lamb extends Rule {
     @Override
     public void finishTensor(double sumA, double sumB, double[] fs, int fo, double[] ts, int off) {
         double wn = Math.sqrt(sumA), rn = Math.sqrt(sumB);
-        ts[off] = (wn > 0 && rn > 0) ? wn / rn : 1.0;
+        // Written as the zero test, not (wn > 0 && rn > 0), so that a NaN norm gives NaN rather than 1.
+        ts[off] = (wn == 0 || rn == 0) ? 1.0 : wn / rn;
     }
 
     /** The trust ratio is a ratio of norms: never negative. */

@@ -95,9 +95,10 @@ class CheckpointRejectTest {
         return p;
     }
 
+    /** Writes a forged header with its header checksum recomputed, so that the check under test is reached. */
     private Path header(String name, ObjectNode header, byte[] data) {
         Path p = dir.resolve(name);
-        StFile.write(p, header, data);
+        StFile.write(p, StFile.resealed(header), data);
         return p;
     }
 
@@ -169,7 +170,7 @@ class CheckpointRejectTest {
             ch.write(b, 0);
             ch.write(java.nio.ByteBuffer.wrap(new byte[] {' '}), 200_000_100L); // sparse: no real 200 MB
         }
-        rejects(p, "over the 100000000-byte limit");
+        rejects(p, "over the 16777216-byte limit");
     }
 
     @Test
@@ -219,8 +220,8 @@ class CheckpointRejectTest {
     @Test
     void unknownFormatVersion() {
         ObjectNode h = headerCopy();
-        ((ObjectNode) h.get("__metadata__")).put("fusedopt.format", "2");
-        rejects(header("v2.safetensors", h, parts.data()), "format version \"2\" is not supported");
+        ((ObjectNode) h.get("__metadata__")).put("fusedopt.format", "3");
+        rejects(header("v3.safetensors", h, parts.data()), "format version \"3\" is not supported");
     }
 
     @Test

@@ -78,7 +78,10 @@ class SafetensorsLayoutTest {
             Map.Entry<String, JsonNode> e = it.next();
             assertTrue(e.getValue().isTextual(), "metadata values are strings: " + e.getKey());
         }
-        assertEquals("1", meta.get("fusedopt.format").asText());
+        assertEquals("2", meta.get("fusedopt.format").asText());
+        assertEquals(StFile.resealed((com.fasterxml.jackson.databind.node.ObjectNode) header).get("__metadata__")
+                .get("fusedopt.header_checksum").asText(), meta.get("fusedopt.header_checksum").asText(),
+                "the header checksum is the one the format describes");
         assertEquals("7", meta.get("fusedopt.step").asText());
         assertEquals("0", meta.get("fusedopt.skipped").asText());
         assertEquals("4", meta.get("fusedopt.tensor_state_width").asText());
@@ -168,6 +171,25 @@ class SafetensorsLayoutTest {
             "    bits = a.view('<u4' if e['dtype'] == 'F32' else '<u8').ravel()",
             "    out[name] = [str(int(x)) for x in bits]",
             "assert pos == len(data), 'data length'",
+            "def crc32c(b):",
+            "    c = 0xFFFFFFFF",
+            "    for x in b:",
+            "        c ^= x",
+            "        for _ in range(8):",
+            "            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)",
+            "    return c ^ 0xFFFFFFFF",
+            "def text(s):",
+            "    b = s.encode('utf-8')",
+            "    return struct.pack('<Q', len(b)) + b",
+            "canon = b''",
+            "for k in sorted(meta):",
+            "    if k.startswith('fusedopt.') and k != 'fusedopt.header_checksum':",
+            "        canon += text(k) + text(meta[k])",
+            "for name, e in sorted(header.items(), key=lambda kv: kv[1]['data_offsets']):",
+            "    canon += text(name) + text(e['dtype']) + struct.pack('<Q', len(e['shape']))",
+            "    canon += b''.join(struct.pack('<Q', d) for d in e['shape'])",
+            "    canon += struct.pack('<QQ', *e['data_offsets'])",
+            "assert '%08x' % crc32c(canon) == meta['fusedopt.header_checksum'], 'header checksum'",
             "try:",
             "    from safetensors.numpy import load_file",
             "except ImportError:",
@@ -196,7 +218,7 @@ class SafetensorsLayoutTest {
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "python timed out");
         assertEquals(0, p.exitValue(), output);
         JsonNode out = StFile.JSON.readTree(output);
-        assertEquals("1", out.get("__meta__").get("format").asText());
+        assertEquals("2", out.get("__meta__").get("format").asText());
         assertEquals("7", out.get("__meta__").get("step").asText());
         assertEquals("lookahead", out.get("__meta__").get("optimizer").asText());
         if (python("import safetensors.numpy")) {

@@ -64,6 +64,59 @@ public record StFile(long headerLength, String headerText, ObjectNode header, by
         }
     }
 
+    /**
+     * A copy of {@code header} whose {@code fusedopt.header_checksum} (when it has one) is recomputed over its
+     * current metadata and entry table, as the format describes it: for the tests that forge a header and mean the
+     * deeper checks, not the header checksum, to catch it. Written from the format's description, not from the
+     * library's code.
+     */
+    public static ObjectNode resealed(ObjectNode header) {
+        ObjectNode h = header.deepCopy();
+        if (!(h.get("__metadata__") instanceof ObjectNode meta) || !meta.has("fusedopt.header_checksum")) {
+            return h;
+        }
+        java.io.ByteArrayOutputStream canon = new java.io.ByteArrayOutputStream();
+        java.util.TreeMap<String, String> keys = new java.util.TreeMap<>();
+        meta.properties().forEach(e -> keys.put(e.getKey(), e.getValue().asText()));
+        keys.forEach((k, v) -> {
+            if (k.startsWith("fusedopt.") && !k.equals("fusedopt.header_checksum")) {
+                str(canon, k);
+                str(canon, v);
+            }
+        });
+        java.util.List<java.util.Map.Entry<String, com.fasterxml.jackson.databind.JsonNode>> entries =
+                new java.util.ArrayList<>();
+        h.properties().forEach(e -> {
+            if (!e.getKey().equals("__metadata__")) {
+                entries.add(e);
+            }
+        });
+        entries.sort(java.util.Comparator.comparingLong(e -> e.getValue().path("data_offsets").path(0).asLong()));
+        for (var e : entries) {
+            com.fasterxml.jackson.databind.JsonNode v = e.getValue();
+            str(canon, e.getKey());
+            str(canon, v.path("dtype").asText());
+            u64(canon, v.path("shape").size());
+            v.path("shape").forEach(d -> u64(canon, d.asLong()));
+            u64(canon, v.path("data_offsets").path(0).asLong());
+            u64(canon, v.path("data_offsets").path(1).asLong());
+        }
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(canon.toByteArray());
+        meta.put("fusedopt.header_checksum", String.format(java.util.Locale.ROOT, "%08x", crc.getValue()));
+        return h;
+    }
+
+    private static void str(java.io.ByteArrayOutputStream out, String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        u64(out, b.length);
+        out.writeBytes(b);
+    }
+
+    private static void u64(java.io.ByteArrayOutputStream out, long v) {
+        out.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array());
+    }
+
     private static byte[] pad(byte[] h, int length) {
         byte[] out = Arrays.copyOf(h, length);
         Arrays.fill(out, h.length, length, (byte) ' ');

@@ -1,0 +1,349 @@
+package io.fusedopt.checkpoint;
+
+import static io.fusedopt.Checkpoint.KEY_CHECKSUMS;
+import static io.fusedopt.Checkpoint.KEY_FORMAT;
+import static io.fusedopt.Checkpoint.KEY_HEADER_CHECKSUM;
+import static io.fusedopt.Checkpoint.KEY_OPTIMIZER;
+import static io.fusedopt.Checkpoint.KEY_SKIPPED;
+import static io.fusedopt.Checkpoint.KEY_SLOTS;
+import static io.fusedopt.Checkpoint.KEY_STEP;
+import static io.fusedopt.Checkpoint.KEY_TENSORS;
+import static io.fusedopt.Checkpoint.KEY_TENSOR_STATE_WIDTH;
+import static io.fusedopt.Checkpoint.METADATA;
+import static io.fusedopt.Checkpoint.TENSOR_STATE;
+import static io.fusedopt.checkpoint.Json.abbreviate;
+import static io.fusedopt.checkpoint.Json.kind;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fusedopt.Checkpoint;
+import io.fusedopt.Checkpoint.TensorInfo;
+import io.fusedopt.CheckpointException;
+import io.fusedopt.Optimizer;
+import io.fusedopt.OptimizerSpec;
+import io.fusedopt.core.Tensor;
+import io.fusedopt.checkpoint.Safetensors.Item;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The fusedopt metadata schema inside the safetensors header: the {@code fusedopt.*} keys of
+ * {@value Checkpoint#METADATA} (described in {@link Checkpoint}), and which entries they imply. Reading checks
+ * everything that needs no optimizer; writing produces the metadata of a live optimizer.
+ */
+final class Schema {
+    private Schema() {
+    }
+
+    /** A header that passed every check that needs no optimizer. */
+    static final class Parsed {
+        long dataStart;
+        long dataLength;
+        int format;
+        /** The recorded header checksum; null in a format-1 file, which has none. */
+        String headerChecksum;
+        long step;
+        long skipped;
+        JsonNode optimizer;
+        List<TensorInfo> tensors;
+        List<String> slots;
+        int width;
+        Map<String, String> checksums;
+        List<Item> entries;
+
+        Item item(String name) {
+            for (Item e : entries) {
+                if (e.name().equals(name)) {
+                    return e;
+                }
+            }
+            throw new IllegalStateException("no entry " + name);
+        }
+    }
+
+    /** Reads the header of {@code file} and checks the container and the schema. */
+    static Parsed parse(Path file, FileChannel ch) throws IOException {
+        Safetensors.Header h = Safetensors.read(file, ch);
+        Parsed p = new Parsed();
+        p.dataStart = h.dataStart();
+        p.dataLength = h.dataLength();
+        Map<String, String> meta = h.metadata();
+        p.format = format(file, meta);
+        List<Item> raw = Safetensors.entries(file, h);
+        // Before any field is interpreted: a corrupt field is then reported as what it is.
+        p.headerChecksum = HeaderChecksum.check(file, p.format, meta, raw);
+
+        p.step = count(file, meta, KEY_STEP);
+        p.skipped = count(file, meta, KEY_SKIPPED);
+        p.optimizer = Json.parse(file, METADATA + "." + KEY_OPTIMIZER, required(file, meta, KEY_OPTIMIZER));
+        checkDescription(file, p.optimizer);
+        p.tensors = tensors(file, Json.parse(file, METADATA + "." + KEY_TENSORS, required(file, meta, KEY_TENSORS)));
+        p.slots = slots(file, Json.parse(file, METADATA + "." + KEY_SLOTS, required(file, meta, KEY_SLOTS)));
+        long width = count(file, meta, KEY_TENSOR_STATE_WIDTH);
+        if (width > 64) {
+            throw new CheckpointException(file, METADATA + "." + KEY_TENSOR_STATE_WIDTH + " is " + width
+                    + ", more than any rule keeps");
+        }
+        p.width = (int) width;
+        p.entries = resolve(file, raw, p);
+        p.checksums = checksums(file, Json.parse(file, METADATA + "." + KEY_CHECKSUMS,
+                required(file, meta, KEY_CHECKSUMS)), p.entries);
+        return p;
+    }
+
+    /** The metadata of {@code opt}'s checkpoint with the given entry checksums, for the header of {@code entries}. */
+    static Map<String, String> metadata(Optimizer opt, int width, Map<String, String> checksums, List<Item> entries) {
+        try {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put(KEY_FORMAT, Integer.toString(Checkpoint.FORMAT_VERSION));
+            m.put(KEY_OPTIMIZER, Json.stable(OptimizerSpec.describe(opt)));
+            m.put(KEY_STEP, Long.toString(opt.stepCount()));
+            m.put(KEY_SKIPPED, Long.toString(opt.skippedSteps()));
+            ArrayNode tensors = Json.MAPPER.createArrayNode();
+            for (Tensor t : opt.store().tensors()) {
+                ObjectNode o = tensors.addObject();
+                o.put("name", t.name());
+                ArrayNode shape = o.putArray("shape");
+                for (long d : t.shape()) {
+                    shape.add(d);
+                }
+            }
+            m.put(KEY_TENSORS, Json.MAPPER.writeValueAsString(tensors));
+            m.put(KEY_SLOTS, Json.stable(opt.slotNames()));
+            m.put(KEY_TENSOR_STATE_WIDTH, Integer.toString(width));
+            m.put(KEY_CHECKSUMS, Json.stable(checksums));
+            m.put(KEY_HEADER_CHECKSUM, HeaderChecksum.of(m, entries));
+            return m;
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot encode the optimizer description: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    private static int format(Path file, Map<String, String> meta) {
+        String v = meta.get(KEY_FORMAT);
+        if (v == null) {
+            throw new CheckpointException(file, METADATA + " has no " + KEY_FORMAT + ": not a fusedopt checkpoint");
+        }
+        for (int version = 1; version <= Checkpoint.FORMAT_VERSION; version++) {
+            if (v.equals(Integer.toString(version))) {
+                return version;
+            }
+        }
+        throw new CheckpointException(file, "format version \"" + abbreviate(v) + "\" is not supported; this"
+                + " fusedopt reads versions 1 to " + Checkpoint.FORMAT_VERSION);
+    }
+
+    private static String required(Path file, Map<String, String> meta, String key) {
+        String v = meta.get(key);
+        if (v == null) {
+            throw new CheckpointException(file, METADATA + "." + key + " is missing");
+        }
+        return v;
+    }
+
+    private static long count(Path file, Map<String, String> meta, String key) {
+        String v = required(file, meta, key);
+        if (!v.matches("0|[1-9][0-9]{0,18}")) {
+            throw new CheckpointException(file, METADATA + "." + key + " must be a whole number >= 0 in decimal,"
+                    + " got \"" + abbreviate(v) + "\"");
+        }
+        try {
+            return Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            throw new CheckpointException(file, METADATA + "." + key + " is too large: " + v);
+        }
+    }
+
+    private static void checkDescription(Path file, JsonNode d) {
+        String at = METADATA + "." + KEY_OPTIMIZER;
+        if (!d.isObject()) {
+            throw new CheckpointException(file, at + " must be a JSON object, got " + kind(d));
+        }
+        if (d.get("optimizer") == null || !d.get("optimizer").isTextual()) {
+            throw new CheckpointException(file, at + ".optimizer must be a string, got " + kind(d.get("optimizer")));
+        }
+        JsonNode groups = d.get("groups");
+        if (groups == null || !groups.isArray() || groups.isEmpty()) {
+            throw new CheckpointException(file, at + ".groups must be a non-empty array, got " + kind(groups));
+        }
+        for (int g = 0; g < groups.size(); g++) {
+            JsonNode gr = groups.get(g);
+            String gat = at + ".groups[" + g + "]";
+            if (!gr.isObject() || gr.get("name") == null || !gr.get("name").isTextual()) {
+                throw new CheckpointException(file, gat + ".name must be a string");
+            }
+            if (gr.get("hyperparams") == null || !gr.get("hyperparams").isObject()) {
+                throw new CheckpointException(file, gat + ".hyperparams must be an object, got "
+                        + kind(gr.get("hyperparams")));
+            }
+            JsonNode ts = gr.get("tensors");
+            if (ts == null || !ts.isArray()) {
+                throw new CheckpointException(file, gat + ".tensors must be an array, got " + kind(ts));
+            }
+            for (int i = 0; i < ts.size(); i++) {
+                if (!ts.get(i).isTextual()) {
+                    throw new CheckpointException(file, gat + ".tensors[" + i + "] must be a string, got "
+                            + kind(ts.get(i)));
+                }
+            }
+        }
+        for (String key : List.of("schedule", "lookahead")) {
+            JsonNode v = d.get(key);
+            if (v != null && !v.isNull() && !v.isObject()) {
+                throw new CheckpointException(file, at + "." + key + " must be an object or null, got " + kind(v));
+            }
+        }
+        finite(file, d, at);
+    }
+
+    // JSON has no infinity, but a number beyond the range of a double (1e400) reads as one; no hyperparameter or
+    // schedule setting can be that, and comparing it with the live value must not fail on it.
+    private static void finite(Path file, JsonNode n, String at) {
+        if (n.isNumber() && !Double.isFinite(n.doubleValue())) {
+            throw new CheckpointException(file, at + " is a number beyond the range of a double (read as "
+                    + n.doubleValue() + ")");
+        }
+        if (n.isArray()) {
+            for (int i = 0; i < n.size(); i++) {
+                finite(file, n.get(i), at + "[" + i + "]");
+            }
+        } else if (n.isObject()) {
+            for (Map.Entry<String, JsonNode> f : n.properties()) {
+                finite(file, f.getValue(), at + "." + f.getKey());
+            }
+        }
+    }
+
+    private static List<TensorInfo> tensors(Path file, JsonNode node) {
+        String at = METADATA + "." + KEY_TENSORS;
+        if (!node.isArray() || node.isEmpty()) {
+            throw new CheckpointException(file, at + " must be a non-empty array, got " + kind(node));
+        }
+        List<TensorInfo> out = new ArrayList<>();
+        Set<String> seen = new LinkedHashSet<>();
+        for (int i = 0; i < node.size(); i++) {
+            JsonNode t = node.get(i);
+            String tat = at + "[" + i + "]";
+            if (!t.isObject() || t.get("name") == null || !t.get("name").isTextual()
+                    || t.get("name").asText().isEmpty()) {
+                throw new CheckpointException(file, tat + ".name must be a non-empty string");
+            }
+            String name = t.get("name").asText();
+            if (!seen.add(name)) {
+                throw new CheckpointException(file, tat + ".name '" + name + "' appears twice");
+            }
+            List<Long> shape = Safetensors.longs(file, t.get("shape"), tat + ".shape", -1);
+            if (shape.isEmpty() || shape.contains(0L)) {
+                throw new CheckpointException(file, tat + ".shape must have dimensions >= 1, got " + shape);
+            }
+            out.add(new TensorInfo(name, shape));
+        }
+        return out;
+    }
+
+    private static List<String> slots(Path file, JsonNode node) {
+        String at = METADATA + "." + KEY_SLOTS;
+        if (!node.isArray()) {
+            throw new CheckpointException(file, at + " must be an array of names, got " + kind(node));
+        }
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < node.size(); i++) {
+            JsonNode s = node.get(i);
+            if (!s.isTextual() || s.asText().isEmpty() || s.asText().contains(".") || out.contains(s.asText())) {
+                throw new CheckpointException(file, at + "[" + i + "] must be a distinct non-empty name without"
+                        + " dots, got " + abbreviate(s.toString()));
+            }
+            out.add(s.asText());
+        }
+        return out;
+    }
+
+    /** Checks that the entries are exactly the slots of the listed tensors (plus the tensor state), in shape. */
+    private static List<Item> resolve(Path file, List<Item> raw, Parsed p) {
+        Map<String, Item> byName = new HashMap<>();
+        for (Item e : raw) {
+            byName.put(e.name(), e);
+        }
+        List<Item> out = new ArrayList<>();
+        Set<String> expected = new LinkedHashSet<>();
+        for (TensorInfo t : p.tensors) {
+            for (String s : p.slots) {
+                String name = t.name() + "." + s;
+                expected.add(name);
+                Item e = byName.get(name);
+                if (e == null) {
+                    throw new CheckpointException(file, "has no entry '" + name + "' (slot '" + s + "' of tensor '"
+                            + t.name() + "')");
+                }
+                if (!e.dtype().equals("F32") || !e.shape().equals(t.shape())) {
+                    throw new CheckpointException(file, "entry '" + name + "' is " + e.dtype() + " " + e.shape()
+                            + " but tensor '" + t.name() + "' is F32 " + t.shape());
+                }
+                out.add(new Item(name, e.dtype(), e.shape(), e.begin(), e.end(), t.name(), s));
+            }
+        }
+        if (p.width > 0) {
+            expected.add(TENSOR_STATE);
+            Item e = byName.get(TENSOR_STATE);
+            List<Long> shape = List.of((long) p.tensors.size(), (long) p.width);
+            if (e == null) {
+                throw new CheckpointException(file, "has no entry '" + TENSOR_STATE + "' although "
+                        + KEY_TENSOR_STATE_WIDTH + " is " + p.width);
+            }
+            if (!e.dtype().equals("F64") || !e.shape().equals(shape)) {
+                throw new CheckpointException(file, "entry '" + TENSOR_STATE + "' is " + e.dtype() + " " + e.shape()
+                        + " but must be F64 " + shape);
+            }
+            out.add(e);
+        }
+        for (Item e : raw) {
+            if (!expected.contains(e.name())) {
+                throw new CheckpointException(file, "has entry '" + e.name() + "', which is no slot of a tensor in "
+                        + KEY_TENSORS + " (slots " + p.slots + ")");
+            }
+        }
+        out.sort(Comparator.comparingLong(Item::begin));
+        return out;
+    }
+
+    private static Map<String, String> checksums(Path file, JsonNode node, List<Item> entries) {
+        String at = METADATA + "." + KEY_CHECKSUMS;
+        if (!node.isObject()) {
+            throw new CheckpointException(file, at + " must be an object, got " + kind(node));
+        }
+        Map<String, String> out = new HashMap<>();
+        for (Map.Entry<String, JsonNode> f : node.properties()) {
+            JsonNode v = f.getValue();
+            if (!v.isTextual() || !v.asText().matches("[0-9a-f]{8}")) {
+                throw new CheckpointException(file, at + "." + f.getKey() + " must be 8 lowercase hex digits, got "
+                        + abbreviate(v.toString()));
+            }
+            out.put(f.getKey(), v.asText());
+        }
+        Set<String> names = new LinkedHashSet<>();
+        for (Item e : entries) {
+            names.add(e.name());
+            if (!out.containsKey(e.name())) {
+                throw new CheckpointException(file, at + " has no checksum for entry '" + e.name() + "'");
+            }
+        }
+        for (String k : new TreeSet<>(out.keySet())) {
+            if (!names.contains(k)) {
+                throw new CheckpointException(file, at + " names '" + k + "', which is not an entry of the file");
+            }
+        }
+        return out;
+    }
+}

@@ -11,6 +11,7 @@ import io.fusedopt.checkpoint.Safetensors.ChannelData;
 import io.fusedopt.checkpoint.Safetensors.Data;
 import io.fusedopt.checkpoint.Safetensors.Item;
 import io.fusedopt.checkpoint.Safetensors.MemoryData;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -121,6 +122,7 @@ public final class Streaming {
                         + " entries, first " + bad.get(0) + ": the file is corrupt");
             }
             double[] tensorState = readTensorState(p, m, data, opt);
+            checkInvariants(file, p, data, opt, buf, tensorState);
             // Everything is verified: from here on the optimizer changes.
             apply(opt, file, p, inMemory ? data : new PlainData(raf, p.dataStart), !inMemory, buf, sliceElements,
                     afterFirstSlice);
@@ -227,6 +229,53 @@ public final class Streaming {
             raf.seek(dataStart + offset);
             raf.readFully(dst.array(), dst.arrayOffset() + dst.position(), dst.remaining());
             dst.position(dst.limit());
+        }
+    }
+
+    /**
+     * Refuses a state the rule's steps cannot produce (the registry's domains): a negative second moment or
+     * accumulator, a per-tensor state the rule rejects (a SWATS phase of 0.5), or a NaN in a non-negative slot of
+     * a checkpoint saved under SKIP or THROW, which never let a non-finite gradient reach the state. (Under
+     * PROPAGATE a NaN gradient does make the state NaN, and such a checkpoint loads as saved.)
+     */
+    private static void checkInvariants(Path file, Schema.Parsed p, Data data, Optimizer opt, ByteBuffer buf,
+            double[] tensorState) throws IOException {
+        io.fusedopt.rule.Rule rule = opt.rule();
+        JsonNode policy = p.optimizer.get("non_finite");
+        boolean nanPossible = policy == null || !policy.isTextual() || "PROPAGATE".equals(policy.asText());
+        List<String> slots = rule.slots();
+        for (int s = 0; s < slots.size(); s++) {
+            if (rule.slotDomain(s) != io.fusedopt.rule.Rule.SlotDomain.NON_NEGATIVE) {
+                continue;
+            }
+            for (io.fusedopt.core.Tensor t : opt.store().tensors()) {
+                String name = t.name() + "." + slots.get(s);
+                Item e = p.item(name);
+                for (long at = e.begin(); at < e.end(); at += buf.capacity()) {
+                    buf.clear();
+                    buf.limit((int) Math.min(buf.capacity(), e.end() - at));
+                    data.read(at, buf);
+                    buf.flip();
+                    while (buf.remaining() >= Float.BYTES) {
+                        int index = (int) ((at - e.begin() + buf.position()) / Float.BYTES);
+                        float v = buf.getFloat();
+                        if (v < 0 || (v != v && !nanPossible)) {
+                            throw new CheckpointException(file, "'" + name + "' element " + index + " is " + v
+                                    + ", which " + rule.id() + " cannot produce (" + slots.get(s) + " is never "
+                                    + (v < 0 ? "negative" : "NaN under the " + policy.asText() + " policy")
+                                    + "); the optimizer is unchanged");
+                        }
+                    }
+                }
+            }
+        }
+        int width = rule.tensorStateWidth();
+        for (int i = 0; width > 0 && i < tensorState.length / width; i++) {
+            String why = rule.invalidTensorState(tensorState, i * width);
+            if (why != null) {
+                throw new CheckpointException(file, TENSOR_STATE + " of tensor '" + opt.store().tensors().get(i).name()
+                        + "': " + why + ", which " + rule.id() + " cannot produce; the optimizer is unchanged");
+            }
         }
     }
 

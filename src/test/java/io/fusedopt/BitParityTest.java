@@ -60,7 +60,11 @@ class BitParityTest {
             new Object[] {"adabound", Map.of("lr", 0.01, "final_lr", 0.05, "gamma", 0.1, "amsbound", true)},
             new Object[] {"yogi", Map.of("lr", 0.02, "weight_decay", 0.01, "initial_accumulator", 0.1)},
             new Object[] {"lamb", Map.of("lr", 0.02, "weight_decay", 0.01)},
-            new Object[] {"swats", Map.of("lr", 0.01, "eps", 1e-3, "weight_decay", 0.01)});
+            new Object[] {"swats", Map.of("lr", 0.01, "eps", 1e-3, "weight_decay", 0.01)},
+            new Object[] {"lion", Map.of("lr", 0.01, "weight_decay", 0.1)},
+            new Object[] {"adan", Map.of("lr", 0.01, "weight_decay", 0.02, "eps_root", 1e-6)},
+            new Object[] {"lars", Map.of("lr", 0.5, "weight_decay", 0.01, "nesterov", true, "eps", 1e-9)},
+            new Object[] {"lars", Map.of("lr", 0.5, "momentum", 0.0, "trust_ratio", false)});
 
     static final long[] SIZES = {1, 3, 4097, 1_000_003};
 

@@ -108,6 +108,14 @@ public abstract class Rule {
         return slots().size();
     }
 
+    /**
+     * The number of state slots the norm pass ({@link Reduction#BEFORE_UPDATE}) reads per element, when it is
+     * fewer than {@link #slots()} (LARS reads only w and g); counts memory traffic.
+     */
+    public int normSlotsRead() {
+        return slots().size();
+    }
+
     /** The value a slot starts with, for tensors of {@code group}. */
     public float slotInit(int slot, int group) {
         return 0f;

@@ -137,6 +137,13 @@ public final class Fixtures {
         all.add(synthetic("yogi", 6, s -> Optimizers.yogi().lr(1e-2).weightDecay(1e-3).build(s)));
         all.add(synthetic("lamb", 6, s -> Optimizers.lamb().lr(1e-2).weightDecay(0.01)
                 .group("no_decay", g -> g.weightDecay(0), "t1").build(s)));
+        // The previous gradient is a state slot: a resumed step 7 must see step 6's gradient, not zeros.
+        all.add(synthetic("adan", 6, s -> Optimizers.named("adan").lr(1e-2).weightDecay(0.02)
+                .schedule(Schedules.stepLr(3, 0.5)).build(s)));
+        // The trust ratio is recomputed every step; the checkpoint carries it as the per-tensor state.
+        all.add(synthetic("lars_groups", 6, s -> Optimizers.named("lars").lr(0.5).set("nesterov", true)
+                .weightDecay(1e-3).group("no_trust", g -> g.set("trust_ratio", false).weightDecay(0), "t1")
+                .build(s)));
         // Saved after the switch of tensor 1 (step 7) and before that of tensor 0 (step 22).
         all.add(golden("swats_switch_zero_grad.json", 12));
         // Saved after the switch of tensor 0 (step 4) and before that of tensor 1 (step 10).

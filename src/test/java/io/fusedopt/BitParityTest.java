@@ -64,7 +64,9 @@ class BitParityTest {
             new Object[] {"lion", Map.of("lr", 0.01, "weight_decay", 0.1)},
             new Object[] {"adan", Map.of("lr", 0.01, "weight_decay", 0.02, "eps_root", 1e-6)},
             new Object[] {"lars", Map.of("lr", 0.5, "weight_decay", 0.01, "nesterov", true, "eps", 1e-9)},
-            new Object[] {"lars", Map.of("lr", 0.5, "momentum", 0.0, "trust_ratio", false)});
+            new Object[] {"lars", Map.of("lr", 0.5, "momentum", 0.0, "trust_ratio", false)},
+            new Object[] {"schedule_free_adamw", Map.of("lr", 0.01, "warmup_steps", 3.0, "weight_decay", 0.05)},
+            new Object[] {"schedule_free_adamw", Map.of("lr", 0.01, "weight_lr_power", 0.0)});
 
     static final long[] SIZES = {1, 3, 4097, 1_000_003};
 

@@ -144,6 +144,10 @@ public final class Fixtures {
         all.add(synthetic("lars_groups", 6, s -> Optimizers.named("lars").lr(0.5).set("nesterov", true)
                 .weightDecay(1e-3).group("no_trust", g -> g.set("trust_ratio", false).weightDecay(0), "t1")
                 .build(s)));
+        // The averaging weight depends on every earlier rate: a resumed run must recompute it from the step count.
+        all.add(synthetic("schedule_free_adamw", 6, s -> Optimizers.named("schedule_free_adamw").lr(1e-2)
+                .set("warmup_steps", 4.0).weightDecay(0.01).schedule(Schedules.cosineAnnealing(12, 1e-3))
+                .group("fast", g -> g.lr(2e-2).set("warmup_steps", 0.0), "t2").build(s)));
         // Saved after the switch of tensor 1 (step 7) and before that of tensor 0 (step 22).
         all.add(golden("swats_switch_zero_grad.json", 12));
         // Saved after the switch of tensor 0 (step 4) and before that of tensor 1 (step 10).

@@ -1,5 +1,6 @@
 package io.fusedopt.rule;
 
+import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.rule.HyperParam.Range;
 import java.util.List;
 import java.util.Map;
@@ -90,6 +91,14 @@ public final class Adan extends Rule {
         out[off + FIRST] = t == 1 ? 1f : 0f;
     }
 
+    /**
+     * The per-element update of the class description. In one loop it is too large for C2 to unroll (and so to
+     * vectorise), so each block of {@link LaunchConfig#LANES} elements, small enough to stay in the L1 cache, is
+     * updated in two loops: the first stores d's consequences (v, n, g_prev), the second reads v and n back and
+     * updates m and w. Every value comes from the same operations as in one loop (the second recomputes the
+     * denominator from the stored n), so the bits are those of the CUDA rule, and memory traffic stays one read
+     * and one write of each buffer.
+     */
     @Override
     public void update(Chunk c, float[] sc, int so, double[] ts) {
         final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
@@ -98,20 +107,23 @@ public final class Adan extends Rule {
         final float decay = sc[so + DECAY], negLr = sc[so + NEG_LR];
         final boolean first = sc[so + FIRST] != 0f;
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1], n = c.s[2], gp = c.s[3];
-        for (int i = c.from; i < c.to; i++) {
-            float gi = g[i];
-            float d = first ? 0f : gi - gp[i];
-            float mi = Moments.first(m[i], gi, b1, omb1);
-            float vi = Math.fma(b2, v[i], omb2 * d);
-            float q = Math.fma(b2, d, gi);
-            float ni = Math.fma(b3, n[i], (omb3 * q) * q);
-            float num = Math.fma(b2bc2, vi, mi / bc1);
-            float den = (float) Math.sqrt(ni / bc3 + epsRoot) + eps;
-            w[i] = Math.fma(negLr, num / den, w[i] * decay);
-            m[i] = mi;
-            v[i] = vi;
-            n[i] = ni;
-            gp[i] = gi;
+        for (int base = c.from; base < c.to; base += LaunchConfig.LANES) {
+            final int end = Math.min(base + LaunchConfig.LANES, c.to);
+            for (int i = base; i < end; i++) {
+                float gi = g[i];
+                float d = first ? 0f : gi - gp[i];
+                v[i] = Math.fma(b2, v[i], omb2 * d);
+                float q = Math.fma(b2, d, gi);
+                n[i] = Math.fma(b3, n[i], (omb3 * q) * q);
+                gp[i] = gi;
+            }
+            for (int i = base; i < end; i++) {
+                float mi = Moments.first(m[i], g[i], b1, omb1);
+                float num = Math.fma(b2bc2, v[i], mi / bc1);
+                float den = (float) Math.sqrt(n[i] / bc3 + epsRoot) + eps;
+                w[i] = Math.fma(negLr, num / den, w[i] * decay);
+                m[i] = mi;
+            }
         }
     }
 

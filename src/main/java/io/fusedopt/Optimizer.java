@@ -40,6 +40,7 @@ public final class Optimizer implements AutoCloseable {
     private final float[] scalars;
     private final double[] finishScalars;
     private final double[] lastLr;
+    private final Rule.Rates rates;
     private long steps;
     private long skipped;
     private String failure;
@@ -91,8 +92,9 @@ public final class Optimizer implements AutoCloseable {
             }
             throw e;
         }
+        this.rates = (g, t) -> rule.rate(g, t, schedule.lr(t - 1, rule.baseLr(g)));
         for (int g = 0; g < lastLr.length; g++) {
-            lastLr[g] = schedule.lr(0, rule.baseLr(g));
+            lastLr[g] = rates.at(g, 1);
         }
     }
 
@@ -126,13 +128,13 @@ public final class Optimizer implements AutoCloseable {
         long t = steps + 1;
         double[] lrs = new double[lastLr.length];
         for (int g = 0; g < lrs.length; g++) {
-            double lr = schedule.lr(steps, rule.baseLr(g));
+            double lr = rates.at(g, t);
             if (!Double.isFinite(lr) || lr < 0) {
                 throw new IllegalStateException("schedule " + schedule + " gave learning rate " + lr
                         + " at step " + steps + " for group '" + groupNames.get(g) + "'");
             }
             lrs[g] = lr;
-            rule.scalars(g, t, lr, scalars, g * rule.scalarCount());
+            rule.scalars(g, t, lr, rates, scalars, g * rule.scalarCount());
             rule.finishScalars(g, t, lr, finishScalars, g * rule.finishScalarCount());
             checkScalars(g, t, lr);
         }
@@ -299,6 +301,34 @@ public final class Optimizer implements AutoCloseable {
         return i < slots.size() ? slots.get(i) : slow;
     }
 
+    /**
+     * The weights to evaluate the model at for one tensor, a copy. For Schedule-Free AdamW the parameters in the
+     * store are y, where gradients are taken, and this is the average x = (y - (1-β1) z) / β1 that the method
+     * evaluates at; before the first step, and for every other optimizer, it is a copy of the parameters. The
+     * store is not changed: to evaluate in place, copy the parameters aside, write these with
+     * {@link ParameterStore#setParameters}, and write the copy back before the next step.
+     *
+     * @throws IllegalArgumentException for an unknown tensor name
+     * @throws IllegalStateException when the optimizer or its store is closed
+     */
+    public float[] evalParameters(String tensor) {
+        return store.device().use(() -> {
+            checkOpen();
+            float[] w = store.parameters(tensor);
+            if (!rule.hasEvalWeights() || steps == 0) {
+                return w;
+            }
+            Tensor t = store.tensor(tensor);
+            float[][] s = new float[rule.slots().size()][];
+            for (int i = 0; i < s.length; i++) {
+                s[i] = state(tensor, rule.slots().get(i));
+            }
+            float[] out = new float[w.length];
+            rule.evalWeights(layout.group(t.index()), w, s, out, w.length);
+            return out;
+        });
+    }
+
     /** The rule's per-tensor state (for SWATS: λ, Λ, phase, SGD coefficient per tensor); a copy. */
     public double[] tensorState() {
         return store.device().use(() -> {
@@ -321,7 +351,7 @@ public final class Optimizer implements AutoCloseable {
         this.steps = stepCount;
         this.skipped = skippedCount;
         for (int g = 0; g < lastLr.length; g++) {
-            lastLr[g] = schedule.lr(Math.max(0, stepCount - 1), rule.baseLr(g));
+            lastLr[g] = rates.at(g, Math.max(1, stepCount));
         }
     }
 

@@ -60,7 +60,13 @@ class BitParityTest {
             new Object[] {"adabound", Map.of("lr", 0.01, "final_lr", 0.05, "gamma", 0.1, "amsbound", true)},
             new Object[] {"yogi", Map.of("lr", 0.02, "weight_decay", 0.01, "initial_accumulator", 0.1)},
             new Object[] {"lamb", Map.of("lr", 0.02, "weight_decay", 0.01)},
-            new Object[] {"swats", Map.of("lr", 0.01, "eps", 1e-3, "weight_decay", 0.01)});
+            new Object[] {"swats", Map.of("lr", 0.01, "eps", 1e-3, "weight_decay", 0.01)},
+            new Object[] {"lion", Map.of("lr", 0.01, "weight_decay", 0.1)},
+            new Object[] {"adan", Map.of("lr", 0.01, "weight_decay", 0.02, "eps_root", 1e-6)},
+            new Object[] {"lars", Map.of("lr", 0.5, "weight_decay", 0.01, "nesterov", true, "eps", 1e-9)},
+            new Object[] {"lars", Map.of("lr", 0.5, "momentum", 0.0, "trust_ratio", false)},
+            new Object[] {"schedule_free_adamw", Map.of("lr", 0.01, "warmup_steps", 3.0, "weight_decay", 0.05)},
+            new Object[] {"schedule_free_adamw", Map.of("lr", 0.01, "weight_lr_power", 0.0)});
 
     /**
      * {@link #BRANCHES}, then every named configuration of every registered algorithm that list does not name, with

@@ -10,7 +10,8 @@ import io.fusedopt.rule.Rule;
  * <p>The update pass reads {@code w}, {@code g} and every state slot it uses and writes {@code w} and those
  * slots: {@code 12 + 8 S} bytes for {@code S} slots. A rule with a norm pass before the update
  * ({@link Rule.Reduction#BEFORE_UPDATE}) first reads {@code w}, {@code g} and its slots once more without
- * writing: {@code 8 + 4 S}. A reduction during the update stays in registers and costs nothing extra.
+ * writing: {@code 8 + 4 S} for the {@code S} slots it reads. A reduction during the update stays in registers and
+ * costs nothing extra.
  *
  * <table>
  *   <caption>Bytes per parameter per step</caption>
@@ -23,6 +24,10 @@ import io.fusedopt.rule.Rule;
  *   <tr><td>adam / adamw / adabelief with amsgrad, amsbound</td><td>3</td>
  *       <td>update: also read and write the running maximum</td><td>36</td></tr>
  *   <tr><td>lamb</td><td>2</td><td>norm pass: read w, g, m, v (16); update (28)</td><td>44</td></tr>
+ *   <tr><td>lars</td><td>1</td><td>norm pass: read w, g (8); update: read w, g, b; write w, b (20)</td>
+ *       <td>28</td></tr>
+ *   <tr><td>adan</td><td>4</td><td>update: read w, g, m, v, n, g_prev; write w and the four slots</td>
+ *       <td>44</td></tr>
  *   <tr><td>swats, Adam phase</td><td>3</td><td>update: read w, g, m, a; write w, m, a (the SGD momentum
  *       buffer is untouched until the tensor switches)</td><td>28</td></tr>
  *   <tr><td>swats, SGD phase</td><td>3</td><td>update: read w, g, v; write w, v</td><td>20</td></tr>
@@ -56,7 +61,8 @@ public final class Traffic {
     /**
      * Bytes per parameter of one step of {@code rule} as {@code bench} runs it (see the table above), summed over
      * the rule's passes: an update pass moves the slots it touches ({@link Rule#slotsTouched()}: SWATS is counted
-     * in its Adam phase, the phase every tensor starts in), a norm pass reads every slot.
+     * in its Adam phase, the phase every tensor starts in), a norm pass reads the slots it needs
+     * ({@link Rule#normSlotsRead()}).
      *
      * @throws NullPointerException when {@code rule} is null
      */
@@ -64,7 +70,7 @@ public final class Traffic {
         int bytes = 0;
         for (Rule.Pass p : rule.passes()) {
             switch (p) {
-                case NORM -> bytes += normPass(rule.slots().size());
+                case NORM -> bytes += normPass(rule.normSlotsRead());
                 case UPDATE, UPDATE_WITH_SUMS -> bytes += updatePass(rule.slotsTouched());
                 default -> {
                     // The per-tensor fold reads a few partials per chunk: nothing per parameter.

@@ -37,8 +37,11 @@ public record GoldenCase(
     /** The newest case format this reader knows (see FORMAT.md, "Format version 2"). */
     public static final int FORMAT_VERSION = 2;
 
-    /** One step: gradients per tensor (empty for schedule-only cases), the rate used, and the expected parameters. */
-    public record Step(List<float[]> grads, double lr, List<float[]> expected) {
+    /**
+     * One step: gradients per tensor (empty for schedule-only cases), the rate used, the expected parameters, and
+     * the expected evaluation weights per tensor ({@code info.eval_params}, Schedule-Free AdamW; empty elsewhere).
+     */
+    public record Step(List<float[]> grads, double lr, List<float[]> expected, List<float[]> evalParams) {
     }
 
     // NaN is read so that a case holding it is rejected with the field's name rather than a parse error.
@@ -204,6 +207,17 @@ public record GoldenCase(
         if (stepsNode.isEmpty()) {
             throw new GoldenFormatException(file, "steps", "must hold at least one step");
         }
+        JsonNode info = root.get("info");
+        JsonNode evalNode = info != null && info.isObject() ? info.get("eval_params") : null;
+        if (evalNode != null && !evalNode.isNull()) {
+            evalNode = r.array(info, "eval_params", "info.eval_params");
+            if (evalNode.size() != stepsNode.size()) {
+                throw new GoldenFormatException(file, "info.eval_params", "has " + evalNode.size()
+                        + " steps, expected " + stepsNode.size());
+            }
+        } else {
+            evalNode = null;
+        }
         List<Step> steps = new ArrayList<>();
         for (int s = 0; s < stepsNode.size(); s++) {
             String p = "steps[" + s + "]";
@@ -211,6 +225,7 @@ public record GoldenCase(
             double lr = r.finiteNonNegative(st, "lr", p + ".lr");
             List<float[]> grads = new ArrayList<>();
             List<float[]> expected = new ArrayList<>();
+            List<float[]> eval = new ArrayList<>();
             if (optimizer != null) {
                 JsonNode g = r.array(st, "grads", p + ".grads");
                 JsonNode e = r.array(st, "expected", p + ".expected");
@@ -225,8 +240,19 @@ public record GoldenCase(
                     grads.add(r.floatArray(g.get(i), p + ".grads[" + i + "]", n, true));
                     expected.add(r.floatArray(e.get(i), p + ".expected[" + i + "]", n, true));
                 }
+                if (evalNode != null) {
+                    String ep = "info.eval_params[" + s + "]";
+                    JsonNode x = r.array(evalNode, s, ep);
+                    if (x.size() != shapes.size()) {
+                        throw new GoldenFormatException(file, ep, "has " + x.size() + " tensors, expected "
+                                + shapes.size());
+                    }
+                    for (int i = 0; i < shapes.size(); i++) {
+                        eval.add(r.floatArray(x.get(i), ep + "[" + i + "]", initial.get(i).length, true));
+                    }
+                }
             }
-            steps.add(new Step(grads, lr, expected));
+            steps.add(new Step(grads, lr, expected, eval));
         }
         if (optimizer == null && schedule == null) {
             throw new GoldenFormatException(file, "schedule", "a case without an optimizer must have a schedule");
@@ -294,6 +320,14 @@ public record GoldenCase(
                 throw new GoldenFormatException(file, key, "must be a string, got " + n);
             }
             return n.asText();
+        }
+
+        JsonNode array(JsonNode parent, int index, String path) throws GoldenFormatException {
+            JsonNode n = parent.get(index);
+            if (n == null || !n.isArray()) {
+                throw new GoldenFormatException(file, path, "must be an array, got " + abbreviate(n));
+            }
+            return n;
         }
 
         JsonNode array(JsonNode parent, String key, String path) throws GoldenFormatException {

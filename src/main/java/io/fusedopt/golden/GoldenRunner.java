@@ -11,6 +11,7 @@ import java.util.List;
 
 /**
  * Replays golden cases on a device. An element passes when {@code |actual - expected| <= abs + rel |expected|};
+ * the evaluation weights of a case that lists them ({@code info.eval_params}) are checked the same way;
  * a case's score is its worst {@code |actual - expected| / (abs + rel |expected|)}, so it passes at or below 1.
  * The rate of every step is checked against {@code steps[i].lr} with the schedule tolerance of FORMAT.md.
  */
@@ -116,6 +117,15 @@ public final class GoldenRunner {
                     for (int k = 0; k < actual.length; k++) {
                         worst.offer(actual[k], expected[k], c.abs(), c.rel(),
                                 "steps[" + s + "].expected[" + i + "][" + k + "]");
+                    }
+                }
+                // The weights to evaluate at (Schedule-Free AdamW's x), where the case lists them.
+                for (int i = 0; i < step.evalParams().size(); i++) {
+                    float[] actual = opt.evalParameters(tensorName(i));
+                    float[] expected = step.evalParams().get(i);
+                    for (int k = 0; k < actual.length; k++) {
+                        worst.offer(actual[k], expected[k], c.abs(), c.rel(),
+                                "info.eval_params[" + s + "][" + i + "][" + k + "]");
                     }
                 }
             }

@@ -66,15 +66,22 @@ public final class HyperParam {
     private final Object defaultValue;
     private final Range range;
     private final boolean structural;
+    private final Object nullMeans;
 
     private HyperParam(String key, List<String> names, Kind kind, Object defaultValue, Range range,
             boolean structural) {
+        this(key, names, kind, defaultValue, range, structural, null);
+    }
+
+    private HyperParam(String key, List<String> names, Kind kind, Object defaultValue, Range range,
+            boolean structural, Object nullMeans) {
         this.key = key;
         this.names = List.copyOf(names);
         this.kind = kind;
         this.defaultValue = defaultValue;
         this.range = range;
         this.structural = structural;
+        this.nullMeans = nullMeans;
     }
 
     /** A number; {@code name} is the builder's name for it ({@code weightDecay} for key {@code weight_decay}). */
@@ -97,12 +104,21 @@ public final class HyperParam {
 
     /** A copy with another default value (same kind). */
     public HyperParam withDefault(Object value) {
-        return new HyperParam(key, names, kind, normalize(value), range, structural);
+        return new HyperParam(key, names, kind, normalize(value), range, structural, nullMeans);
     }
 
     /** A copy that is structural: it must be the same in every group. */
     public HyperParam asStructural() {
-        return new HyperParam(key, names, kind, defaultValue, range, true);
+        return new HyperParam(key, names, kind, defaultValue, range, true, nullMeans);
+    }
+
+    /**
+     * A copy that reads {@code null} (a golden case's or optax's "none") as {@code value}, so that
+     * {@code warmup_steps: null} is the same setting as {@code warmup_steps: 0}.
+     */
+    public HyperParam withNullAs(Object value) {
+        HyperParam p = new HyperParam(key, names, kind, defaultValue, range, structural, null);
+        return new HyperParam(key, names, kind, defaultValue, range, structural, p.normalize(value));
     }
 
     /** The key in golden cases and checkpoints. */
@@ -137,11 +153,14 @@ public final class HyperParam {
 
     /**
      * Converts {@code value} to this parameter's representation: a {@link Number} for a number, a list (or array)
-     * of the right number of numbers, a {@link Boolean} for a flag.
+     * of the right number of numbers, a {@link Boolean} for a flag; {@code null} where {@link #withNullAs} allows it.
      *
      * @throws IllegalArgumentException naming the key when the value has the wrong shape or type
      */
     public Object normalize(Object value) {
+        if (value == null && nullMeans != null) {
+            return nullMeans;
+        }
         switch (kind) {
             case NUMBER:
                 if (value instanceof Number n) {
@@ -210,7 +229,8 @@ public final class HyperParam {
     @Override
     public boolean equals(Object o) {
         return o instanceof HyperParam p && p.key.equals(key) && p.kind == kind && p.names.equals(names)
-                && Objects.equals(p.defaultValue, defaultValue) && p.range == range && p.structural == structural;
+                && Objects.equals(p.defaultValue, defaultValue) && p.range == range && p.structural == structural
+                && Objects.equals(p.nullMeans, nullMeans);
     }
 
     @Override

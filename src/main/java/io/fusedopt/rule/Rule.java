@@ -129,6 +129,14 @@ public abstract class Rule {
         return null;
     }
 
+    /**
+     * The number of state slots the norm pass ({@link Reduction#BEFORE_UPDATE}) reads per element, when it is
+     * fewer than {@link #slots()} (LARS reads only w and g); counts memory traffic.
+     */
+    public int normSlotsRead() {
+        return slots().size();
+    }
+
     /** The value a slot starts with, for tensors of {@code group}. */
     public float slotInit(int slot, int group) {
         return 0f;
@@ -147,6 +155,50 @@ public abstract class Rule {
      * {@code out[off .. off + scalarCount())}.
      */
     public abstract void scalars(int group, long t, double lr, float[] out, int off);
+
+    /** The learning rate a group used at step {@code t} (from 1), as the optimizer's schedule and the rule give it. */
+    @FunctionalInterface
+    public interface Rates {
+        /** The rate of {@code group} at step {@code t}. */
+        double at(int group, long t);
+    }
+
+    /**
+     * The rate of step {@code t} (from 1) from the schedule's rate {@code scheduled}: the schedule's rate itself,
+     * except for a rule with a warmup of its own (Schedule-Free AdamW), which scales it. Must be a pure function of
+     * its arguments: {@link Rates} replays it for earlier steps.
+     */
+    public double rate(int group, long t, double scheduled) {
+        return scheduled;
+    }
+
+    /**
+     * Writes the scalars of {@code group} for step {@code t} as {@link #scalars(int, long, double, float[], int)},
+     * for a rule whose scalars depend on the rates of earlier steps as well ({@code rates}; Schedule-Free AdamW's
+     * averaging weight). The default ignores {@code rates}.
+     */
+    public void scalars(int group, long t, double lr, Rates rates, float[] out, int off) {
+        scalars(group, t, lr, out, off);
+    }
+
+    /**
+     * Whether the weights to evaluate a model at differ from the parameters it is trained at (Schedule-Free AdamW:
+     * the average x, while gradients are taken at y); see {@link #evalWeights}.
+     */
+    public boolean hasEvalWeights() {
+        return false;
+    }
+
+    /**
+     * Writes the weights to evaluate at for {@code n} elements of a tensor in {@code group}, from its parameters
+     * {@code w} and its state slots {@code s} (in {@link #slots()} order), after at least one step. The same Java
+     * code serves every backend, so both give the same bits.
+     *
+     * @throws UnsupportedOperationException when the rule has no separate evaluation weights
+     */
+    public void evalWeights(int group, float[] w, float[][] s, float[] out, int n) {
+        throw new UnsupportedOperationException(id() + " evaluates at its parameters");
+    }
 
     /** Updates one chunk in place with the group's scalars at {@code sc[so..]} and the tensor state {@code ts}. */
     public abstract void update(Chunk c, float[] sc, int so, double[] ts);

@@ -137,6 +137,17 @@ public final class Fixtures {
         all.add(synthetic("yogi", 6, s -> Optimizers.yogi().lr(1e-2).weightDecay(1e-3).build(s)));
         all.add(synthetic("lamb", 6, s -> Optimizers.lamb().lr(1e-2).weightDecay(0.01)
                 .group("no_decay", g -> g.weightDecay(0), "t1").build(s)));
+        // The previous gradient is a state slot: a resumed step 7 must see step 6's gradient, not zeros.
+        all.add(synthetic("adan", 6, s -> Optimizers.named("adan").lr(1e-2).weightDecay(0.02)
+                .schedule(Schedules.stepLr(3, 0.5)).build(s)));
+        // The trust ratio is recomputed every step; the checkpoint carries it as the per-tensor state.
+        all.add(synthetic("lars_groups", 6, s -> Optimizers.named("lars").lr(0.5).set("nesterov", true)
+                .weightDecay(1e-3).group("no_trust", g -> g.set("trust_ratio", false).weightDecay(0), "t1")
+                .build(s)));
+        // The averaging weight depends on every earlier rate: a resumed run must recompute it from the step count.
+        all.add(synthetic("schedule_free_adamw", 6, s -> Optimizers.named("schedule_free_adamw").lr(1e-2)
+                .set("warmup_steps", 4.0).weightDecay(0.01).schedule(Schedules.cosineAnnealing(12, 1e-3))
+                .group("fast", g -> g.lr(2e-2).set("warmup_steps", 0.0), "t2").build(s)));
         // Saved after the switch of tensor 1 (step 7) and before that of tensor 0 (step 22).
         all.add(golden("swats_switch_zero_grad.json", 12));
         // Saved after the switch of tensor 0 (step 4) and before that of tensor 1 (step 10).
@@ -157,7 +168,7 @@ public final class Fixtures {
         // Every other registered algorithm, each configuration with a second group: a new algorithm is
         // checkpointed and resumed without being added here.
         java.util.Set<String> covered = java.util.Set.of("sgd", "sgdw", "adam", "adamw", "adagrad", "radam",
-                "nadam", "adabelief", "adabound", "yogi", "lamb", "swats");
+                "nadam", "adabelief", "adabound", "yogi", "lamb", "swats", "adan", "lars", "schedule_free_adamw");
         for (io.fusedopt.rule.Algorithm a : io.fusedopt.rule.Algorithms.all()) {
             if (covered.contains(a.id())) {
                 continue;

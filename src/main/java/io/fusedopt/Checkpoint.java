@@ -56,7 +56,7 @@ import java.util.Map;
  *       hyperparameters), schedule, tensors (names and shapes) and slots equal the loading optimizer's. The
  *       non-finite policy may differ: it only decides what happens to a future non-finite gradient. Any problem
  *       with the file is a {@link CheckpointException} naming the file and the problem, and the optimizer is
- *       unchanged (a device failure while the verified state is being written is a {@link CudaException}, after
+ *       unchanged (a device failure while the verified state is being written is a {@link io.fusedopt.core.CudaException}, after
  *       which the optimizer should be rebuilt, as after any device failure). Data up to a memory limit (a
  *       quarter of the heap, at most 1 GiB) is read and verified in memory, then applied; larger data is verified
  *       in one pass over the open file and applied in a second pass with uninterruptible reads that checks the

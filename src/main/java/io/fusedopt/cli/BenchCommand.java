@@ -50,11 +50,18 @@ final class BenchCommand implements Callable<Integer> {
             description = "Backend to run on (default: ${DEFAULT-VALUE}).")
     String backend;
 
-    @Option(names = "--optimizer", defaultValue = "adamw", paramLabel = "NAME|all",
-            description = "Optimizer to time, or all (default: ${DEFAULT-VALUE}). Names: sgd (momentum 0.9), sgd-plain,"
-                    + " sgdw (momentum 0.9), adam, adamw, adamw-amsgrad, adagrad, radam, nadam, adabelief, adabound,"
-                    + " amsbound, yogi, lamb, swats.")
+    @Option(names = "--optimizer", defaultValue = "adamw", paramLabel = "NAME|all", completionCandidates = Names.class,
+            description = "Optimizer to time, or all (default: ${DEFAULT-VALUE}). Names, every configuration of the"
+                    + " registry (sgd and sgdw mean momentum 0.9): ${COMPLETION-CANDIDATES}.")
     String optimizer;
+
+    /** Every bench configuration, from the registry. */
+    static final class Names implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return BenchOptimizers.NAMES.iterator();
+        }
+    }
 
     @Option(names = "--params", paramLabel = "N",
             description = "One tensor of N parameters; N may exceed 2^31 (default: " + DEFAULT_PARAMS + ").")

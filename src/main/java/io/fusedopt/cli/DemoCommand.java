@@ -38,10 +38,18 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--batch-size", paramLabel = "N", description = "Samples per mini-batch (default: ${DEFAULT-VALUE}).")
     int batchSize = Trainer.DEFAULT_BATCH_SIZE;
 
-    @Option(names = "--optimizers", split = ",", paramLabel = "NAME",
-            description = "Optimizers to compare: sgd, adam, adamw, adabelief, adabound, yogi, radam, lamb, swats,"
-                    + " lookahead (default: all).")
+    @Option(names = "--optimizers", split = ",", paramLabel = "NAME", completionCandidates = Names.class,
+            description = "Optimizers to compare, from: ${COMPLETION-CANDIDATES} (default: "
+                    + "the demo's ten: sgd, adam, adamw, radam, adabelief, adabound, yogi, lamb, swats, lookahead).")
     List<String> optimizers;
+
+    /** Every optimizer the demo accepts, from the registry. */
+    static final class Names implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return OptimizerChoice.ids().iterator();
+        }
+    }
 
     @Option(names = "--schedules", split = ",", paramLabel = "NAME",
             description = "Schedules to compare: constant, sgdr (default: both).")

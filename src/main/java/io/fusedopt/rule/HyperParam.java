@@ -36,7 +36,9 @@ public final class HyperParam {
         /** In {@code [0, 1]}. */
         CLOSED_UNIT("in [0, 1]"),
         /** Any finite value. */
-        FINITE("finite");
+        FINITE("finite"),
+        /** A whole number {@code >= 0} (a count of steps). */
+        COUNT("a whole number >= 0");
 
         private final String words;
 
@@ -50,6 +52,7 @@ public final class HyperParam {
                 case POSITIVE: return Double.isFinite(v) && v > 0;
                 case UNIT: return v >= 0 && v < 1;
                 case CLOSED_UNIT: return v >= 0 && v <= 1;
+                case COUNT: return Double.isFinite(v) && v >= 0 && v == Math.rint(v);
                 default: return Double.isFinite(v);
             }
         }

@@ -44,7 +44,7 @@ public final class ScheduleFreeAdamW extends Rule {
             .title("Schedule-Free AdamW (evaluation weights: `evalParameters`)")
             .reference("Defazio et al. 2024")
             .params(Params.lr(0.0025),
-                    HyperParam.number("warmup_steps", "warmupSteps", 0.0, Range.NON_NEGATIVE).withNullAs(0.0),
+                    HyperParam.number("warmup_steps", "warmupSteps", 0.0, Range.COUNT).withNullAs(0.0),
                     Params.betas(0.9, 0.999),
                     Params.eps(1e-8),
                     Params.weightDecay(0.0),

@@ -123,6 +123,7 @@ final class RandomOptimizers {
                     case NON_NEGATIVE -> p.key().equals("lr") ? lr : p.key().equals("weight_decay") ? wd
                             : logUniform(r, 1e-5, 0.1);
                     case FINITE -> uniform(r, -1, 1);
+                    case COUNT -> (double) r.nextInt(5);
                 });
             }
             b.set(p.key(), p.kind() == io.fusedopt.rule.HyperParam.Kind.NUMBER ? v.get(0) : v);

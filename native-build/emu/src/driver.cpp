@@ -1,11 +1,13 @@
 // The CUDA driver API surface of the fusedopt CPU stand-in for libcuda.so.1:
 // one emulated device whose memory is host memory, synchronous streams, and
-// modules whose PTX names host-compiled kernels. Behaviour that callers can
+// modules whose PTX (given directly or inside a fatbin) interp.cpp executes. Behaviour that callers can
 // observe (error codes, sticky launch failures, bounds of copies) follows
 // the real driver; the README lists where it cannot.
 #include <strings.h>
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -106,6 +108,7 @@ struct Context {
 struct Module {
     void* ctx = nullptr;  // the owning Context
     bool live = true;
+    bool from_fatbin = false;
     PtxModule ptx;
     std::vector<Function*> functions;
 };
@@ -266,16 +269,43 @@ CUresult allocate(Context* ctx, size_t bytes, AllocKind kind, unsigned flags, vo
     return OK;
 }
 
+// Freed device memory is kept (NaN-filled, unreachable by copies) for a while so that a kernel that
+// still uses it is reported as a use after free instead of silently reading a newer allocation.
+std::deque<std::pair<uintptr_t, size_t>> g_quarantine;
+size_t g_quarantine_bytes = 0;
+constexpr size_t kQuarantineLimit = 256u << 20;
+
 void release_locked(std::map<uintptr_t, Allocation>::iterator it) {
     if (it->second.kind == K_HOST) {
         g_host_count--;
         g_host_bytes -= it->second.size;
+        std::free(reinterpret_cast<void*>(it->first));
     } else {
         g_device_count--;
         g_device_bytes -= it->second.size;
+        fill_nan_pattern(reinterpret_cast<void*>(it->first), it->second.size);
+        g_quarantine.emplace_back(it->first, it->second.size);
+        g_quarantine_bytes += it->second.size;
+        while (g_quarantine_bytes > kQuarantineLimit && !g_quarantine.empty()) {
+            g_quarantine_bytes -= g_quarantine.front().second;
+            std::free(reinterpret_cast<void*>(g_quarantine.front().first));
+            g_quarantine.pop_front();
+        }
     }
-    std::free(reinterpret_cast<void*>(it->first));
     g_allocs.erase(it);
+}
+
+// What kernels of this launch may touch, sorted: live allocations and module globals, and the
+// quarantined ranges marked freed.
+std::vector<MemRange> memory_map() {
+    std::lock_guard<std::recursive_mutex> lock(g_mu);
+    std::vector<MemRange> out;
+    out.reserve(g_allocs.size() + g_module_globals.size() + g_quarantine.size());
+    for (auto& [p, a] : g_allocs) out.push_back({p, p + a.size, false});
+    for (auto& [p, n] : g_module_globals) out.push_back({p, p + n, false});
+    for (auto& [p, n] : g_quarantine) out.push_back({p, p + n, true});
+    std::sort(out.begin(), out.end(), [](const MemRange& a, const MemRange& b) { return a.lo < b.lo; });
+    return out;
 }
 
 CUresult release(uintptr_t p, bool host, const char* what) {
@@ -400,22 +430,6 @@ bool live_context(Context* c) { return c != nullptr && g_contexts.count(c) != 0 
 
 // ---- modules --------------------------------------------------------------------
 
-ffi_type* ffi_for(ParamKind k) {
-    switch (k) {
-        case ParamKind::U8: return &ffi_type_uint8;
-        case ParamKind::S8: return &ffi_type_sint8;
-        case ParamKind::U16: return &ffi_type_uint16;
-        case ParamKind::S16: return &ffi_type_sint16;
-        case ParamKind::U32: return &ffi_type_uint32;
-        case ParamKind::S32: return &ffi_type_sint32;
-        case ParamKind::U64: return &ffi_type_uint64;
-        case ParamKind::S64: return &ffi_type_sint64;
-        case ParamKind::F32: return &ffi_type_float;
-        case ParamKind::F64: return &ffi_type_double;
-        default: return nullptr;
-    }
-}
-
 CUresult load_module(const char* image, size_t max_len, Module** out, const char* what) {
     Context* ctx;
     if (CUresult r = need_context(ctx)) return r;
@@ -425,47 +439,34 @@ CUresult load_module(const char* image, size_t max_len, Module** out, const char
     bool elf = u[0] == 0x7f && u[1] == 'E' && u[2] == 'L' && u[3] == 'F';
     bool fatbin = u[0] == 0x50 && u[1] == 0xED && u[2] == 0x55 && u[3] == 0xBA;
     bool fatbin_wrapper = u[0] == 0xB1 && u[1] == 0x43 && u[2] == 0x62 && u[3] == 0x46;
-    if (elf || fatbin || fatbin_wrapper)
-        return fail(E_INVALID_IMAGE, std::string(what) +
-                                         ": cubin/fatbin images cannot run on the CPU stand-in; load the PTX instead");
-    size_t len = strnlen(image, max_len);
-    Module* m = new Module();
+    if (elf)
+        return fail(E_INVALID_IMAGE, std::string(what) + ": a cubin holds only SASS, which the CPU stand-in cannot "
+                                                         "execute; load a fatbin with PTX, or the PTX");
+    std::string text;
     std::string err;
-    CUresult r = parse_ptx(image, len, m->ptx, err);
+    if (fatbin || fatbin_wrapper) {
+        if (max_len < 16) return fail(E_INVALID_IMAGE, std::string(what) + ": truncated fatbin");
+        CUresult r = fatbin_ptx(u, text, err);
+        if (r != OK) return fail(r, std::string(what) + ": " + err);
+    } else {
+        text.assign(image, strnlen(image, max_len));
+    }
+    Module* m = new Module();
+    m->from_fatbin = fatbin || fatbin_wrapper;
+    CUresult r = parse_ptx(text.data(), text.size(), m->ptx, err);
     if (r != OK) {
         delete m;
         return fail(r, std::string(what) + ": " + err);
     }
     for (const PtxEntry& e : m->ptx.entries) {
-        HostSymbol sym;
-        if (!find_host_symbol(e.name, sym)) {
-            note_failure(std::string(what) + ": PTX entry " + e.name + " has no host-compiled definition in " +
-                         kernel_search_description() + " (rebuild with native-build/emu/build.sh)");
-            for (Function* f : m->functions) delete f;
-            delete m;
-            return E_NOT_FOUND;
-        }
         Function* f = new Function();
         f->name = e.name;
         f->entry = e;
-        f->host_fn = sym.address;
-        f->lib = sym.lib;
         f->module = m;
-        f->needs_fibers = e.uses_warp_or_barrier || (e.has_call && m->ptx.funcs_use_warp_or_barrier);
-        if (!e.has_aggregate) {
-            for (const PtxParam& p : e.params) f->arg_types.push_back(ffi_for(p.kind));
-            if (ffi_prep_cif(&f->cif, FFI_DEFAULT_ABI, static_cast<unsigned>(f->arg_types.size()), &ffi_type_void,
-                             f->arg_types.empty() ? nullptr : f->arg_types.data()) != FFI_OK) {
-                CUresult r2 = fail(E_INVALID_PTX, std::string(what) + ": cannot build a call for " + e.name);
-                delete f;
-                for (Function* g : m->functions) delete g;
-                delete m;
-                return r2;
-            }
-        }
         m->functions.push_back(f);
     }
     std::lock_guard<std::recursive_mutex> lock(g_mu);
+    for (const PtxGlobal& g : m->ptx.globals) g_module_globals[reinterpret_cast<uintptr_t>(g.address)] = g.bytes;
     m->ctx = ctx;
     g_modules.insert(m);
     for (Function* f : m->functions) g_functions.insert(f);
@@ -535,12 +536,6 @@ CUresult launch(Function* f, const unsigned grid[3], const unsigned block[3], un
                                          " bytes of dynamic shared memory exceed the kernel's limit of " +
                                          std::to_string(f->max_dynamic_smem) +
                                          " (raise CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)");
-    if (shared > 0 && f->lib->dynamic_smem_base != nullptr && shared > f->lib->dynamic_smem_capacity)
-        return fail(E_INVALID_VALUE, std::string(what) + ": dynamic shared memory beyond the host build's capacity");
-    if (e.has_aggregate)
-        return fail(E_NOT_SUPPORTED, std::string(what) + ": kernel " + f->name +
-                                         " takes a struct/array parameter by value; the stand-in only passes scalar "
-                                         "and pointer parameters");
     if (!e.params.empty() && params == nullptr)
         return fail(E_INVALID_VALUE, std::string(what) + ": kernel " + f->name + " takes " +
                                          std::to_string(e.params.size()) + " parameters but kernelParams is null");
@@ -550,7 +545,7 @@ CUresult launch(Function* f, const unsigned grid[3], const unsigned block[3], un
     }
     LaunchConfig cfg{{grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}, shared, params};
     std::string message;
-    CUresult r = execute_grid(*f, cfg, message);
+    CUresult r = execute_grid(*f, cfg, memory_map(), message);
     if (r != OK) {
         std::lock_guard<std::recursive_mutex> lock(g_mu);
         make_sticky(ctx, r, message);
@@ -1327,11 +1322,10 @@ API CUresult cuModuleLoadDataEx(CUmodule* module, const void* image, unsigned in
                        "cuModuleLoadDataEx");
 }
 
-API CUresult cuModuleLoadFatBinary(CUmodule*, const void*) {
+API CUresult cuModuleLoadFatBinary(CUmodule* module, const void* image) {
     EMU_ENTER(CAT_MODULE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    return fail(E_INVALID_IMAGE, "cuModuleLoadFatBinary: fatbin images cannot run on the CPU stand-in; load PTX");
+    return load_module(static_cast<const char*>(image), SIZE_MAX, reinterpret_cast<Module**>(module),
+                       "cuModuleLoadFatBinary");
 }
 
 API CUresult cuModuleLoad(CUmodule* module, const char* fname) {
@@ -1383,18 +1377,14 @@ API CUresult cuModuleGetGlobal_v2(CUdeviceptr* dptr, size_t* bytes, CUmodule hmo
     if (name == nullptr) return fail(E_INVALID_VALUE, "cuModuleGetGlobal: null name");
     Module* m = live_module(hmod);
     if (m == nullptr) return fail(E_INVALID_HANDLE, "cuModuleGetGlobal: invalid module");
-    bool declared = false;
-    for (const std::string& g : m->ptx.globals) declared = declared || g == name;
-    HostSymbol sym;
-    if (!declared || !find_host_symbol(name, sym))
-        return fail(E_NOT_FOUND, std::string("cuModuleGetGlobal: no global named ") + name);
-    {
-        std::lock_guard<std::recursive_mutex> lock(g_mu);
-        g_module_globals[reinterpret_cast<uintptr_t>(sym.address)] = sym.size;
+    for (const PtxGlobal& g : m->ptx.globals) {
+        if (g.name == name) {
+            if (dptr) *dptr = reinterpret_cast<CUdeviceptr>(g.address);
+            if (bytes) *bytes = g.bytes;
+            return OK;
+        }
     }
-    if (dptr) *dptr = reinterpret_cast<CUdeviceptr>(sym.address);
-    if (bytes) *bytes = sym.size;
-    return OK;
+    return fail(E_NOT_FOUND, std::string("cuModuleGetGlobal: no global named ") + name);
 }
 
 API CUresult cuModuleGetLoadingMode(int* mode) {

@@ -153,6 +153,10 @@ std::unordered_set<Event*> g_events;
 std::map<uintptr_t, Allocation> g_allocs;
 std::map<uintptr_t, size_t> g_module_globals;
 uint64_t g_device_count = 0, g_device_bytes = 0, g_host_count = 0, g_host_bytes = 0;
+std::string g_module_override;  // PTX replacing a module with the same entries (tests)
+// The launch-time memory map, rebuilt only after allocations, frees or module loads changed it.
+std::vector<MemRange> g_memory_map;
+bool g_memory_map_stale = true;
 
 thread_local std::vector<Context*> t_ctx_stack;
 
@@ -258,6 +262,7 @@ CUresult allocate(Context* ctx, size_t bytes, AllocKind kind, unsigned flags, vo
     fill_nan_pattern(p, rounded);
     std::lock_guard<std::recursive_mutex> lock(g_mu);
     g_allocs[reinterpret_cast<uintptr_t>(p)] = Allocation{bytes, ctx, kind, flags};
+    g_memory_map_stale = true;
     if (kind == K_HOST) {
         g_host_count++;
         g_host_bytes += bytes;
@@ -274,6 +279,7 @@ CUresult allocate(Context* ctx, size_t bytes, AllocKind kind, unsigned flags, vo
 std::deque<std::pair<uintptr_t, size_t>> g_quarantine;
 size_t g_quarantine_bytes = 0;
 constexpr size_t kQuarantineLimit = 256u << 20;
+constexpr size_t kQuarantineEntries = 1024;
 
 void release_locked(std::map<uintptr_t, Allocation>::iterator it) {
     if (it->second.kind == K_HOST) {
@@ -286,20 +292,25 @@ void release_locked(std::map<uintptr_t, Allocation>::iterator it) {
         fill_nan_pattern(reinterpret_cast<void*>(it->first), it->second.size);
         g_quarantine.emplace_back(it->first, it->second.size);
         g_quarantine_bytes += it->second.size;
-        while (g_quarantine_bytes > kQuarantineLimit && !g_quarantine.empty()) {
+        while ((g_quarantine_bytes > kQuarantineLimit || g_quarantine.size() > kQuarantineEntries) &&
+               !g_quarantine.empty()) {
             g_quarantine_bytes -= g_quarantine.front().second;
             std::free(reinterpret_cast<void*>(g_quarantine.front().first));
             g_quarantine.pop_front();
         }
     }
     g_allocs.erase(it);
+    g_memory_map_stale = true;
 }
 
 // What kernels of this launch may touch, sorted: live allocations and module globals, and the
 // quarantined ranges marked freed.
 std::vector<MemRange> memory_map() {
     std::lock_guard<std::recursive_mutex> lock(g_mu);
-    std::vector<MemRange> out;
+    if (!g_memory_map_stale) return g_memory_map;
+    g_memory_map_stale = false;
+    std::vector<MemRange>& out = g_memory_map;
+    out.clear();
     out.reserve(g_allocs.size() + g_module_globals.size() + g_quarantine.size());
     for (auto& [p, a] : g_allocs) out.push_back({p, p + a.size, false});
     for (auto& [p, n] : g_module_globals) out.push_back({p, p + n, false});
@@ -458,6 +469,20 @@ CUresult load_module(const char* image, size_t max_len, Module** out, const char
         delete m;
         return fail(r, std::string(what) + ": " + err);
     }
+    {
+        // A test may stand in an altered copy of a module for the one the program loads (matched by
+        // its entry names), to prove that the code executed is the code loaded.
+        std::lock_guard<std::recursive_mutex> lock(g_mu);
+        if (!g_module_override.empty()) {
+            PtxModule alt;
+            std::string alt_err;
+            if (parse_ptx(g_module_override.data(), g_module_override.size(), alt, alt_err) == OK) {
+                bool same = alt.entries.size() == m->ptx.entries.size();
+                for (size_t i = 0; same && i < alt.entries.size(); i++) same = alt.entries[i].name == m->ptx.entries[i].name;
+                if (same) m->ptx = std::move(alt);
+            }
+        }
+    }
     for (const PtxEntry& e : m->ptx.entries) {
         Function* f = new Function();
         f->name = e.name;
@@ -467,6 +492,7 @@ CUresult load_module(const char* image, size_t max_len, Module** out, const char
     }
     std::lock_guard<std::recursive_mutex> lock(g_mu);
     for (const PtxGlobal& g : m->ptx.globals) g_module_globals[reinterpret_cast<uintptr_t>(g.address)] = g.bytes;
+    g_memory_map_stale = true;
     m->ctx = ctx;
     g_modules.insert(m);
     for (Function* f : m->functions) g_functions.insert(f);
@@ -1974,6 +2000,13 @@ API size_t fusedopt_emu_last_error(char* buf, size_t cap) {
 }
 
 API void fusedopt_emu_forget_init(void) { g_initialized.store(false); }
+
+// Later module loads whose entries have the same names as this PTX's load this PTX instead; null or
+// an empty string ends that.
+API void fusedopt_emu_override_module(const char* ptx) {
+    std::lock_guard<std::recursive_mutex> lock(g_mu);
+    g_module_override = ptx != nullptr ? ptx : "";
+}
 
 // ---- hooks for the library stand-ins (libcublas.so.12) ---------------------
 // The cuBLAS stand-in links against this library and uses these to count its

@@ -13,11 +13,18 @@
 #include <cstdio>
 #include <cstring>
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
 
 #include "ptx.h"
 
 namespace emu {
 namespace {
+
+// Atomics of blocks running on different worker threads take turns under this lock.
+std::mutex g_atomic_mu;
 
 constexpr uint32_t kCanonicalNaN32 = 0x7fffffffu;
 constexpr uint64_t kCanonicalNaN64 = 0x7fffffffffffffffull;
@@ -122,7 +129,9 @@ public:
     Launch(const Function& fn, const LaunchConfig& cfg, const std::vector<MemRange>& mem, std::string& msg)
         : fn_(fn), p_(*fn.entry.program), cfg_(cfg), mem_(mem), msg_(msg) {}
 
-    CUresult run() {
+    // Runs the blocks whose linear index this worker takes from `next`, until all are taken or
+    // another worker failed. Returns the first failure with the index of its block in failed_block.
+    CUresult run(std::atomic<uint64_t>& next, std::atomic<bool>& stop, uint64_t& failed_block) {
         const PtxEntry& e = fn_.entry;
         params_.assign(e.param_bytes + 8, 0);
         for (size_t i = 0; i < e.params.size(); i++)
@@ -133,14 +142,19 @@ public:
         shared_size_ = p_.static_shared + cfg_.dynamic_smem;
         shared_.assign(shared_size_ + 16, 0);
         shadow_.assign(shared_size_ + 16, Shadow());
-        regs_.assign(static_cast<size_t>(nwarps_) * nregs_ * 32, 0);
+        regs_.reset(new uint64_t[static_cast<size_t>(nwarps_) * nregs_ * 32]);
         warps_.assign(nwarps_, Warp());
-        for (unsigned z = 0; z < cfg_.grid[2]; z++)
-            for (unsigned y = 0; y < cfg_.grid[1]; y++)
-                for (unsigned x = 0; x < cfg_.grid[0]; x++) {
-                    ctaid_[0] = x; ctaid_[1] = y; ctaid_[2] = z;
-                    if (CUresult r = block()) return r;
-                }
+        const uint64_t total = static_cast<uint64_t>(cfg_.grid[0]) * cfg_.grid[1] * cfg_.grid[2];
+        for (uint64_t b; !stop.load(std::memory_order_relaxed) && (b = next.fetch_add(1)) < total;) {
+            ctaid_[0] = static_cast<unsigned>(b % cfg_.grid[0]);
+            ctaid_[1] = static_cast<unsigned>((b / cfg_.grid[0]) % cfg_.grid[1]);
+            ctaid_[2] = static_cast<unsigned>(b / (static_cast<uint64_t>(cfg_.grid[0]) * cfg_.grid[1]));
+            if (CUresult r = block()) {
+                failed_block = b;
+                stop.store(true);
+                return r;
+            }
+        }
         return OK;
     }
 
@@ -156,7 +170,7 @@ private:
     size_t shared_size_ = 0;
     std::vector<uint8_t> shared_;
     std::vector<Shadow> shadow_;
-    std::vector<uint64_t> regs_;
+    std::unique_ptr<uint64_t[]> regs_;
     std::vector<Warp> warps_;
     unsigned ctaid_[3] = {0, 0, 0};
     uint32_t epoch_ = 0, block_epoch_ = 0;  // barrier intervals, counted over the whole launch
@@ -368,7 +382,8 @@ private:
         block_epoch_ = ++epoch_;
         // Uninitialised shared memory reads as NaN where the checks are not the point.
         fill_nan_pattern(shared_.data(), shared_size_);
-        std::fill(regs_.begin(), regs_.end(), 0);
+        // Registers are not cleared: nvcc's PTX writes every register before reading it, and clearing
+        // them for every block of a large grid would cost more than running most blocks.
         for (unsigned i = 0; i < nwarps_; i++) {
             Warp& w = warps_[i];
             w = Warp();
@@ -408,7 +423,7 @@ private:
         bool all = true, any = false;
         for (unsigned i = 0; i < nwarps_; i++) {
             Warp& w = warps_[i];
-            R_ = regs_.data() + static_cast<size_t>(i) * nregs_ * 32;
+            R_ = regs_.get() + static_cast<size_t>(i) * nregs_ * 32;
             w_ = i;
             for (uint32_t m = w.at_bar; m; m &= m - 1) {
                 int l = __builtin_ctz(m);
@@ -425,7 +440,7 @@ private:
         }
         for (unsigned i = 0; i < nwarps_; i++) {
             Warp& w = warps_[i];
-            R_ = regs_.data() + static_cast<size_t>(i) * nregs_ * 32;
+            R_ = regs_.get() + static_cast<size_t>(i) * nregs_ * 32;
             if (red != nullptr) {
                 uint64_t v = red->sub == X_POPC ? count : (red->sub == X_AND ? all : any);
                 for (uint32_t m = w.at_bar; m; m &= m - 1) put(red->o[0], __builtin_ctz(m), v);
@@ -454,7 +469,7 @@ private:
     CUresult run_warp(unsigned wi) {
         Warp& w = warps_[wi];
         w_ = wi;
-        R_ = regs_.data() + static_cast<size_t>(wi) * nregs_ * 32;
+        R_ = regs_.get() + static_cast<size_t>(wi) * nregs_ * 32;
         const Insn* code = p_.code.data();
         while (w.mask != 0) {
             const Insn& in = code[w.pc];
@@ -492,10 +507,13 @@ private:
                     break;
                 }
                 case OP_BAR: case OP_BAR_RED: {
-                    if (in.nops == 2 && in.o[1].kind == K_IMM && in.o[1].imm != nthreads_)
+                    // bar.sync a{, b}; bar.red.op d, a{, b}, c
+                    const int first = in.op == OP_BAR_RED ? 1 : 0;
+                    const bool counted = in.op == OP_BAR_RED ? in.nops == 4 : in.nops == 2;
+                    if (counted && (in.o[first + 1].kind != K_IMM || in.o[first + 1].imm != nthreads_))
                         return report(E_NOT_SUPPORTED, in, __builtin_ctz(em | 1),
                                       "bar.sync with a thread count other than the block's is not supported");
-                    if (in.o[0].kind != K_IMM || in.o[0].imm != 0)
+                    if (in.o[first].kind != K_IMM || in.o[first].imm != 0)
                         return report(E_NOT_SUPPORTED, in, __builtin_ctz(em | 1), "only barrier 0 is supported");
                     for (uint32_t m = em; m; m &= m - 1) w.lane_pc[__builtin_ctz(m)] = w.pc + 1;
                     w.at_bar |= em;
@@ -736,8 +754,33 @@ private:
         else return bits64(v);
     }
 
+    // Register or immediate: float operands are never special registers.
+    inline uint64_t ri(const Operand& o, int l) const { return o.kind == K_REG ? R_[o.reg * 32 + l] : o.imm; }
+
+    // The common f32 forms (round to nearest, no .ftz or .sat, register or immediate operands)
+    // without the general path's per-lane mode checks. False when the instruction is not one of them.
+    bool fast_f32(const Insn& in, uint32_t em) {
+        if ((in.rnd != R_NONE && in.rnd != R_RN) || (in.flags & (F_FTZ | F_SAT)) || in.o[0].kind != K_REG) return false;
+        const Operand* o = in.o;
+        uint64_t* d = R_ + o[0].reg * 32;
+        switch (in.op) {
+            case OP_ADD: LANES(em) d[l] = fres32(as_f32(ri(o[1], l)) + as_f32(ri(o[2], l))); return true;
+            case OP_SUB: LANES(em) d[l] = fres32(as_f32(ri(o[1], l)) - as_f32(ri(o[2], l))); return true;
+            case OP_MUL: LANES(em) d[l] = fres32(as_f32(ri(o[1], l)) * as_f32(ri(o[2], l))); return true;
+            case OP_DIV: LANES(em) d[l] = fres32(as_f32(ri(o[1], l)) / as_f32(ri(o[2], l))); return true;
+            case OP_FMA: case OP_MAD:
+                LANES(em) d[l] = fres32(std::fma(as_f32(ri(o[1], l)), as_f32(ri(o[2], l)), as_f32(ri(o[3], l))));
+                return true;
+            case OP_SQRT: LANES(em) d[l] = fres32(std::sqrt(as_f32(ri(o[1], l)))); return true;
+            default: return false;
+        }
+    }
+
     template <class F>
     CUresult float_op(const Insn& in, uint32_t em) {
+        if constexpr (sizeof(F) == 4) {
+            if (fast_f32(in, em)) return OK;
+        }
         const Operand* o = in.o;
         const bool ftz = (in.flags & F_FTZ) != 0, sat = (in.flags & F_SAT) != 0;
         Rounding rounding(in.rnd);
@@ -830,6 +873,12 @@ private:
             }
             return static_cast<uint64_t>(v) & msk;
         };
+        if (!sat && o[0].kind == K_REG && (in.op == OP_ADD || in.op == OP_SUB)) {
+            uint64_t* d = R_ + o[0].reg * 32;
+            if (in.op == OP_ADD) { LANES(em) d[l] = (raw(o[1], l) + raw(o[2], l)) & msk; }
+            else { LANES(em) d[l] = (raw(o[1], l) - raw(o[2], l)) & msk; }
+            return OK;
+        }
         switch (in.op) {
             case OP_ADD: LANES(em) put(o[0], l, saturate(static_cast<__int128>(val(o[1], l)) + val(o[2], l))); break;
             case OP_SUB: LANES(em) put(o[0], l, saturate(static_cast<__int128>(val(o[1], l)) - val(o[2], l))); break;
@@ -1054,6 +1103,8 @@ private:
         const uint64_t msk = mask_of(nb);
         const bool sgn = ty_signed(in.t);
         // Lanes take their turns in lane order: one of the orders a GPU may choose.
+        std::unique_lock<std::mutex> lock(g_atomic_mu, std::defer_lock);
+        if (in.space != S_SHARED) lock.lock();
         LANES(em) {
             uint64_t a = (addr.reg >= 0 ? R_[addr.reg * 32 + l] : 0) + addr.imm;
             CUresult err = OK;
@@ -1114,8 +1165,42 @@ void fill_nan_pattern(void* p, size_t bytes) {
 
 CUresult execute_grid(const Function& fn, const LaunchConfig& cfg, const std::vector<MemRange>& memory,
                       std::string& message) {
-    Launch launch(fn, cfg, memory, message);
-    return launch.run();
+    // Blocks are independent (as on the device), so larger grids are shared out to worker threads;
+    // the report of a failure is that of the failing block with the lowest index, as in a serial run.
+    static const unsigned workers = [] {
+        const char* env = std::getenv("FUSEDOPT_EMU_THREADS");
+        long n = env != nullptr ? std::strtol(env, nullptr, 10) : static_cast<long>(std::thread::hardware_concurrency());
+        return static_cast<unsigned>(std::max(1L, std::min(n, 16L)));
+    }();
+    const uint64_t total = static_cast<uint64_t>(cfg.grid[0]) * cfg.grid[1] * cfg.grid[2];
+    const unsigned n = total >= 8 ? static_cast<unsigned>(std::min<uint64_t>(workers, total / 4)) : 1;
+    std::atomic<uint64_t> next{0};
+    std::atomic<bool> stop{false};
+    if (n <= 1) {
+        uint64_t failed = 0;
+        Launch launch(fn, cfg, memory, message);
+        return launch.run(next, stop, failed);
+    }
+    std::vector<std::string> messages(n);
+    std::vector<CUresult> results(n, OK);
+    std::vector<uint64_t> failed(n, UINT64_MAX);
+    std::vector<std::thread> threads;
+    for (unsigned k = 1; k < n; k++) {
+        threads.emplace_back([&, k] {
+            Launch launch(fn, cfg, memory, messages[k]);
+            results[k] = launch.run(next, stop, failed[k]);
+        });
+    }
+    {
+        Launch launch(fn, cfg, memory, messages[0]);
+        results[0] = launch.run(next, stop, failed[0]);
+    }
+    for (std::thread& t : threads) t.join();
+    unsigned first = 0;
+    for (unsigned k = 1; k < n; k++)
+        if (failed[k] < failed[first]) first = k;
+    message = messages[first];
+    return results[first];
 }
 
 }  // namespace emu

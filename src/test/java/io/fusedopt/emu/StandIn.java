@@ -294,4 +294,17 @@ public final class StandIn {
     private static native String nativeLastError();
 
     private static native void nativeForgetInit();
+
+    private static native void nativeOverrideModule(String ptx);
+
+    /**
+     * Makes every later module load whose entries have the same names as {@code ptx}'s load {@code ptx} instead
+     * (from a fatbin or PTX alike); {@code null} ends that.
+     *
+     * @throws IllegalStateException when the stand-in is not active
+     */
+    public static void overrideModule(String ptx) {
+        requireActive();
+        nativeOverrideModule(ptx);
+    }
 }

@@ -190,6 +190,13 @@ class StandInDriverTest {
         return Pointer.to(params);
     }
 
+    /** A device pointer's address, as JCuda prints it ("...nativePointer=0x7f00...,..."). */
+    private static long address(CUdeviceptr p) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("nativePointer=0x([0-9a-fA-F]+)").matcher(p.toString());
+        assertTrue(m.find(), p.toString());
+        return Long.parseUnsignedLong(m.group(1), 16);
+    }
+
     private static Pointer i32(int v) {
         return Pointer.to(new int[] {v});
     }
@@ -581,17 +588,13 @@ class StandInDriverTest {
     }
 
     @Test
-    void externSharedArraysAliasAndStartAsNaN() {
+    void externSharedArraysAlias() {
         int block = 64;
         CUdeviceptr out = alloc(4L * block);
-        CUdeviceptr fresh = alloc(4L * block);
-        ok(launch(function(kernels, "emu_dynamic_alias"), 3, 1, block, 1, 4 * block, args(out, fresh)));
+        ok(launch(function(kernels, "emu_dynamic_alias"), 3, 1, block, 1, 4 * block, args(out)));
         int[] o = downloadInts(out, block);
         for (int t = 0; t < block; t++) {
             assertEquals(((t + 1) % block) * 3, o[t]);
-        }
-        for (int word : downloadInts(fresh, block)) {
-            assertEquals(NAN_WORD, word);
         }
     }
 
@@ -817,18 +820,74 @@ class StandInDriverTest {
     }
 
     @Test
-    void mismatchedArgumentListsAreRejectedNotCrashed() {
+    void structParametersArriveAsTheirBytes() {
         CUfunction structParam = function(faults(), "emu_struct_param");
         CUdeviceptr out = alloc(4);
         Pointer structBytes = Pointer.to(new int[] {Float.floatToRawIntBits(2f), 3});
-        expect(CUresult.CUDA_ERROR_NOT_SUPPORTED, launch(structParam, 1, 1, 1, 1, 0, args(structBytes, out)));
-        assertTrue(StandIn.lastError().contains("by value"), StandIn.lastError());
+        ok(launch(structParam, 1, 1, 1, 1, 0, args(structBytes, out)));
+        assertEquals(6f, downloadFloats(out, 1)[0]);
+    }
 
+    @Test
+    void mismatchedArgumentListsAreRejectedNotCrashed() {
         CUfunction axpy = function(kernels, "_Z8emu_axpyPfPKffi");
         expect(CUresult.CUDA_ERROR_INVALID_VALUE, launch(axpy, 1, 1, 32, 1, 0, null));
         expect(CUresult.CUDA_ERROR_NOT_SUPPORTED, cuLaunchKernel(axpy, 1, 1, 1, 32, 1, 1, 0, null, null,
                 Pointer.to(new long[] {0, 0, 0})));
         ok(cuCtxSynchronize());  // refused launches leave the context usable
+    }
+
+    // ---- memory and shared-memory checking: one kernel per kind of fault ---------------------------------------
+
+    @Test
+    void outOfBoundsLoadsAreReportedWithKernelLineAndAddress() {
+        CUfunction f = function(faults(), "emu_load_at");
+        CUdeviceptr dst = alloc(4);
+        CUdeviceptr src = upload(new float[] {1, 2, 3, 4});
+        ok(launch(f, 1, 1, 1, 1, 0, args(dst, src, i32(3))));
+        assertEquals(4f, downloadFloats(dst, 1)[0]);
+        expect(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS, launch(f, 1, 1, 1, 1, 0, args(dst, src, i32(4))));
+        String report = StandIn.lastError();
+        assertTrue(report.contains("kernel emu_load_at"), report);
+        assertTrue(report.matches("(?s).*PTX line \\d+ `ld\\.global\\.[a-z0-9.]*f32 .*"), report);
+        assertTrue(report.contains("out of bounds"), report);
+        assertTrue(report.contains(String.format("0x%x", address(src) + 16)), report);
+    }
+
+    @Test
+    void useAfterFreeIsReported() {
+        CUfunction f = function(faults(), "emu_load_at");
+        CUdeviceptr dst = alloc(4);
+        CUdeviceptr src = upload(new float[] {1, 2, 3, 4});
+        ok(cuMemFree(src));
+        expect(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS, launch(f, 1, 1, 1, 1, 0, args(dst, src, i32(1))));
+        String report = StandIn.lastError();
+        assertTrue(report.contains("kernel emu_load_at") && report.contains("use after free"), report);
+        assertTrue(report.contains(String.format("0x%x", address(src) + 4)), report);
+    }
+
+    @Test
+    void sharedMemoryRacesAreReported() {
+        CUfunction f = function(faults(), "emu_shared_race");
+        CUdeviceptr out = alloc(4 * 64);
+        ok(launch(f, 1, 1, 1, 1, 0, args(out)));  // one thread: nothing to race with
+        expect(CUresult.CUDA_ERROR_LAUNCH_FAILED, launch(f, 1, 1, 64, 1, 0, args(out)));
+        String report = StandIn.lastError();
+        assertTrue(report.contains("kernel emu_shared_race") && report.contains("shared-memory race"), report);
+        assertTrue(report.contains("st.shared.f32"), report);
+    }
+
+    @Test
+    void readsOfUninitialisedSharedMemoryAreReported() {
+        CUfunction f = function(faults(), "emu_shared_uninitialised");
+        CUdeviceptr out = alloc(4 * 64);
+        ok(launch(f, 1, 1, 32, 1, 0, args(out)));
+        assertEquals(31f, downloadFloats(out, 32)[31]);
+        expect(CUresult.CUDA_ERROR_LAUNCH_FAILED, launch(f, 1, 1, 64, 1, 0, args(out)));
+        String report = StandIn.lastError();
+        assertTrue(report.contains("kernel emu_shared_uninitialised"), report);
+        assertTrue(report.contains("uninitialised shared memory at offset 128"), report);
+        assertTrue(report.contains("thread (32,0,0)"), report);
     }
 
     @Test
@@ -840,10 +899,13 @@ class StandInDriverTest {
         expect(CUresult.CUDA_ERROR_INVALID_IMAGE, cuModuleLoadData(new CUmodule(), fatbin));
         expect(CUresult.CUDA_ERROR_INVALID_IMAGE,
                 cuModuleLoadData(new CUmodule(), "just some text\0".getBytes(StandardCharsets.US_ASCII)));
-        String orphan = ".version 8.0\n.target sm_80\n.address_size 64\n"
-                + ".visible .entry emu_kernel_without_host_build(\n\t.param .u64 p\n)\n{\n\tret;\n}\n\0";
-        expect(CUresult.CUDA_ERROR_NOT_FOUND, cuModuleLoadData(new CUmodule(), orphan.getBytes(StandardCharsets.US_ASCII)));
-        assertTrue(StandIn.lastError().contains("emu_kernel_without_host_build"), StandIn.lastError());
+        String unsupported = ".version 8.0\n.target sm_80\n.address_size 64\n"
+                + ".visible .entry emu_needs_sad(\n\t.param .u64 p\n)\n{\n\t.reg .b32 %r<2>;\n"
+                + "\tsad.u32 %r1, %r0, %r0, %r0;\n\tret;\n}\n\0";
+        expect(CUresult.CUDA_ERROR_INVALID_PTX,
+                cuModuleLoadData(new CUmodule(), unsupported.getBytes(StandardCharsets.US_ASCII)));
+        assertTrue(StandIn.lastError().contains("unsupported PTX instruction 'sad.u32'"), StandIn.lastError());
+        assertTrue(StandIn.lastError().contains("line 9"), StandIn.lastError());
     }
 
     @Test

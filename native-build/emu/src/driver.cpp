@@ -278,8 +278,8 @@ CUresult allocate(Context* ctx, size_t bytes, AllocKind kind, unsigned flags, vo
 // still uses it is reported as a use after free instead of silently reading a newer allocation.
 std::deque<std::pair<uintptr_t, size_t>> g_quarantine;
 size_t g_quarantine_bytes = 0;
-constexpr size_t kQuarantineLimit = 256u << 20;
-constexpr size_t kQuarantineEntries = 1024;
+constexpr size_t kQuarantineLimit = 64u << 20;
+constexpr size_t kQuarantineEntries = 64;
 
 void release_locked(std::map<uintptr_t, Allocation>::iterator it) {
     if (it->second.kind == K_HOST) {

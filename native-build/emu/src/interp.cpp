@@ -42,6 +42,24 @@ inline uint64_t fres32(float f) { return std::isnan(f) ? kCanonicalNaN32 : bits3
 inline uint64_t fres64(double d) { return std::isnan(d) ? kCanonicalNaN64 : bits64(d); }
 inline float ftz32(float f) { return std::fpclassify(f) == FP_SUBNORMAL ? std::copysign(0.0f, f) : f; }
 
+// Fixed-size accesses: a memcpy of a variable length into a 64-bit local defeats store forwarding.
+inline uint64_t load_n(const uint8_t* q, int n) {
+    switch (n) {
+        case 1: return *q;
+        case 2: { uint16_t v; std::memcpy(&v, q, 2); return v; }
+        case 4: { uint32_t v; std::memcpy(&v, q, 4); return v; }
+        default: { uint64_t v; std::memcpy(&v, q, 8); return v; }
+    }
+}
+inline void store_n(uint8_t* q, int n, uint64_t v) {
+    switch (n) {
+        case 1: *q = static_cast<uint8_t>(v); break;
+        case 2: { uint16_t w = static_cast<uint16_t>(v); std::memcpy(q, &w, 2); break; }
+        case 4: { uint32_t w = static_cast<uint32_t>(v); std::memcpy(q, &w, 4); break; }
+        default: std::memcpy(q, &v, 8);
+    }
+}
+
 inline uint64_t mask_of(int bytes) { return bytes >= 8 ? ~0ull : (1ull << (8 * bytes)) - 1; }
 inline int64_t sext(uint64_t v, int bytes) {
     if (bytes >= 8) return static_cast<int64_t>(v);
@@ -140,10 +158,18 @@ public:
         nwarps_ = (nthreads_ + 31) / 32;
         nregs_ = std::max(1, p_.num_regs);
         shared_size_ = p_.static_shared + cfg_.dynamic_smem;
-        shared_.assign(shared_size_ + 16, 0);
-        shadow_.assign(shared_size_ + 16, Shadow());
-        regs_.reset(new uint64_t[static_cast<size_t>(nwarps_) * nregs_ * 32]);
-        warps_.assign(nwarps_, Warp());
+        // Buffers are kept per thread between launches: allocating them afresh costs page faults on
+        // every launch, which dominates the many tiny launches of a training loop.
+        thread_local Buffers buffers;
+        buffers.shared.resize(shared_size_ + 16);
+        buffers.shadow.assign(shared_size_ + 16, Shadow());
+        size_t nreg_words = static_cast<size_t>(nwarps_) * nregs_ * 32;
+        if (buffers.regs.size() < nreg_words) buffers.regs.resize(nreg_words);
+        buffers.warps.resize(nwarps_);
+        shared_ = buffers.shared.data();
+        shadow_ = buffers.shadow.data();
+        regs_ = buffers.regs.data();
+        warps_ = buffers.warps.data();
         const uint64_t total = static_cast<uint64_t>(cfg_.grid[0]) * cfg_.grid[1] * cfg_.grid[2];
         for (uint64_t b; !stop.load(std::memory_order_relaxed) && (b = next.fetch_add(1)) < total;) {
             ctaid_[0] = static_cast<unsigned>(b % cfg_.grid[0]);
@@ -168,10 +194,16 @@ private:
     unsigned nthreads_ = 0, nwarps_ = 0;
     int nregs_ = 1;
     size_t shared_size_ = 0;
-    std::vector<uint8_t> shared_;
-    std::vector<Shadow> shadow_;
-    std::unique_ptr<uint64_t[]> regs_;
-    std::vector<Warp> warps_;
+    struct Buffers {
+        std::vector<uint8_t> shared;
+        std::vector<Shadow> shadow;
+        std::vector<uint64_t> regs;
+        std::vector<Warp> warps;
+    };
+    uint8_t* shared_ = nullptr;
+    Shadow* shadow_ = nullptr;
+    uint64_t* regs_ = nullptr;
+    Warp* warps_ = nullptr;
     unsigned ctaid_[3] = {0, 0, 0};
     uint32_t epoch_ = 0, block_epoch_ = 0;  // barrier intervals, counted over the whole launch
     const MemRange* last_ = nullptr;
@@ -281,7 +313,7 @@ private:
                     bool& is_shared) {
         const char* kind = store ? "store" : "load";
         is_shared = false;
-        if (a % n != 0 && !(space == S_PARAM)) {
+        if ((a & (n - 1)) != 0 && space != S_PARAM) {  // n is a power of two
             char buf[160];
             std::snprintf(buf, sizeof buf, "misaligned %zu-byte %s at 0x%llx", n, kind, (unsigned long long)a);
             err = report(E_MISALIGNED_ADDRESS, in, l, buf);
@@ -305,7 +337,7 @@ private:
                 return nullptr;
             }
             is_shared = true;
-            return shared_.data() + a;
+            return shared_ + a;
         }
         if (find(a, n) == nullptr) {
             err = report(E_ILLEGAL_ADDRESS, in, l, std::string("global ") + kind + " of " + std::to_string(n) +
@@ -381,7 +413,7 @@ private:
     CUresult block() {
         block_epoch_ = ++epoch_;
         // Uninitialised shared memory reads as NaN where the checks are not the point.
-        fill_nan_pattern(shared_.data(), shared_size_);
+        fill_nan_pattern(shared_, shared_size_);
         // Registers are not cleared: nvcc's PTX writes every register before reading it, and clearing
         // them for every block of a large grid would cost more than running most blocks.
         for (unsigned i = 0; i < nwarps_; i++) {
@@ -423,7 +455,7 @@ private:
         bool all = true, any = false;
         for (unsigned i = 0; i < nwarps_; i++) {
             Warp& w = warps_[i];
-            R_ = regs_.get() + static_cast<size_t>(i) * nregs_ * 32;
+            R_ = regs_ + static_cast<size_t>(i) * nregs_ * 32;
             w_ = i;
             for (uint32_t m = w.at_bar; m; m &= m - 1) {
                 int l = __builtin_ctz(m);
@@ -440,7 +472,7 @@ private:
         }
         for (unsigned i = 0; i < nwarps_; i++) {
             Warp& w = warps_[i];
-            R_ = regs_.get() + static_cast<size_t>(i) * nregs_ * 32;
+            R_ = regs_ + static_cast<size_t>(i) * nregs_ * 32;
             if (red != nullptr) {
                 uint64_t v = red->sub == X_POPC ? count : (red->sub == X_AND ? all : any);
                 for (uint32_t m = w.at_bar; m; m &= m - 1) put(red->o[0], __builtin_ctz(m), v);
@@ -469,7 +501,7 @@ private:
     CUresult run_warp(unsigned wi) {
         Warp& w = warps_[wi];
         w_ = wi;
-        R_ = regs_.get() + static_cast<size_t>(wi) * nregs_ * 32;
+        R_ = regs_ + static_cast<size_t>(wi) * nregs_ * 32;
         const Insn* code = p_.code.data();
         while (w.mask != 0) {
             const Insn& in = code[w.pc];
@@ -1076,16 +1108,15 @@ private:
             uint8_t* p = locate(in, l, a, n, store, in.space, err, is_shared);
             if (p == nullptr) return err;
             if (is_shared) {
-                if (CUresult r = check_shared(in, l, static_cast<size_t>(p - shared_.data()), n, store, false)) return r;
+                if (CUresult r = check_shared(in, l, static_cast<size_t>(p - shared_), n, store, false)) return r;
             }
             for (int k = 0; k < in.vec; k++) {
                 uint8_t* q = p + k * eb;
                 if (store) {
                     uint64_t v = data.kind == K_VEC ? (data.vec[k] >= 0 ? R_[data.vec[k] * 32 + l] : 0) : raw(data, l);
-                    std::memcpy(q, &v, static_cast<size_t>(eb));
+                    store_n(q, eb, v);
                 } else {
-                    uint64_t v = 0;
-                    std::memcpy(&v, q, static_cast<size_t>(eb));
+                    uint64_t v = load_n(q, eb);
                     if (sgn) v = static_cast<uint64_t>(sext(v, eb));
                     if (data.kind == K_VEC) { if (data.vec[k] >= 0) R_[data.vec[k] * 32 + l] = v; }
                     else put(data, l, v);
@@ -1112,10 +1143,9 @@ private:
             uint8_t* p = locate(in, l, a, static_cast<size_t>(nb), true, in.space, err, is_shared);
             if (p == nullptr) return err;
             if (is_shared) {
-                if (CUresult r = check_shared(in, l, static_cast<size_t>(p - shared_.data()), static_cast<size_t>(nb), true, true)) return r;
+                if (CUresult r = check_shared(in, l, static_cast<size_t>(p - shared_), static_cast<size_t>(nb), true, true)) return r;
             }
-            uint64_t old = 0;
-            std::memcpy(&old, p, static_cast<size_t>(nb));
+            uint64_t old = load_n(p, nb);
             uint64_t b = raw(bop, l) & msk, r = old;
             switch (in.sub) {
                 case X_ADD:
@@ -1144,7 +1174,7 @@ private:
                 case X_CAS: r = old == b ? raw(in.o[3], l) & msk : old; break;
                 default: return report(E_ILLEGAL_INSTRUCTION, in, l, "unsupported atomic operation");
             }
-            std::memcpy(p, &r, static_cast<size_t>(nb));
+            store_n(p, nb, r);
             if (!nodest) put(in.o[0], l, sgn ? static_cast<uint64_t>(sext(old, nb)) : old);
         }
         return OK;

@@ -46,6 +46,8 @@ class StandInBackendTest {
         try (Device d = Device.auto()) {
             assertEquals("cuda", d.name());
             assertTrue(d.description().contains("stand-in"), d.description());
+            // The stand-in executes the PTX inside the fatbins, so the GPU's loading path is the one tested.
+            assertTrue(d.description().endsWith("kernels from fatbin"), d.description());
             assertTrue(d.fallbackReason().isEmpty());
         }
     }

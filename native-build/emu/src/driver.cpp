@@ -97,9 +97,6 @@ struct Context {
     bool alive = true;
     CUresult sticky = OK;
     std::string sticky_reason;
-    size_t limits[10] = {1024, 1 << 20, 8 << 20, 2, 2048, 0, 0, 0, 0, 0};
-    int cache_config = 0;
-    int shared_config = 0;
 };
 
 }  // namespace
@@ -520,17 +517,6 @@ int max_threads_of(const Function* f) {
     return static_cast<int>(kMaxThreadsPerBlock);
 }
 
-int occupancy_blocks(const Function* f, int block_size, size_t dyn) {
-    if (block_size <= 0) return 0;
-    int by_threads = 2048 / block_size;
-    int blocks = by_threads < 32 ? by_threads : 32;
-    size_t smem = f->entry.static_shared_bytes + dyn;
-    if (smem > 0) {
-        int by_smem = static_cast<int>((228 * 1024) / (smem + 1024));
-        if (by_smem < blocks) blocks = by_smem;
-    }
-    return blocks;
-}
 
 CUresult launch(Function* f, const unsigned grid[3], const unsigned block[3], unsigned shared, void* stream,
                 void** params, void** extra, const char* what) {
@@ -690,33 +676,6 @@ API CUresult cuDeviceGetName(char* name, int len, CUdevice dev) {
     return OK;
 }
 
-API CUresult cuDeviceGetUuid(unsigned char* uuid, CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
-    if (uuid == nullptr) return fail(E_INVALID_VALUE, "cuDeviceGetUuid: null pointer");
-    static const unsigned char id[16] = {'f', 'u', 's', 'e', 'd', 'o', 'p', 't', '-', 's', 't', 'a', 'n', 'd', 'i', 'n'};
-    std::memcpy(uuid, id, 16);
-    return OK;
-}
-
-API CUresult cuDeviceGetPCIBusId(char* bus, int len, CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
-    if (bus == nullptr || len <= 0) return fail(E_INVALID_VALUE, "cuDeviceGetPCIBusId: bad buffer");
-    std::snprintf(bus, static_cast<size_t>(len), "0000:00:00.0");
-    return OK;
-}
-
-API CUresult cuDeviceGetByPCIBusId(CUdevice* dev, const char* bus) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
-    if (dev == nullptr || bus == nullptr) return fail(E_INVALID_VALUE, "cuDeviceGetByPCIBusId: null pointer");
-    if (strcasecmp(bus, "0000:00:00.0") != 0 && strcasecmp(bus, "00:00.0") != 0)
-        return fail(E_INVALID_DEVICE, "no device with that PCI bus id");
-    *dev = 0;
-    return OK;
-}
-
 API CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice dev) {
     EMU_ENTER(CAT_NONE)
     if (CUresult r = check_device(dev)) return r;
@@ -800,37 +759,6 @@ API CUresult cuDeviceGetAttribute(int* value, int attrib, CUdevice dev) {
     int v;
     if (!device_attribute(attrib, v)) return fail(E_INVALID_VALUE, "unknown device attribute " + std::to_string(attrib));
     *value = v;
-    return OK;
-}
-
-struct EmuDevProp {
-    int maxThreadsPerBlock;
-    int maxThreadsDim[3];
-    int maxGridSize[3];
-    int sharedMemPerBlock;
-    int totalConstantMemory;
-    int SIMDWidth;
-    int memPitch;
-    int regsPerBlock;
-    int clockRate;
-    int textureAlign;
-};
-
-API CUresult cuDeviceGetProperties(EmuDevProp* p, CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
-    if (p == nullptr) return fail(E_INVALID_VALUE, "cuDeviceGetProperties: null pointer");
-    *p = EmuDevProp{1024, {1024, 1024, 64}, {2147483647, 65535, 65535}, static_cast<int>(kSharedPerBlock), 65536, 32,
-                    2147483647, 65536, 1980000, 512};
-    return OK;
-}
-
-API CUresult cuDeviceCanAccessPeer(int* can, CUdevice dev, CUdevice peer) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
-    if (CUresult r = check_device(peer)) return r;
-    if (can == nullptr) return fail(E_INVALID_VALUE, "cuDeviceCanAccessPeer: null pointer");
-    *can = 0;
     return OK;
 }
 
@@ -922,94 +850,10 @@ API CUresult cuCtxGetFlags(unsigned int* flags) {
     return OK;
 }
 
-API CUresult cuCtxGetId(CUcontext ctx, unsigned long long* id) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
-    std::lock_guard<std::recursive_mutex> lock(g_mu);
-    Context* c = ctx ? static_cast<Context*>(ctx) : current_context();
-    if (!live_context(c)) return fail(E_INVALID_CONTEXT, "cuCtxGetId: invalid context");
-    if (id == nullptr) return fail(E_INVALID_VALUE, "cuCtxGetId: null pointer");
-    *id = c->id;
-    return OK;
-}
-
-API CUresult cuCtxGetApiVersion(CUcontext ctx, unsigned int* version) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
-    std::lock_guard<std::recursive_mutex> lock(g_mu);
-    Context* c = ctx ? static_cast<Context*>(ctx) : current_context();
-    if (!live_context(c)) return fail(E_INVALID_CONTEXT, "cuCtxGetApiVersion: invalid context");
-    if (version == nullptr) return fail(E_INVALID_VALUE, "cuCtxGetApiVersion: null pointer");
-    *version = 3020;
-    return OK;
-}
-
 API CUresult cuCtxSynchronize(void) {
     EMU_ENTER(CAT_SYNC)
     Context* c;
     return need_context(c);
-}
-
-API CUresult cuCtxGetLimit(size_t* value, int limit) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (value == nullptr || limit < 0 || limit >= 10) return fail(E_INVALID_VALUE, "cuCtxGetLimit: bad limit");
-    if (limit >= 5 && limit <= 6) return fail(E_INVALID_VALUE, "cuCtxGetLimit: unsupported limit");
-    *value = c->limits[limit];
-    return OK;
-}
-
-API CUresult cuCtxSetLimit(int limit, size_t value) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (limit < 0 || limit > 4) return fail(E_INVALID_VALUE, "cuCtxSetLimit: unsupported limit");
-    c->limits[limit] = value;
-    return OK;
-}
-
-API CUresult cuCtxGetCacheConfig(int* config) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (config == nullptr) return fail(E_INVALID_VALUE, "cuCtxGetCacheConfig: null pointer");
-    *config = c->cache_config;
-    return OK;
-}
-
-API CUresult cuCtxSetCacheConfig(int config) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    c->cache_config = config;
-    return OK;
-}
-
-API CUresult cuCtxGetSharedMemConfig(int* config) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (config == nullptr) return fail(E_INVALID_VALUE, "cuCtxGetSharedMemConfig: null pointer");
-    *config = c->shared_config;
-    return OK;
-}
-
-API CUresult cuCtxSetSharedMemConfig(int config) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    c->shared_config = config;
-    return OK;
-}
-
-API CUresult cuCtxGetStreamPriorityRange(int* least, int* greatest) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (least) *least = 0;
-    if (greatest) *greatest = -5;
-    return OK;
 }
 
 API CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
@@ -1095,22 +939,6 @@ API CUresult cuMemAllocManaged(CUdeviceptr* dptr, size_t bytes, unsigned int fla
     return r;
 }
 
-API CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pitch, size_t width, size_t height, unsigned int elem) {
-    EMU_ENTER(CAT_ALLOC)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (dptr == nullptr || pitch == nullptr || (elem != 4 && elem != 8 && elem != 16) || width == 0 || height == 0)
-        return fail(E_INVALID_VALUE, "cuMemAllocPitch: bad arguments");
-    size_t p = (width + 511) & ~static_cast<size_t>(511);
-    void* mem = nullptr;
-    CUresult r = allocate(c, p * height, K_DEVICE, 0, &mem, "cuMemAllocPitch");
-    if (r == OK) {
-        *dptr = reinterpret_cast<CUdeviceptr>(mem);
-        *pitch = p;
-    }
-    return r;
-}
-
 API CUresult cuMemFree_v2(CUdeviceptr dptr) {
     EMU_ENTER(CAT_FREE)
     Context* c;
@@ -1167,51 +995,6 @@ API CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr* dptr, void* p, unsigned i
         return fail(E_INVALID_VALUE, "cuMemHostGetDevicePointer: not a pinned host allocation");
     *dptr = reinterpret_cast<CUdeviceptr>(p);
     return OK;
-}
-
-API CUresult cuMemHostGetFlags(unsigned int* flags, void* p) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    std::lock_guard<std::recursive_mutex> lock(g_mu);
-    auto it = g_allocs.find(reinterpret_cast<uintptr_t>(p));
-    if (flags == nullptr || it == g_allocs.end() || it->second.kind != K_HOST)
-        return fail(E_INVALID_VALUE, "cuMemHostGetFlags: not a pinned host allocation");
-    *flags = it->second.flags;
-    return OK;
-}
-
-API CUresult cuMemHostRegister_v2(void* p, size_t bytes, unsigned int) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (p == nullptr || bytes == 0) return fail(E_INVALID_VALUE, "cuMemHostRegister: bad arguments");
-    return OK;  // all host memory is already as good as pinned
-}
-
-API CUresult cuMemHostUnregister(void* p) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (p == nullptr) return fail(E_INVALID_VALUE, "cuMemHostUnregister: null pointer");
-    return OK;
-}
-
-API CUresult cuMemGetAddressRange_v2(CUdeviceptr* base, size_t* size, CUdeviceptr dptr) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    std::lock_guard<std::recursive_mutex> lock(g_mu);
-    auto it = g_allocs.upper_bound(dptr);
-    if (it != g_allocs.begin()) {
-        --it;
-        if (dptr >= it->first && dptr < it->first + it->second.size && it->second.kind != K_HOST) {
-            if (base) *base = it->first;
-            if (size) *size = it->second.size;
-            return OK;
-        }
-    }
-    return fail(E_NOT_FOUND, "cuMemGetAddressRange: pointer is not inside a device allocation");
 }
 
 // ----------------------------------- copies -----------------------------------
@@ -1281,30 +1064,10 @@ API CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream 
     return unified_copy(dst, src, n, "cuMemcpyAsync");
 }
 
-API CUresult cuMemcpyPeer(CUdeviceptr dst, CUcontext, CUdeviceptr src, CUcontext, size_t n) {
-    EMU_ENTER(CAT_COPY | CAT_BLOCKING_COPY)
-    COPY_PROLOGUE()
-    return copy_d_h(reinterpret_cast<void*>(dst), true, reinterpret_cast<const void*>(src), true, n, "cuMemcpyPeer");
-}
-
-API CUresult cuMemcpyPeerAsync(CUdeviceptr dst, CUcontext, CUdeviceptr src, CUcontext, size_t n, CUstream s) {
-    EMU_ENTER(CAT_COPY | CAT_ASYNC_COPY)
-    COPY_PROLOGUE()
-    if (CUresult r = check_stream(s)) return r;
-    return copy_d_h(reinterpret_cast<void*>(dst), true, reinterpret_cast<const void*>(src), true, n,
-                    "cuMemcpyPeerAsync");
-}
-
 API CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) {
     EMU_ENTER(CAT_MEMSET)
     COPY_PROLOGUE()
     return memset_n(d, v, n, 1, "cuMemsetD8");
-}
-
-API CUresult cuMemsetD16_v2(CUdeviceptr d, unsigned short v, size_t n) {
-    EMU_ENTER(CAT_MEMSET)
-    COPY_PROLOGUE()
-    return memset_n(d, v, n, 2, "cuMemsetD16");
 }
 
 API CUresult cuMemsetD32_v2(CUdeviceptr d, unsigned int v, size_t n) {
@@ -1318,13 +1081,6 @@ API CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream 
     COPY_PROLOGUE()
     if (CUresult r = check_stream(s)) return r;
     return memset_n(d, v, n, 1, "cuMemsetD8Async");
-}
-
-API CUresult cuMemsetD16Async(CUdeviceptr d, unsigned short v, size_t n, CUstream s) {
-    EMU_ENTER(CAT_MEMSET)
-    COPY_PROLOGUE()
-    if (CUresult r = check_stream(s)) return r;
-    return memset_n(d, v, n, 2, "cuMemsetD16Async");
 }
 
 API CUresult cuMemsetD32Async(CUdeviceptr d, unsigned int v, size_t n, CUstream s) {
@@ -1413,14 +1169,6 @@ API CUresult cuModuleGetGlobal_v2(CUdeviceptr* dptr, size_t* bytes, CUmodule hmo
     return fail(E_NOT_FOUND, std::string("cuModuleGetGlobal: no global named ") + name);
 }
 
-API CUresult cuModuleGetLoadingMode(int* mode) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
-    if (mode == nullptr) return fail(E_INVALID_VALUE, "cuModuleGetLoadingMode: null pointer");
-    *mode = 1;  // eager
-    return OK;
-}
-
 // ================================= functions =================================
 
 static CUresult function_for_query(CUfunction h, Function*& f) {
@@ -1473,27 +1221,6 @@ API CUresult cuFuncSetAttribute(CUfunction h, int attrib, int value) {
     return fail(E_INVALID_VALUE, "cuFuncSetAttribute: attribute cannot be set");
 }
 
-API CUresult cuFuncSetCacheConfig(CUfunction h, int) {
-    EMU_ENTER(CAT_NONE)
-    Function* f;
-    return function_for_query(h, f);
-}
-
-API CUresult cuFuncSetSharedMemConfig(CUfunction h, int) {
-    EMU_ENTER(CAT_NONE)
-    Function* f;
-    return function_for_query(h, f);
-}
-
-API CUresult cuFuncGetModule(CUmodule* hmod, CUfunction h) {
-    EMU_ENTER(CAT_NONE)
-    Function* f;
-    if (CUresult r = function_for_query(h, f)) return r;
-    if (hmod == nullptr) return fail(E_INVALID_VALUE, "cuFuncGetModule: null pointer");
-    *hmod = f->module;
-    return OK;
-}
-
 // ================================== launches ==================================
 
 API CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
@@ -1513,71 +1240,6 @@ API CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned gx, unsigned gy, u
                   "cuLaunchCooperativeKernel");
 }
 
-typedef void (*EmuHostFn)(void*);
-
-API CUresult cuLaunchHostFunc(CUstream stream, EmuHostFn fn, void* user) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (CUresult r = check_stream(stream)) return r;
-    if (fn == nullptr) return fail(E_INVALID_VALUE, "cuLaunchHostFunc: null function");
-    fn(user);
-    return OK;
-}
-
-API CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, CUfunction h, int block_size, size_t dyn) {
-    EMU_ENTER(CAT_NONE)
-    Function* f;
-    if (CUresult r = function_for_query(h, f)) return r;
-    if (blocks == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    *blocks = block_size > max_threads_of(f) ? 0 : occupancy_blocks(f, block_size, dyn);
-    return OK;
-}
-
-API CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int* blocks, CUfunction h, int block_size,
-                                                                   size_t dyn, unsigned int) {
-    EMU_ENTER(CAT_NONE)
-    Function* f;
-    if (CUresult r = function_for_query(h, f)) return r;
-    if (blocks == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    *blocks = block_size > max_threads_of(f) ? 0 : occupancy_blocks(f, block_size, dyn);
-    return OK;
-}
-
-static CUresult potential_block_size(int* min_grid, int* block_size, CUfunction h, size_t dyn, int limit) {
-    Function* f;
-    if (CUresult r = function_for_query(h, f)) return r;
-    if (min_grid == nullptr || block_size == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    int bs = max_threads_of(f);
-    if (limit > 0 && limit < bs) bs = limit;
-    if (bs >= 32) bs &= ~31;
-    *block_size = bs;
-    *min_grid = occupancy_blocks(f, bs, dyn) * sm_count();
-    return OK;
-}
-
-// The variable-shared-memory callback is ignored: dynamic shared memory is
-// taken as the fixed `dyn` argument.
-API CUresult cuOccupancyMaxPotentialBlockSize(int* min_grid, int* block_size, CUfunction h, void*, size_t dyn,
-                                              int limit) {
-    EMU_ENTER(CAT_NONE)
-    return potential_block_size(min_grid, block_size, h, dyn, limit);
-}
-
-API CUresult cuOccupancyMaxPotentialBlockSizeWithFlags(int* min_grid, int* block_size, CUfunction h, void*,
-                                                       size_t dyn, int limit, unsigned int) {
-    EMU_ENTER(CAT_NONE)
-    return potential_block_size(min_grid, block_size, h, dyn, limit);
-}
-
-API CUresult cuOccupancyAvailableDynamicSMemPerBlock(size_t* bytes, CUfunction h, int, int) {
-    EMU_ENTER(CAT_NONE)
-    Function* f;
-    if (CUresult r = function_for_query(h, f)) return r;
-    if (bytes == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    *bytes = kSharedPerBlockOptin - f->entry.static_shared_bytes;
-    return OK;
-}
 
 // ============================== streams and events ==============================
 
@@ -1595,11 +1257,6 @@ static CUresult new_stream(CUstream* out, unsigned flags, int priority) {
 API CUresult cuStreamCreate(CUstream* out, unsigned int flags) {
     EMU_ENTER(CAT_NONE)
     return new_stream(out, flags, 0);
-}
-
-API CUresult cuStreamCreateWithPriority(CUstream* out, unsigned int flags, int priority) {
-    EMU_ENTER(CAT_NONE)
-    return new_stream(out, flags, priority < -5 ? -5 : (priority > 0 ? 0 : priority));
 }
 
 static Stream* real_stream(CUstream s) {
@@ -1654,17 +1311,6 @@ API CUresult cuStreamGetFlags(CUstream s, unsigned int* flags) {
     return OK;
 }
 
-API CUresult cuStreamGetPriority(CUstream s, int* priority) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (CUresult r = check_stream(s)) return r;
-    if (priority == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    Stream* st = real_stream(s);
-    *priority = st ? st->priority : 0;
-    return OK;
-}
-
 API CUresult cuStreamGetCtx(CUstream s, CUcontext* out) {
     EMU_ENTER(CAT_NONE)
     Context* c;
@@ -1673,38 +1319,6 @@ API CUresult cuStreamGetCtx(CUstream s, CUcontext* out) {
     if (out == nullptr) return fail(E_INVALID_VALUE, "null pointer");
     Stream* st = real_stream(s);
     *out = st ? st->ctx : c;
-    return OK;
-}
-
-API CUresult cuStreamGetId(CUstream s, unsigned long long* id) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (CUresult r = check_stream(s)) return r;
-    if (id == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    *id = reinterpret_cast<uintptr_t>(s);
-    return OK;
-}
-
-API CUresult cuStreamIsCapturing(CUstream s, int* status) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (CUresult r = check_stream(s)) return r;
-    if (status == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    *status = 0;  // never capturing: graphs are not supported
-    return OK;
-}
-
-typedef void (*EmuStreamCallback)(CUstream, CUresult, void*);
-
-API CUresult cuStreamAddCallback(CUstream s, EmuStreamCallback cb, void* user, unsigned int flags) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (CUresult r = check_stream(s)) return r;
-    if (cb == nullptr || flags != 0) return fail(E_INVALID_VALUE, "cuStreamAddCallback: bad arguments");
-    cb(s, OK, user);
     return OK;
 }
 
@@ -1748,11 +1362,6 @@ static CUresult record_event(CUevent e, CUstream s) {
 }
 
 API CUresult cuEventRecord(CUevent e, CUstream s) {
-    EMU_ENTER(CAT_NONE)
-    return record_event(e, s);
-}
-
-API CUresult cuEventRecordWithFlags(CUevent e, CUstream s, unsigned int) {
     EMU_ENTER(CAT_NONE)
     return record_event(e, s);
 }
@@ -1901,18 +1510,6 @@ API CUresult cuGetErrorString(CUresult code, const char** text) {
     const ErrorName* e = find_error(code);
     *text = e ? e->text : nullptr;
     return e ? OK : E_INVALID_VALUE;
-}
-
-API CUresult cuProfilerStart(void) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    return need_context(c);
-}
-
-API CUresult cuProfilerStop(void) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    return need_context(c);
 }
 
 // ============================ control API (tests) ==============================

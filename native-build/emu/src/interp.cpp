@@ -268,6 +268,9 @@ private:
             default: return 0;
         }
     }
+    inline uint64_t vec_elem(const Operand& o, int k, int l) const {
+        return o.vec[k] >= 0 ? R_[o.vec[k] * 32 + l] : (o.vec[k] == kVecImm ? o.vimm[k] : 0);
+    }
     inline void put(const Operand& o, int l, uint64_t v) {
         if (o.kind == K_REG) R_[o.reg * 32 + l] = v;
     }
@@ -579,7 +582,7 @@ private:
                     LANES(em) {
                         uint64_t v = 0;
                         for (int k = 0; k < o[1].count; k++)
-                            v |= (R_[o[1].vec[k] * 32 + l] & mask_of(part / 8)) << (k * part);
+                            v |= (vec_elem(o[1], k, l) & mask_of(part / 8)) << (k * part);
                         put(o[0], l, v);
                     }
                 } else if (o[0].kind == K_VEC) {  // unpack
@@ -1113,7 +1116,7 @@ private:
             for (int k = 0; k < in.vec; k++) {
                 uint8_t* q = p + k * eb;
                 if (store) {
-                    uint64_t v = data.kind == K_VEC ? (data.vec[k] >= 0 ? R_[data.vec[k] * 32 + l] : 0) : raw(data, l);
+                    uint64_t v = data.kind == K_VEC ? vec_elem(data, k, l) : raw(data, l);
                     store_n(q, eb, v);
                 } else {
                     uint64_t v = load_n(q, eb);

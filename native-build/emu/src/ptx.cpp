@@ -561,7 +561,8 @@ private:
                     if (o.count >= 4) return fail("vector too long in " + opcode);
                     if (part.kind == K_REG) o.vec[o.count++] = part.reg;
                     else if (part.kind == K_SINK) o.vec[o.count++] = -1;
-                    else return fail("vector elements must be registers in " + opcode);
+                    else if (part.kind == K_IMM) { o.vimm[o.count] = static_cast<uint32_t>(part.imm); o.vec[o.count++] = kVecImm; }
+                    else return fail("vector elements must be registers or immediates in " + opcode);
                     if (peek() == ",") pos_++;
                 }
                 pos_++;

@@ -62,6 +62,7 @@ enum Sub : uint8_t {
 };
 
 enum OpKind : uint8_t { K_NONE, K_REG, K_IMM, K_SREG, K_VEC, K_ADDR, K_SINK };
+constexpr int32_t kVecImm = -2;
 
 enum SReg : uint8_t {
     SR_TID_X, SR_TID_Y, SR_TID_Z, SR_NTID_X, SR_NTID_Y, SR_NTID_Z, SR_CTAID_X, SR_CTAID_Y, SR_CTAID_Z,
@@ -76,7 +77,8 @@ struct Operand {
     uint8_t count = 0;    // vector length
     uint8_t sreg = 0;
     int32_t reg = -1;     // register slot (K_REG; base of K_ADDR or -1)
-    int32_t vec[4] = {-1, -1, -1, -1};  // K_VEC slots, -1 for the sink "_"
+    int32_t vec[4] = {-1, -1, -1, -1};  // K_VEC slots, -1 for the sink "_", kVecImm for an immediate
+    uint32_t vimm[4] = {0, 0, 0, 0};    // the immediates of K_VEC elements
     uint64_t imm = 0;     // K_IMM bits; K_ADDR constant part
 };
 

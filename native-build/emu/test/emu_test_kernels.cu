@@ -168,3 +168,20 @@ extern "C" __global__ void emu_block_votes(int* out) {
         out[2] = any;
     }
 }
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+// f32 to f16 and bf16 in two rounding modes and back, with 16-bit stores and loads: the conversions that
+// half-precision parameter and gradient storage will use.
+extern "C" __global__ void emu_half_convert(const float* in, unsigned short* bits, float* back, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float x = in[i];
+    bits[4 * i + 0] = __half_as_ushort(__float2half_rn(x));
+    bits[4 * i + 1] = __half_as_ushort(__float2half_rz(x));
+    bits[4 * i + 2] = __bfloat16_as_ushort(__float2bfloat16_rn(x));
+    bits[4 * i + 3] = __bfloat16_as_ushort(__float2bfloat16_rz(x));
+    back[2 * i + 0] = __half2float(__ushort_as_half(bits[4 * i + 0]));
+    back[2 * i + 1] = __bfloat162float(__ushort_as_bfloat16(bits[4 * i + 2]));
+}

@@ -173,7 +173,7 @@ public final class StandIn {
 
     /**
      * Synchronous (host-blocking) copies only: {@code cuMemcpyHtoD_v2}, {@code cuMemcpyDtoH_v2},
-     * {@code cuMemcpyDtoD_v2}, {@code cuMemcpy}, {@code cuMemcpyPeer}. They are not counted as synchronisations.
+     * {@code cuMemcpyDtoD_v2}, {@code cuMemcpy}. They are not counted as synchronisations.
      *
      * @return the number of blocking copy calls
      */
@@ -192,7 +192,7 @@ public final class StandIn {
     }
 
     /**
-     * Live device allocations ({@code cuMemAlloc}, {@code cuMemAllocPitch}, {@code cuMemAllocManaged}), across all
+     * Live device allocations ({@code cuMemAlloc}, {@code cuMemAllocManaged}), across all
      * contexts. Destroying a context frees its allocations.
      *
      * @return the number of allocations not yet freed

@@ -819,6 +819,97 @@ class StandInDriverTest {
         assertTrue(StandIn.lastError().contains("can never continue"), StandIn.lastError());
     }
 
+    /** The value of each 16-bit pattern of a half-precision format, with NaN for NaNs. */
+    private static double[] values16(boolean bf16) {
+        double[] v = new double[1 << 16];
+        for (int b = 0; b < v.length; b++) {
+            if (bf16) {
+                v[b] = Float.intBitsToFloat(b << 16);
+            } else {
+                int e = (b >> 10) & 31;
+                int f = b & 1023;
+                double mag = e == 0 ? Math.scalb((double) f, -24) : e == 31 ? (f == 0 ? Double.POSITIVE_INFINITY
+                        : Double.NaN) : Math.scalb((double) (f + 1024), e - 25);
+                v[b] = (b & 0x8000) != 0 ? -mag : mag;
+            }
+        }
+        return v;
+    }
+
+    /**
+     * The expected conversion of x, found by search over every representable value (independent of any bit
+     * trick): round to nearest with ties to the even pattern, or toward zero; NaN gives 0x7FFF.
+     */
+    private static int expected16(double[] values, float x, boolean towardZero) {
+        if (Float.isNaN(x)) {
+            return 0x7FFF;
+        }
+        int sign = x < 0 || (x == 0 && 1 / x < 0) ? 0x8000 : 0;
+        double a = Math.abs((double) x);
+        int best = 0;
+        for (int b = 1; b < 0x8000; b++) {
+            double v = values[b];
+            if (Double.isNaN(v)) {
+                continue;
+            }
+            if (towardZero) {
+                if (v <= a && v > values[best]) {
+                    best = b;
+                }
+            } else {
+                double d = Math.abs(v - a);
+                double bd = Math.abs(values[best] - a);
+                if (Double.isInfinite(v)) {
+                    // Infinity is nearest once a reaches the largest finite value plus half its spacing.
+                    double maxFinite = values[b - 1];
+                    double halfUlp = (maxFinite - values[b - 2]) / 2;
+                    if (a >= maxFinite + halfUlp) {
+                        best = b;
+                    }
+                } else if (d < bd || (d == bd && (b & 1) == 0 && !Double.isInfinite(values[best]))) {
+                    best = b;
+                }
+            }
+        }
+        return sign | best;
+    }
+
+    @Test
+    void halfPrecisionConversionsRoundAsTheIsaSays() {
+        Random r = new Random(3);
+        float[] in = new float[512];
+        float[] special = {0f, -0f, 1f, -1f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 65504f,
+            65519.99f, 65520f, -65520f, 1f + 0x1p-11f, 1f + 0x1p-10f + 0x1p-11f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f,
+            0x1p-14f, 3e38f, -3.3895e38f, Float.MIN_VALUE, 1f + 0x1p-8f, 1f + 0x1p-7f + 0x1p-8f, 0.1f, 1e-40f};
+        for (int i = 0; i < in.length; i++) {
+            in[i] = i < special.length ? special[i]
+                    : (float) (r.nextGaussian() * Math.pow(2, r.nextInt(60) - 30)) * (r.nextBoolean() ? 1 : 70000);
+        }
+        CUdeviceptr src = upload(in);
+        CUdeviceptr bits = alloc(8L * in.length);
+        CUdeviceptr back = alloc(8L * in.length);
+        ok(launch(function(kernels, "emu_half_convert"), 4, 1, 128, 1, 0, args(src, bits, back, i32(in.length))));
+        short[] b = new short[4 * in.length];
+        ok(cuMemcpyDtoH(Pointer.to(b), bits, 8L * in.length));
+        float[] f = downloadFloats(back, 2 * in.length);
+        double[] half = values16(false);
+        double[] bf = values16(true);
+        for (int i = 0; i < in.length; i++) {
+            String at = "input " + in[i] + " (" + Integer.toHexString(Float.floatToRawIntBits(in[i])) + ")";
+            assertEquals(expected16(half, in[i], false), b[4 * i] & 0xFFFF, "f16 rn of " + at);
+            assertEquals(expected16(half, in[i], true), b[4 * i + 1] & 0xFFFF, "f16 rz of " + at);
+            assertEquals(expected16(bf, in[i], false), b[4 * i + 2] & 0xFFFF, "bf16 rn of " + at);
+            assertEquals(expected16(bf, in[i], true), b[4 * i + 3] & 0xFFFF, "bf16 rz of " + at);
+            int hb = b[4 * i] & 0xFFFF;
+            int bb = b[4 * i + 2] & 0xFFFF;
+            if (!Double.isNaN(half[hb])) {
+                assertEquals((float) half[hb], f[2 * i], "f16 to f32 of " + Integer.toHexString(hb));
+            }
+            assertEquals(Float.floatToIntBits(Float.intBitsToFloat(bb << 16)), Float.floatToIntBits(f[2 * i + 1]),
+                    "bf16 to f32 of " + Integer.toHexString(bb));
+        }
+    }
+
     @Test
     void structParametersArriveAsTheirBytes() {
         CUfunction structParam = function(faults(), "emu_struct_param");

@@ -7,7 +7,8 @@
 #
 # What must be present: this repository (native-build/ at least) and target/gpu-bundle/ from
 # native-build/make-gpu-bundle.sh (Java runtime, jar, tests, JUnit launcher, expected-tests.txt). No Maven and
-# no network are needed. Every step has a timeout; the whole run takes under 5 minutes on a GPU. The log goes
+# no network are needed. Every step has a timeout; the whole run takes under 5 minutes on a GPU (under the CPU
+# stand-in, --quick takes about ten, the device tests interpreting every kernel). The log goes
 # to $OUT/gpu-check-report.txt, and one JSON object per figure or step result to $OUT/gpu-check.jsonl (or
 # target/gpu-check/).
 #
@@ -132,7 +133,9 @@ step verify 120 "$JAVA" -jar "$JAR" verify --backend cuda --compare cpu
 section "device tests on CUDA"
 EXPECTED=$(tr -dc '0-9' < "$B/expected-tests.txt" 2>/dev/null)
 # Two selections: a tag filter applies to explicitly selected classes too, and PtxSignatureTest is not a device test.
-step tests-device 240 "$JAVA" -Dfusedopt.device=cuda -jar "$B/lib/junit-platform-console-standalone.jar" execute \
+# On the CPU stand-in (--quick) the device tests interpret every kernel: minutes, not seconds.
+TEST_LIMIT=240; [ $STAND_IN = 1 ] && TEST_LIMIT=900
+step tests-device $TEST_LIMIT "$JAVA" -Dfusedopt.device=cuda -jar "$B/lib/junit-platform-console-standalone.jar" execute \
     -cp "$CP" --select-package io.fusedopt --include-tag device --exclude-tag cuda-emu \
     --fail-if-no-tests --details=summary --disable-banner
 step tests-ptx 60 "$JAVA" -jar "$B/lib/junit-platform-console-standalone.jar" execute \

@@ -1104,14 +1104,21 @@ private:
         const int eb = ty_bytes(in.t);
         const size_t n = static_cast<size_t>(eb) * in.vec;
         const bool sgn = ty_signed(in.t);
+        const bool global = in.space == S_GLOBAL || in.space == S_CONST;
         LANES(em) {
             uint64_t a = (addr.reg >= 0 ? R_[addr.reg * 32 + l] : 0) + addr.imm;
-            CUresult err = OK;
-            bool is_shared = false;
-            uint8_t* p = locate(in, l, a, n, store, in.space, err, is_shared);
-            if (p == nullptr) return err;
-            if (is_shared) {
-                if (CUresult r = check_shared(in, l, static_cast<size_t>(p - shared_), n, store, false)) return r;
+            uint8_t* p;
+            // The common case first: an aligned global access inside the allocation the last one hit.
+            if (global && last_ != nullptr && a >= last_->lo && a + n <= last_->hi && (a & (n - 1)) == 0) {
+                p = reinterpret_cast<uint8_t*>(a);
+            } else {
+                CUresult err = OK;
+                bool is_shared = false;
+                p = locate(in, l, a, n, store, in.space, err, is_shared);
+                if (p == nullptr) return err;
+                if (is_shared) {
+                    if (CUresult r = check_shared(in, l, static_cast<size_t>(p - shared_), n, store, false)) return r;
+                }
             }
             for (int k = 0; k < in.vec; k++) {
                 uint8_t* q = p + k * eb;

@@ -63,12 +63,12 @@ bool lex(const char* text, size_t len, std::vector<Tok>& out, std::string& error
             i = j + 1;
             continue;
         }
-        if (c == ':' ) { out.push_back({":", line}); i++; continue; }
-        if (punct(c) && !(c == '-' )) { out.push_back({std::string(1, c), line}); i++; continue; }
+        if (c == ':') { out.push_back({":", line}); i++; continue; }
+        if (punct(c)) { out.push_back({std::string(1, c), line}); i++; continue; }
         size_t j = i;
         while (j < len) {
             char d = text[j];
-            if (std::isspace(static_cast<unsigned char>(d)) || (punct(d) && d != '-') || d == '"') break;
+            if (std::isspace(static_cast<unsigned char>(d)) || punct(d) || d == '"') break;
             if (d == ':') {
                 if (j + 1 < len && text[j + 1] == ':') { j += 2; continue; }  // ld.global.L1::no_allocate
                 break;
@@ -483,7 +483,7 @@ private:
     std::vector<std::pair<size_t, std::pair<int, std::string>>> pending_shared_;
     size_t current_index_ = 0;
 
-    bool operand(Operand& o, Ty t, bool address, Program& prog, int which) {
+    bool operand(Operand& o, Ty t, bool address, int which) {
         if (peek() == "!") { pos_++; o.negate = true; }
         const std::string s = t_[pos_++].s;
         if (s == "_") { o.kind = K_SINK; return true; }
@@ -510,7 +510,6 @@ private:
         auto g = globals_.find(s);
         if (g != globals_.end()) { o.imm = g->second.address; return true; }
         pending_shared_.push_back({current_index_, {which, s}});
-        (void)prog;
         return true;
     }
 
@@ -546,7 +545,7 @@ private:
                 while (peek() != "]") {
                     Operand part;
                     if (peek() == "+") { pos_++; continue; }
-                    if (!operand(part, Ty::u64, true, prog, k)) return false;
+                    if (!operand(part, Ty::u64, true, k)) return false;
                     if (part.kind == K_REG) o.reg = part.reg;
                     else if (part.kind == K_IMM) o.imm += part.imm;
                     else return fail("unsupported address in " + opcode);
@@ -557,7 +556,7 @@ private:
                 o.kind = K_VEC;
                 while (peek() != "}") {
                     Operand part;
-                    if (!operand(part, ot, false, prog, k)) return false;
+                    if (!operand(part, ot, false, k)) return false;
                     if (o.count >= 4) return fail("vector too long in " + opcode);
                     if (part.kind == K_REG) o.vec[o.count++] = part.reg;
                     else if (part.kind == K_SINK) o.vec[o.count++] = -1;
@@ -567,11 +566,11 @@ private:
                 }
                 pos_++;
             } else {
-                if (!operand(o, ot, false, prog, k)) return false;
+                if (!operand(o, ot, false, k)) return false;
                 if (peek() == "|") {  // setp p|q, shfl d|p
                     pos_++;
                     Operand q;
-                    if (!operand(q, Ty::pred, false, prog, k)) return false;
+                    if (!operand(q, Ty::pred, false, k)) return false;
                     Operand pair;
                     pair.kind = K_VEC;
                     pair.count = 2;
@@ -757,8 +756,6 @@ private:
 }  // namespace
 
 CUresult parse_ptx(const char* text, size_t len, PtxModule& out, std::string& error) {
-    size_t k = 0;
-    while (k < len && std::isspace(static_cast<unsigned char>(text[k]))) k++;
     bool looks_like_ptx = false;
     for (const char* p = text; p + 8 <= text + len && p < text + 4096; p++)
         looks_like_ptx = looks_like_ptx || std::strncmp(p, ".version", 8) == 0;
@@ -781,8 +778,8 @@ CUresult parse_ptx(const char* text, size_t len, PtxModule& out, std::string& er
 // Layout (little endian): a 16-byte header {u32 magic 0xBA55ED50, u16 version,
 // u16 header size, u64 size of the entries}, then entries, each with a header
 // {u16 kind (1 PTX, 2 ELF), u16 version, u32 header size, u64 padded payload
-// size, u32 compressed size, u32, u32 minor/major, u32 arch (90 = sm_90),
-// u64 at 0x20, u64 flags at 0x28 (0x2000 LZ4, 0x8000 zstd), ..., u64 decompressed size
+// size, u32 compressed size at 0x10, u32 arch at 0x1c (90 = sm_90), u64 flags at
+// 0x28 (0x2000 LZ4, 0x8000 zstd), u64 decompressed size
 // at 0x38} followed by the payload. The CUDA runtime's wrapper (magic
 // 0x466243B1) points at such a fatbin.
 namespace {

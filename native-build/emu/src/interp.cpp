@@ -268,8 +268,10 @@ private:
             default: return 0;
         }
     }
+    const VecOperand& vec(const Operand& o) const { return p_.vectors[o.imm]; }
     inline uint64_t vec_elem(const Operand& o, int k, int l) const {
-        return o.vec[k] >= 0 ? R_[o.vec[k] * 32 + l] : (o.vec[k] == kVecImm ? o.vimm[k] : 0);
+        const VecOperand& v = vec(o);
+        return v.slot[k] >= 0 ? R_[v.slot[k] * 32 + l] : (v.slot[k] == kVecImm ? v.imm[k] : 0);
     }
     inline void put(const Operand& o, int l, uint64_t v) {
         if (o.kind == K_REG) R_[o.reg * 32 + l] = v;
@@ -590,7 +592,7 @@ private:
                     LANES(em) {
                         uint64_t v = raw(o[1], l);
                         for (int k = 0; k < o[0].count; k++)
-                            if (o[0].vec[k] >= 0) R_[o[0].vec[k] * 32 + l] = (v >> (k * part)) & mask_of(part / 8);
+                            if (vec(o[0]).slot[k] >= 0) R_[vec(o[0]).slot[k] * 32 + l] = (v >> (k * part)) & mask_of(part / 8);
                     }
                 } else if (in.t == Ty::pred) {
                     LANES(em) put(o[0], l, raw(o[1], l) != 0);
@@ -753,8 +755,8 @@ private:
                     // A source lane outside the executing set gives no defined value; the lane keeps its own.
                     uint64_t v = (em >> j) & 1 ? src[j] : src[l];
                     if (d.kind == K_VEC) {
-                        if (d.vec[0] >= 0) R_[d.vec[0] * 32 + l] = v;
-                        if (d.vec[1] >= 0) R_[d.vec[1] * 32 + l] = ok;
+                        if (vec(d).slot[0] >= 0) R_[vec(d).slot[0] * 32 + l] = v;
+                        if (vec(d).slot[1] >= 0) R_[vec(d).slot[1] * 32 + l] = ok;
                     } else {
                         put(d, l, v);
                     }
@@ -1006,8 +1008,8 @@ private:
                 bool v = comb(r);
                 put(o[0], l, in.t == Ty::f32 ? (v ? bits32(1.0f) : 0) : (v ? mask_of(ty_bytes(in.t)) : 0));
             } else if (o[0].kind == K_VEC) {
-                if (o[0].vec[0] >= 0) R_[o[0].vec[0] * 32 + l] = comb(r);
-                if (o[0].vec[1] >= 0) R_[o[0].vec[1] * 32 + l] = comb(!r);
+                if (vec(o[0]).slot[0] >= 0) R_[vec(o[0]).slot[0] * 32 + l] = comb(r);
+                if (vec(o[0]).slot[1] >= 0) R_[vec(o[0]).slot[1] * 32 + l] = comb(!r);
             } else {
                 put(o[0], l, comb(r));
             }
@@ -1128,7 +1130,7 @@ private:
                 } else {
                     uint64_t v = load_n(q, eb);
                     if (sgn) v = static_cast<uint64_t>(sext(v, eb));
-                    if (data.kind == K_VEC) { if (data.vec[k] >= 0) R_[data.vec[k] * 32 + l] = v; }
+                    if (data.kind == K_VEC) { if (vec(data).slot[k] >= 0) R_[vec(data).slot[k] * 32 + l] = v; }
                     else put(data, l, v);
                 }
             }

@@ -554,17 +554,20 @@ private:
             } else if (peek() == "{") {
                 pos_++;
                 o.kind = K_VEC;
+                VecOperand v;
                 while (peek() != "}") {
                     Operand part;
                     if (!operand(part, ot, false, k)) return false;
                     if (o.count >= 4) return fail("vector too long in " + opcode);
-                    if (part.kind == K_REG) o.vec[o.count++] = part.reg;
-                    else if (part.kind == K_SINK) o.vec[o.count++] = -1;
-                    else if (part.kind == K_IMM) { o.vimm[o.count] = static_cast<uint32_t>(part.imm); o.vec[o.count++] = kVecImm; }
+                    if (part.kind == K_REG) v.slot[o.count++] = part.reg;
+                    else if (part.kind == K_SINK) v.slot[o.count++] = -1;
+                    else if (part.kind == K_IMM) { v.imm[o.count] = static_cast<uint32_t>(part.imm); v.slot[o.count++] = kVecImm; }
                     else return fail("vector elements must be registers or immediates in " + opcode);
                     if (peek() == ",") pos_++;
                 }
                 pos_++;
+                o.imm = prog.vectors.size();
+                prog.vectors.push_back(v);
             } else {
                 if (!operand(o, ot, false, k)) return false;
                 if (peek() == "|") {  // setp p|q, shfl d|p
@@ -574,8 +577,11 @@ private:
                     Operand pair;
                     pair.kind = K_VEC;
                     pair.count = 2;
-                    pair.vec[0] = o.kind == K_REG ? o.reg : -1;
-                    pair.vec[1] = q.kind == K_REG ? q.reg : -1;
+                    VecOperand v;
+                    v.slot[0] = o.kind == K_REG ? o.reg : -1;
+                    v.slot[1] = q.kind == K_REG ? q.reg : -1;
+                    pair.imm = prog.vectors.size();
+                    prog.vectors.push_back(v);
                     o = pair;
                     in.flags |= F_PAIR;
                 }

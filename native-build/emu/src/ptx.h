@@ -71,15 +71,20 @@ enum SReg : uint8_t {
     SR_GLOBALTIMER, SR_DYN_SMEM, SR_TOTAL_SMEM, SR_WARPSIZE
 };
 
+// Kept small (16 bytes): the interpreter walks arrays of instructions, and their size decides its cache misses.
 struct Operand {
     uint8_t kind = K_NONE;
     bool negate = false;  // !%p
     uint8_t count = 0;    // vector length
     uint8_t sreg = 0;
     int32_t reg = -1;     // register slot (K_REG; base of K_ADDR or -1)
-    int32_t vec[4] = {-1, -1, -1, -1};  // K_VEC slots, -1 for the sink "_", kVecImm for an immediate
-    uint32_t vimm[4] = {0, 0, 0, 0};    // the immediates of K_VEC elements
-    uint64_t imm = 0;     // K_IMM bits; K_ADDR constant part
+    uint64_t imm = 0;     // K_IMM bits; K_ADDR constant part; K_VEC index into Program::vectors
+};
+
+// The elements of a vector operand ({%r1, %r2}, {0, %rs6}, setp's p|q).
+struct VecOperand {
+    int32_t slot[4] = {-1, -1, -1, -1};  // register slots, -1 for the sink "_", kVecImm for an immediate
+    uint32_t imm[4] = {0, 0, 0, 0};
 };
 
 struct Insn {
@@ -106,6 +111,7 @@ struct Program {
     std::string entry;
     std::vector<Insn> code;
     std::vector<std::string> lines;  // source text of each instruction, for reports
+    std::vector<VecOperand> vectors;
     int num_regs = 0;
     size_t static_shared = 0;  // bytes before the dynamic shared window
     bool uses_dynamic_shared = false;

@@ -510,7 +510,8 @@ private:
         const Insn* code = p_.code.data();
         while (w.mask != 0) {
             const Insn& in = code[w.pc];
-            if (in.is_target && (w.exist & ~w.exited & ~w.at_bar & ~w.mask) != 0) {
+            // Parked lanes first: usually there are none, a branch the host predicts well.
+            if ((w.exist & ~w.exited & ~w.at_bar & ~w.mask) != 0 && in.is_target) {
                 park(w);
                 uint32_t before = w.mask;
                 reselect(w);

@@ -39,10 +39,16 @@ lamb_norm_f32(const float* __restrict__ w, const float* __restrict__ g, const fl
 
 extern "C" __global__ void __launch_bounds__(BLOCK)
 lamb_finalize(const float* __restrict__ partials, int num_chunks, const int* __restrict__ first_chunk,
-              int num_tensors, double* __restrict__ tensor_state) {
-    for_each_tensor(num_tensors, [&](long long t) {
-        const TensorSums sums = tensor_sums(partials, num_chunks, first_chunk, t);
-        tensor_state[t] = lamb_trust(sums.a, sums.b);
+              int num_tensors, const int* __restrict__ skip_flag, double* __restrict__ tensor_state) {
+    // A skipped step leaves the trust ratio as it was: the partials are those of an earlier step, or of none
+    // right after a checkpoint was loaded.
+    if (*skip_flag != 0) return;
+    // One warp per tensor: GPT-2's embedding alone has over a thousand chunk sums to read.
+    for_each_tensor_by_warp(num_tensors, [&](long long t) {
+        const TensorSums sums = warp_tensor_sums(partials, num_chunks, first_chunk, t);
+        if (threadIdx.x % WARP == 0) {
+            tensor_state[t] = lamb_trust(sums.a, sums.b);
+        }
     });
 }
 

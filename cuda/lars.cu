@@ -40,10 +40,13 @@ lars_finalize(const float* __restrict__ partials, int num_chunks, const int* __r
               const int* __restrict__ tensor_group, int num_tensors, const double* __restrict__ finish_scalars,
               const int* __restrict__ skip_flag, double* __restrict__ tensor_state) {
     if (*skip_flag != 0) return;
-    for_each_tensor(num_tensors, [&](long long t) {
-        const TensorSums sums = tensor_sums(partials, num_chunks, first_chunk, t);
-        const LarsFinish f = LarsFinish::load(finish_scalars + (long long) tensor_group[t] * LarsFinish::K);
-        tensor_state[t] = lars_trust(sums.a, sums.b, f);
+    // One warp per tensor, as LAMB's finalize: the chunk sums are read coalesced and folded in chunk order.
+    for_each_tensor_by_warp(num_tensors, [&](long long t) {
+        const TensorSums sums = warp_tensor_sums(partials, num_chunks, first_chunk, t);
+        if (threadIdx.x % WARP == 0) {
+            const LarsFinish f = LarsFinish::load(finish_scalars + (long long) tensor_group[t] * LarsFinish::K);
+            tensor_state[t] = lars_trust(sums.a, sums.b, f);
+        }
     });
 }
 

@@ -65,9 +65,12 @@ swats_finalize(const float* __restrict__ partials, int num_chunks, const int* __
                const int* __restrict__ tensor_group, int num_tensors, const double* __restrict__ finish_scalars,
                const int* __restrict__ skip_flag, double* __restrict__ tensor_state) {
     if (*skip_flag != 0) return;
-    for_each_tensor(num_tensors, [&](long long t) {
-        const TensorSums sums = tensor_sums(partials, num_chunks, first_chunk, t);
-        const SwatsFinish f = SwatsFinish::load(finish_scalars + (long long) tensor_group[t] * SwatsFinish::K);
-        swats_finish(sums.a, sums.b, f, tensor_state + t * SwatsState::WIDTH);
+    // One warp per tensor reads the chunk sums (see warp_tensor_sums); lane 0 finishes the tensor.
+    for_each_tensor_by_warp(num_tensors, [&](long long t) {
+        const TensorSums sums = warp_tensor_sums(partials, num_chunks, first_chunk, t);
+        if (threadIdx.x % WARP == 0) {
+            const SwatsFinish f = SwatsFinish::load(finish_scalars + (long long) tensor_group[t] * SwatsFinish::K);
+            swats_finish(sums.a, sums.b, f, tensor_state + t * SwatsState::WIDTH);
+        }
     });
 }

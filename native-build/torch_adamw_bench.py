@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Times torch.optim.AdamW(fused=True) on the tensor sizes fusedopt's bench uses, on the same GPU.
 
-Prints one JSON object per configuration: {"config", "params", "tensors", "step_ms_median"}.
-Usage: torch_adamw_bench.py [--params N] [--gpt2-small] [--steps N]
+Each figure comes from K back-to-back steps on one stream: the CUDA events recorded before and after them give
+the kernel-side time per step, the host clock around them (up to a synchronize) the wall-clock time per step;
+the copy-bandwidth reference (a device-to-device copy of the parameters' bytes) is timed the same way. The median
+over R repetitions is printed, one JSON object per figure per line:
+{"figure", "config", "params", "tensors", "k", "kernel_ms_per_step", "wall_ms_per_step"} and
+{"figure": "torch_copy", ..., "gbps_kernel", "gbps_wall"}.
+Usage: torch_adamw_bench.py [--params N] [--gpt2-small] [--k K] [--reps R]
 """
 import argparse
 import json
 import statistics
+import time
 
 import torch
 
@@ -20,37 +26,56 @@ def gpt2_small_shapes():
     return shapes
 
 
-def run(shapes, steps, warmup=5):
+def timed(fn, k, reps):
+    """(kernel ms, wall ms) per call of fn: medians over reps of k back-to-back calls between two events."""
+    fn()
+    torch.cuda.synchronize()
+    kernel, wall = [], []
+    for _ in range(reps):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        t0 = time.perf_counter()
+        start.record()
+        for _ in range(k):
+            fn()
+        end.record()
+        end.synchronize()
+        wall.append((time.perf_counter() - t0) * 1e3 / k)
+        kernel.append(start.elapsed_time(end) / k)
+    return statistics.median(kernel), statistics.median(wall)
+
+
+def run(config, shapes, k, reps):
     params = [torch.randn(s, device="cuda", dtype=torch.float32) * 0.02 for s in shapes]
     for p in params:
         p.requires_grad_(True)
         p.grad = torch.randn_like(p) * 1e-3
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-2, fused=True)
-    times = []
-    for i in range(warmup + steps):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        opt.step()
-        end.record()
-        torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(start.elapsed_time(end))
-    return statistics.median(times), sum(p.numel() for p in params), len(params)
+    n = sum(p.numel() for p in params)
+    kernel, wall = timed(opt.step, k, reps)
+    print(json.dumps({"figure": "torch_adamw_fused_step", "config": config, "params": n, "tensors": len(params),
+                      "k": k, "kernel_ms_per_step": kernel, "wall_ms_per_step": wall}), flush=True)
+    src = torch.empty(n, device="cuda", dtype=torch.float32)
+    dst = torch.empty_like(src)
+    kernel, wall = timed(lambda: dst.copy_(src), k, reps)
+    moved = 2 * 4 * n  # read and write
+    print(json.dumps({"figure": "torch_copy", "config": config, "params": n, "k": k,
+                      "kernel_ms_per_copy": kernel, "wall_ms_per_copy": wall,
+                      "gbps_kernel": moved / (kernel / 1e3) / 1e9, "gbps_wall": moved / (wall / 1e3) / 1e9}),
+          flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--params", type=int, default=0)
     ap.add_argument("--gpt2-small", action="store_true")
-    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--k", type=int, default=20, help="back-to-back steps between the two events")
+    ap.add_argument("--reps", type=int, default=5)
     a = ap.parse_args()
     if a.params:
-        ms, n, t = run([(a.params,)], a.steps)
-        print(json.dumps({"config": "params", "params": n, "tensors": t, "step_ms_median": ms}))
+        run("params", [(a.params,)], a.k, a.reps)
     if a.gpt2_small:
-        ms, n, t = run(gpt2_small_shapes(), a.steps)
-        print(json.dumps({"config": "gpt2-small", "params": n, "tensors": t, "step_ms_median": ms}))
+        run("gpt2-small", gpt2_small_shapes(), a.k, a.reps)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
 # Builds the fusedopt CPU stand-in for the CUDA driver into target/cuda-emu/:
 #
-#   libcuda.so.1              the stand-in driver (every symbol JCuda imports)
+#   libcuda.so.1              the stand-in driver (every symbol JCuda imports); it executes
+#                             the PTX of the modules it is given (src/ptx.cpp, src/interp.cpp)
 #   libcublas.so.12           the cuBLAS stand-in (every symbol JCublas2 imports)
-#   kernels/<name>.so         host builds of cuda/<name>.cu
-#   ptx/<name>.ptx            nvcc PTX of cuda/<name>.cu (only used for checks)
-#   test/<name>.so, .ptx      the stand-in's own test kernels (native-build/emu/test)
+#   test/<name>.ptx           PTX of the stand-in's own test kernels (native-build/emu/test)
 #   libfusedopt_emu_ctl.so    JNI bridge for io.fusedopt.emu.StandIn (tests)
 #
-# Fails if any PTX .entry (from nvcc or from the committed
-# src/main/resources/io/fusedopt/cuda/*.ptx) has no host-compiled symbol.
+# g++ is the only tool needed; nvcc, when present, regenerates the test PTX.
 # Outputs that are newer than their inputs are not rebuilt.
 #
 # Options: --update-test-ptx  copy freshly generated test PTX into
@@ -21,10 +19,10 @@ EMU="$ROOT/native-build/emu"
 OUT="$ROOT/target/cuda-emu"
 CXX="${CXX:-g++}"
 NVCC="${NVCC:-nvcc}"
-JCUDA_VERSION="${JCUDA_VERSION:-12.0.0}"
+JCUDA_VERSION="${JCUDA_VERSION:-12.6.0}"
 M2_REPO="${M2_REPO:-$HOME/.m2/repository}"
 SELF="${BASH_SOURCE[0]}"
-INSTALL_HINT="apt-get install -y libffi-dev g++"
+INSTALL_HINT="apt-get install -y g++"
 UPDATE_TEST_PTX=0
 for arg in "$@"; do
     case "$arg" in
@@ -61,18 +59,10 @@ command -v "$CXX" >/dev/null 2>&1 || die "C++ compiler '$CXX' not found; install
 for tool in nm readelf; do
     command -v "$tool" >/dev/null 2>&1 || die "'$tool' (binutils) not found; install it with: $INSTALL_HINT"
 done
-FFI_CFLAGS=""
-FFI_LIBS="-lffi"
-if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libffi; then
-    FFI_CFLAGS="$(pkg-config --cflags libffi)"
-    FFI_LIBS="$(pkg-config --libs libffi)"
-elif ! echo '#include <ffi.h>' | "$CXX" -E -x c++ - >/dev/null 2>&1; then
-    die "libffi development files not found; install them with: $INSTALL_HINT"
-fi
 HAVE_NVCC=0
 command -v "$NVCC" >/dev/null 2>&1 && HAVE_NVCC=1
 
-mkdir -p "$OUT/obj" "$OUT/gen" "$OUT/kernels" "$OUT/ptx" "$OUT/test"
+mkdir -p "$OUT/obj" "$OUT/gen" "$OUT/test"
 
 # ---- the driver symbol list ------------------------------------------------------
 # JCuda binds lazily and an undefined symbol kills the JVM when called, so the
@@ -98,11 +88,14 @@ fi
 if cmp -s "$IMPORTS.tmp" "$IMPORTS"; then rm "$IMPORTS.tmp"; else mv "$IMPORTS.tmp" "$IMPORTS"; fi
 
 # ---- libcuda.so.1 ----------------------------------------------------------------
-DRIVER_FLAGS=(-std=c++17 -O2 -fPIC -fno-fast-math -fvisibility=hidden -fvisibility-inlines-hidden
-              -Wall -Wextra -Wno-unused-parameter $FFI_CFLAGS)
-HEADERS=("$EMU/src/emu_internal.h" "$SELF")
+# -frounding-math: the interpreter switches the rounding mode for .rz/.rm/.rp instructions, so the
+# compiler must not fold or move floating-point operations across those switches. -ffp-contract=off:
+# a PTX mul followed by an add must stay two roundings.
+DRIVER_FLAGS=(-std=c++17 -O2 -fPIC -fno-fast-math -ffp-contract=off -frounding-math -fvisibility=hidden
+              -fvisibility-inlines-hidden -Wall -Wextra -Wno-unused-parameter)
+HEADERS=("$EMU/src/emu_internal.h" "$EMU/src/ptx.h" "$SELF")
 OBJS=()
-for name in driver ptx kernels exec; do
+for name in driver ptx interp; do
     obj="$OUT/obj/$name.o"
     OBJS+=("$obj")
     if ! fresh "$obj" "$EMU/src/$name.cpp" "${HEADERS[@]}"; then
@@ -110,11 +103,6 @@ for name in driver ptx kernels exec; do
         spawn "$CXX" "${DRIVER_FLAGS[@]}" -c "$EMU/src/$name.cpp" -o "$obj"
     fi
 done
-obj="$OUT/obj/fiber_switch.o"
-OBJS+=("$obj")
-if ! fresh "$obj" "$EMU/src/fiber_switch.S" "$SELF"; then
-    spawn "$CXX" -c "$EMU/src/fiber_switch.S" -o "$obj"
-fi
 join "compiling the stand-in failed"
 
 # Everything imported but not implemented becomes a NOT_SUPPORTED entry point.
@@ -135,9 +123,8 @@ OBJS+=("$OUT/obj/stubs.o")
 LIB="$OUT/libcuda.so.1"
 if ! fresh "$LIB" "${OBJS[@]}"; then
     log "link libcuda.so.1 ($(wc -l < "$OUT/gen/implemented.txt") implemented, $(grep -c EMU_NOT_SUPPORTED "$STUBS" || true) not supported)"
-    # shellcheck disable=SC2086
     "$CXX" -shared -Wl,-soname,libcuda.so.1 -Wl,--no-undefined -Wl,-z,nodelete -o "$LIB.tmp" "${OBJS[@]}" \
-        $FFI_LIBS -ldl -lpthread
+        -ldl -lpthread
     mv "$LIB.tmp" "$LIB"
 fi
 nm -D --defined-only "$LIB" | awk '{ print $3 }' | sort -u > "$OUT/gen/exported.txt"
@@ -202,134 +189,23 @@ nm -D --defined-only "$CUBLAS_LIB" | awk '$3 ~ /^cublas/ { sub(/@.*/, "", $3); p
 MISSING="$(comm -23 "$CUBLAS_IMPORTS" "$OUT/gen/cublas-exported.txt")"
 [[ -z "$MISSING" ]] || die "libcublas.so.12 lacks cuBLAS symbols: $MISSING"
 
-# ---- kernel libraries ------------------------------------------------------------
-SHIM="$EMU/include/cuda_runtime_shim.h"
-KERNEL_FLAGS=(-x c++ -std=c++17 -O2 -fPIC -fno-fast-math -ffp-contract=off -fno-strict-aliasing
-              -Wno-unused-parameter -I"$EMU/include")
-DYN_SMEM_CAPACITY=232448  # 227 KiB, the sm_90 opt-in maximum per block
-
-# Compiles one .cu into a shared library that depends on libcuda.so.1.
-# "extern __shared__" arrays become undefined thread-local symbols; they are
-# defined here, all at one address, as on the device.
-build_kernel_lib() {
-    local src="$1" so="$2"; shift 2
-    local base; base="$(basename "$src" .cu)"
-    local work="$OUT/obj/$(basename "$(dirname "$so")")-$base"
-    mkdir -p "$work"
-    "$CXX" "${KERNEL_FLAGS[@]}" "$@" -include "$SHIM" -c "$src" -o "$work/kernel.o" \
-        || { echo "host compilation of $src failed" >&2; return 1; }
-    local names
-    names="$(readelf -sW "$work/kernel.o" | awk '$4 == "TLS" && $7 == "UND" { print $8 }' \
-        | grep -v '^fusedopt_emu_' | sort -u || true)"
-    local extra=()
-    if [[ -n "$names" ]]; then
-        {
-            echo '    .section .tbss,"awT",@nobits'
-            echo '    .p2align 4'
-            for n in fusedopt_emu_dynamic_smem $names; do
-                echo "    .globl $n"
-                echo "    .hidden $n"
-                echo "    .type $n, @object"
-                echo "    .size $n, $DYN_SMEM_CAPACITY"
-            done
-            for n in fusedopt_emu_dynamic_smem $names; do echo "$n:"; done
-            echo "    .zero $DYN_SMEM_CAPACITY"
-            echo '    .section .note.GNU-stack,"",@progbits'
-        } > "$work/dynsmem.S"
-        {
-            echo '#include <cstddef>'
-            echo 'extern "C" __thread unsigned char fusedopt_emu_dynamic_smem[];'
-            echo 'extern "C" __attribute__((visibility("default"))) void* fusedopt_emu_dynamic_smem_base() {'
-            echo '    return fusedopt_emu_dynamic_smem;'
-            echo '}'
-            echo 'extern "C" {'
-            echo "__attribute__((visibility(\"default\"))) extern const size_t fusedopt_emu_dynamic_smem_capacity = $DYN_SMEM_CAPACITY;"
-            echo '}'
-        } > "$work/dynsmem_base.cpp"
-        "$CXX" -c "$work/dynsmem.S" -o "$work/dynsmem.o"
-        "$CXX" -std=c++17 -O2 -fPIC -c "$work/dynsmem_base.cpp" -o "$work/dynsmem_base.o"
-        extra=("$work/dynsmem.o" "$work/dynsmem_base.o")
-    fi
-    # shellcheck disable=SC2016
-    "$CXX" -shared -o "$so.tmp" "$work/kernel.o" "${extra[@]}" "$LIB" -lm -Wl,--no-undefined -Wl,-Bsymbolic \
-        -Wl,-rpath,'$ORIGIN/..' || { echo "linking $so failed" >&2; return 1; }
-    mv "$so.tmp" "$so"
-}
-
-# Fails naming every .entry of a PTX file that no host library defines.
-check_entries() {
-    local ptx="$1"; shift
-    local defined
-    defined="$(for so in "$@"; do nm -D --defined-only "$so" | awk '{ print $3 }'; done | sort -u)"
-    local entry missing=()
-    while read -r entry; do
-        [[ -z "$entry" ]] && continue
-        grep -qxF -- "$entry" <<< "$defined" || missing+=("$entry")
-    done < <(grep -oE '\.entry[[:space:]]+[A-Za-z_$%][A-Za-z0-9_$%]*' "$ptx" | awk '{ print $2 }')
-    if (( ${#missing[@]} > 0 )); then
-        local e
-        for e in "${missing[@]}"; do
-            echo "native-build/emu/build.sh: error: PTX entry '$e' in ${ptx#"$ROOT"/} has no host-compiled symbol" >&2
-        done
-        die "host builds (${*#"$ROOT"/}) do not define every kernel of ${ptx#"$ROOT"/}"
-    fi
-}
-
-ptx_of() {
-    local src="$1" ptx="$2"; shift 2
-    "$NVCC" -ptx --fmad=false -arch=compute_80 "$@" -o "$ptx.tmp" "$src" && mv "$ptx.tmp" "$ptx"
-}
-
-KERNEL_DEPS=("$SHIM" "$LIB" "$SELF")
-CUDA_INCLUDE=()
-[[ -d "$ROOT/cuda/include" ]] && CUDA_INCLUDE=(-I"$ROOT/cuda/include")
-CUDA_HEADERS=()
-if [[ -d "$ROOT/cuda/include" ]]; then
-    while IFS= read -r -d '' h; do CUDA_HEADERS+=("$h"); done < <(find "$ROOT/cuda/include" -type f -print0)
-fi
-
+# ---- the stand-in's own test kernels -----------------------------------------------------
+# Only their PTX is needed: the stand-in executes PTX. nvcc regenerates it when present; otherwise
+# the committed copies in native-build/emu/test/ptx are used.
 shopt -s nullglob
-PROJECT_SOURCES=("$ROOT"/cuda/*.cu)
 TEST_SOURCES=("$EMU"/test/*.cu)
-RESOURCE_PTX=("$ROOT"/src/main/resources/io/fusedopt/cuda/*.ptx)
 shopt -u nullglob
-
-# Remove outputs whose source disappeared, so lookups never find stale kernels.
-for so in "$OUT"/kernels/*.so; do
-    [[ -e "$so" ]] || continue
-    [[ -f "$ROOT/cuda/$(basename "$so" .so).cu" ]] || rm -f "$so" "$OUT/ptx/$(basename "$so" .so).ptx"
-done
-for so in "$OUT"/test/*.so; do
-    [[ -e "$so" ]] || continue
-    [[ -f "$EMU/test/$(basename "$so" .so).cu" ]] || rm -f "$so" "$OUT/test/$(basename "$so" .so).ptx"
-done
-
-for src in "${PROJECT_SOURCES[@]}"; do
-    name="$(basename "$src" .cu)"
-    if ! fresh "$OUT/kernels/$name.so" "$src" "${KERNEL_DEPS[@]}" "${CUDA_HEADERS[@]}"; then
-        log "host build cuda/$name.cu"
-        spawn build_kernel_lib "$src" "$OUT/kernels/$name.so" "${CUDA_INCLUDE[@]}"
-    fi
-    # The committed PTX is checked below in any case; when it is newer than the
-    # sources it is the PTX the library will load, and nvcc would only repeat it.
-    resource_ptx="$ROOT/src/main/resources/io/fusedopt/cuda/$name.ptx"
-    if fresh "$resource_ptx" "$src" "${CUDA_HEADERS[@]}"; then
-        rm -f "$OUT/ptx/$name.ptx"
-    elif [[ $HAVE_NVCC == 1 ]] && ! fresh "$OUT/ptx/$name.ptx" "$src" "$SELF" "${CUDA_HEADERS[@]}"; then
-        log "nvcc -ptx cuda/$name.cu"
-        spawn ptx_of "$src" "$OUT/ptx/$name.ptx" "${CUDA_INCLUDE[@]}"
-    fi
+for ptx in "$OUT"/test/*.ptx; do
+    [[ -e "$ptx" ]] || continue
+    [[ -f "$EMU/test/$(basename "$ptx" .ptx).cu" ]] || rm -f "$ptx"
 done
 for src in "${TEST_SOURCES[@]}"; do
     name="$(basename "$src" .cu)"
-    if ! fresh "$OUT/test/$name.so" "$src" "${KERNEL_DEPS[@]}"; then
-        log "host build native-build/emu/test/$name.cu"
-        spawn build_kernel_lib "$src" "$OUT/test/$name.so"
-    fi
     if [[ $HAVE_NVCC == 1 ]]; then
         if ! fresh "$OUT/test/$name.ptx" "$src" "$SELF"; then
             log "nvcc -ptx native-build/emu/test/$name.cu"
-            spawn ptx_of "$src" "$OUT/test/$name.ptx"
+            spawn bash -c '"$1" -ptx --fmad=false -arch=compute_80 -o "$2.tmp" "$3" && mv "$2.tmp" "$2"' _ \
+                "$NVCC" "$OUT/test/$name.ptx" "$src"
         fi
     elif [[ -f "$EMU/test/ptx/$name.ptx" ]]; then
         cp "$EMU/test/ptx/$name.ptx" "$OUT/test/$name.ptx"
@@ -337,8 +213,7 @@ for src in "${TEST_SOURCES[@]}"; do
         die "no nvcc and no committed PTX native-build/emu/test/ptx/$name.ptx"
     fi
 done
-join "building kernels failed"
-
+join "generating test PTX failed"
 if [[ $UPDATE_TEST_PTX == 1 ]]; then
     [[ $HAVE_NVCC == 1 ]] || die "--update-test-ptx needs nvcc"
     for src in "${TEST_SOURCES[@]}"; do
@@ -347,26 +222,6 @@ if [[ $UPDATE_TEST_PTX == 1 ]]; then
     done
     log "updated native-build/emu/test/ptx"
 fi
-
-# ---- every PTX entry must have a host symbol ---------------------------------------------
-PROJECT_LIBS=()
-for src in "${PROJECT_SOURCES[@]}"; do
-    name="$(basename "$src" .cu)"
-    PROJECT_LIBS+=("$OUT/kernels/$name.so")
-    if [[ -f "$OUT/ptx/$name.ptx" ]]; then
-        check_entries "$OUT/ptx/$name.ptx" "$OUT/kernels/$name.so"
-    elif [[ $HAVE_NVCC == 0 && ! -f "$ROOT/src/main/resources/io/fusedopt/cuda/$name.ptx" ]]; then
-        log "warning: no nvcc and no committed PTX for cuda/$name.cu; its entries are not checked"
-    fi
-done
-for ptx in "${RESOURCE_PTX[@]}"; do
-    (( ${#PROJECT_LIBS[@]} > 0 )) || die "${ptx#"$ROOT"/} exists but there is no cuda/*.cu to build its kernels from"
-    check_entries "$ptx" "${PROJECT_LIBS[@]}"
-done
-for src in "${TEST_SOURCES[@]}"; do
-    name="$(basename "$src" .cu)"
-    check_entries "$OUT/test/$name.ptx" "$OUT/test/$name.so"
-done
 
 # ---- JNI control library -------------------------------------------------------------
 JNI_INCLUDE=""
@@ -385,4 +240,5 @@ if ! fresh "$CTL" "$EMU/ctl/fusedopt_emu_ctl.cpp" "$LIB" "$SELF"; then
     mv "$CTL.tmp" "$CTL"
 fi
 
-log "ready: LD_LIBRARY_PATH=${OUT#"$ROOT"/} ($(ls "$OUT"/kernels/*.so 2>/dev/null | wc -l) kernel libraries, $(ls "$OUT"/test/*.so 2>/dev/null | wc -l) test libraries)"
+rm -rf "$OUT/kernels" "$OUT/ptx"  # host builds of older versions of this script
+log "ready: LD_LIBRARY_PATH=${OUT#"$ROOT"/}"

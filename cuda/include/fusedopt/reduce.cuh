@@ -77,15 +77,37 @@ struct TensorSums {
     double b;
 };
 
-__device__ __forceinline__ TensorSums tensor_sums(const float* partials, int num_chunks, const int* first_chunk,
-                                                  long long tensor) {
+// A tensor's two sums, read by a whole warp: lane l loads chunk base + l of each run of WARP chunks (one coalesced
+// load instead of WARP dependent ones), then every lane adds the run's values in chunk order, each broadcast by a
+// shuffle, so the fold is the sequential one of Reduce.java (from 0.0, chunk after chunk), bit for bit. Every lane of the warp must call it with the same
+// tensor; every lane gets the sums.
+__device__ __forceinline__ TensorSums warp_tensor_sums(const float* partials, int num_chunks, const int* first_chunk,
+                                                       long long tensor) {
+    const int lane = threadIdx.x % WARP;
     TensorSums s{0.0, 0.0};
+    const long long begin = first_chunk[tensor];
     const long long end = first_chunk[tensor + 1];
-    for (long long c = first_chunk[tensor]; c < end; ++c) {
-        s.a += (double) partials[c];
-        s.b += (double) partials[num_chunks + c];
+    for (long long base = begin; base < end; base += WARP) {
+        const long long c = base + lane;
+        const float a = c < end ? partials[c] : 0.0f;
+        const float b = c < end ? partials[num_chunks + c] : 0.0f;
+        const int n = end - base < WARP ? (int) (end - base) : WARP;
+        for (int k = 0; k < n; ++k) {
+            s.a += (double) __shfl_sync(0xffffffffu, a, k);
+            s.b += (double) __shfl_sync(0xffffffffu, b, k);
+        }
     }
     return s;
+}
+
+// Calls body(t) with every lane of one warp for each tensor t, the grid's warps striding over the tensors.
+template <class Body>
+__device__ __forceinline__ void for_each_tensor_by_warp(int num_tensors, Body&& body) {
+    const long long warps = (long long) gridDim.x * (blockDim.x / WARP);
+    for (long long t = (long long) blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP; t < num_tensors;
+         t += warps) {
+        body(t);
+    }
 }
 
 }  // namespace fusedopt

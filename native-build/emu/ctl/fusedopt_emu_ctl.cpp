@@ -24,6 +24,7 @@ struct Api {
     void (*clear_faults)();
     size_t (*last_error)(char*, size_t);
     void (*forget_init)();
+    void (*override_module)(const char*);
 };
 
 Api api;
@@ -48,7 +49,8 @@ void resolve() {
               bind(h, "fusedopt_emu_fail_nth", api.fail_nth) &&
               bind(h, "fusedopt_emu_clear_faults", api.clear_faults) &&
               bind(h, "fusedopt_emu_last_error", api.last_error) &&
-              bind(h, "fusedopt_emu_forget_init", api.forget_init);
+              bind(h, "fusedopt_emu_forget_init", api.forget_init) &&
+              bind(h, "fusedopt_emu_override_module", api.override_module);
     active = ok && api.abi_version() == 1;
 }
 
@@ -119,6 +121,10 @@ JNIEXPORT jstring JNICALL Java_io_fusedopt_emu_StandIn_nativeLastError(JNIEnv* e
 
 JNIEXPORT void JNICALL Java_io_fusedopt_emu_StandIn_nativeForgetInit(JNIEnv*, jclass) {
     if (active) api.forget_init();
+}
+
+JNIEXPORT void JNICALL Java_io_fusedopt_emu_StandIn_nativeOverrideModule(JNIEnv* env, jclass, jstring ptx) {
+    if (active) api.override_module(ptx == nullptr ? nullptr : utf(env, ptx).c_str());
 }
 
 }  // extern "C"

@@ -1,11 +1,13 @@
 // The CUDA driver API surface of the fusedopt CPU stand-in for libcuda.so.1:
 // one emulated device whose memory is host memory, synchronous streams, and
-// modules whose PTX names host-compiled kernels. Behaviour that callers can
+// modules whose PTX (given directly or inside a fatbin) interp.cpp executes. Behaviour that callers can
 // observe (error codes, sticky launch failures, bounds of copies) follows
 // the real driver; the README lists where it cannot.
 #include <strings.h>
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -95,9 +97,6 @@ struct Context {
     bool alive = true;
     CUresult sticky = OK;
     std::string sticky_reason;
-    size_t limits[10] = {1024, 1 << 20, 8 << 20, 2, 2048, 0, 0, 0, 0, 0};
-    int cache_config = 0;
-    int shared_config = 0;
 };
 
 }  // namespace
@@ -106,6 +105,7 @@ struct Context {
 struct Module {
     void* ctx = nullptr;  // the owning Context
     bool live = true;
+    bool from_fatbin = false;
     PtxModule ptx;
     std::vector<Function*> functions;
 };
@@ -150,6 +150,10 @@ std::unordered_set<Event*> g_events;
 std::map<uintptr_t, Allocation> g_allocs;
 std::map<uintptr_t, size_t> g_module_globals;
 uint64_t g_device_count = 0, g_device_bytes = 0, g_host_count = 0, g_host_bytes = 0;
+std::string g_module_override;  // PTX replacing a module with the same entries (tests)
+// The launch-time memory map, rebuilt only after allocations, frees or module loads changed it.
+std::vector<MemRange> g_memory_map;
+bool g_memory_map_stale = true;
 
 thread_local std::vector<Context*> t_ctx_stack;
 
@@ -255,6 +259,7 @@ CUresult allocate(Context* ctx, size_t bytes, AllocKind kind, unsigned flags, vo
     fill_nan_pattern(p, rounded);
     std::lock_guard<std::recursive_mutex> lock(g_mu);
     g_allocs[reinterpret_cast<uintptr_t>(p)] = Allocation{bytes, ctx, kind, flags};
+    g_memory_map_stale = true;
     if (kind == K_HOST) {
         g_host_count++;
         g_host_bytes += bytes;
@@ -266,16 +271,49 @@ CUresult allocate(Context* ctx, size_t bytes, AllocKind kind, unsigned flags, vo
     return OK;
 }
 
+// Freed device memory is kept (NaN-filled, unreachable by copies) for a while so that a kernel that
+// still uses it is reported as a use after free instead of silently reading a newer allocation.
+std::deque<std::pair<uintptr_t, size_t>> g_quarantine;
+size_t g_quarantine_bytes = 0;
+constexpr size_t kQuarantineLimit = 64u << 20;
+constexpr size_t kQuarantineEntries = 64;
+
 void release_locked(std::map<uintptr_t, Allocation>::iterator it) {
     if (it->second.kind == K_HOST) {
         g_host_count--;
         g_host_bytes -= it->second.size;
+        std::free(reinterpret_cast<void*>(it->first));
     } else {
         g_device_count--;
         g_device_bytes -= it->second.size;
+        fill_nan_pattern(reinterpret_cast<void*>(it->first), it->second.size);
+        g_quarantine.emplace_back(it->first, it->second.size);
+        g_quarantine_bytes += it->second.size;
+        while ((g_quarantine_bytes > kQuarantineLimit || g_quarantine.size() > kQuarantineEntries) &&
+               !g_quarantine.empty()) {
+            g_quarantine_bytes -= g_quarantine.front().second;
+            std::free(reinterpret_cast<void*>(g_quarantine.front().first));
+            g_quarantine.pop_front();
+        }
     }
-    std::free(reinterpret_cast<void*>(it->first));
     g_allocs.erase(it);
+    g_memory_map_stale = true;
+}
+
+// What kernels of this launch may touch, sorted: live allocations and module globals, and the
+// quarantined ranges marked freed.
+std::vector<MemRange> memory_map() {
+    std::lock_guard<std::recursive_mutex> lock(g_mu);
+    if (!g_memory_map_stale) return g_memory_map;
+    g_memory_map_stale = false;
+    std::vector<MemRange>& out = g_memory_map;
+    out.clear();
+    out.reserve(g_allocs.size() + g_module_globals.size() + g_quarantine.size());
+    for (auto& [p, a] : g_allocs) out.push_back({p, p + a.size, false});
+    for (auto& [p, n] : g_module_globals) out.push_back({p, p + n, false});
+    for (auto& [p, n] : g_quarantine) out.push_back({p, p + n, true});
+    std::sort(out.begin(), out.end(), [](const MemRange& a, const MemRange& b) { return a.lo < b.lo; });
+    return out;
 }
 
 CUresult release(uintptr_t p, bool host, const char* what) {
@@ -400,22 +438,6 @@ bool live_context(Context* c) { return c != nullptr && g_contexts.count(c) != 0 
 
 // ---- modules --------------------------------------------------------------------
 
-ffi_type* ffi_for(ParamKind k) {
-    switch (k) {
-        case ParamKind::U8: return &ffi_type_uint8;
-        case ParamKind::S8: return &ffi_type_sint8;
-        case ParamKind::U16: return &ffi_type_uint16;
-        case ParamKind::S16: return &ffi_type_sint16;
-        case ParamKind::U32: return &ffi_type_uint32;
-        case ParamKind::S32: return &ffi_type_sint32;
-        case ParamKind::U64: return &ffi_type_uint64;
-        case ParamKind::S64: return &ffi_type_sint64;
-        case ParamKind::F32: return &ffi_type_float;
-        case ParamKind::F64: return &ffi_type_double;
-        default: return nullptr;
-    }
-}
-
 CUresult load_module(const char* image, size_t max_len, Module** out, const char* what) {
     Context* ctx;
     if (CUresult r = need_context(ctx)) return r;
@@ -425,47 +447,49 @@ CUresult load_module(const char* image, size_t max_len, Module** out, const char
     bool elf = u[0] == 0x7f && u[1] == 'E' && u[2] == 'L' && u[3] == 'F';
     bool fatbin = u[0] == 0x50 && u[1] == 0xED && u[2] == 0x55 && u[3] == 0xBA;
     bool fatbin_wrapper = u[0] == 0xB1 && u[1] == 0x43 && u[2] == 0x62 && u[3] == 0x46;
-    if (elf || fatbin || fatbin_wrapper)
-        return fail(E_INVALID_IMAGE, std::string(what) +
-                                         ": cubin/fatbin images cannot run on the CPU stand-in; load the PTX instead");
-    size_t len = strnlen(image, max_len);
-    Module* m = new Module();
+    if (elf)
+        return fail(E_INVALID_IMAGE, std::string(what) + ": a cubin holds only SASS, which the CPU stand-in cannot "
+                                                         "execute; load a fatbin with PTX, or the PTX");
+    std::string text;
     std::string err;
-    CUresult r = parse_ptx(image, len, m->ptx, err);
+    if (fatbin || fatbin_wrapper) {
+        if (max_len < 16) return fail(E_INVALID_IMAGE, std::string(what) + ": truncated fatbin");
+        CUresult r = fatbin_ptx(u, text, err);
+        if (r != OK) return fail(r, std::string(what) + ": " + err);
+    } else {
+        text.assign(image, strnlen(image, max_len));
+    }
+    Module* m = new Module();
+    m->from_fatbin = fatbin || fatbin_wrapper;
+    CUresult r = parse_ptx(text.data(), text.size(), m->ptx, err);
     if (r != OK) {
         delete m;
         return fail(r, std::string(what) + ": " + err);
     }
-    for (const PtxEntry& e : m->ptx.entries) {
-        HostSymbol sym;
-        if (!find_host_symbol(e.name, sym)) {
-            note_failure(std::string(what) + ": PTX entry " + e.name + " has no host-compiled definition in " +
-                         kernel_search_description() + " (rebuild with native-build/emu/build.sh)");
-            for (Function* f : m->functions) delete f;
-            delete m;
-            return E_NOT_FOUND;
+    {
+        // A test may stand in an altered copy of a module for the one the program loads (matched by
+        // its entry names), to prove that the code executed is the code loaded.
+        std::lock_guard<std::recursive_mutex> lock(g_mu);
+        if (!g_module_override.empty()) {
+            PtxModule alt;
+            std::string alt_err;
+            if (parse_ptx(g_module_override.data(), g_module_override.size(), alt, alt_err) == OK) {
+                bool same = alt.entries.size() == m->ptx.entries.size();
+                for (size_t i = 0; same && i < alt.entries.size(); i++) same = alt.entries[i].name == m->ptx.entries[i].name;
+                if (same) m->ptx = std::move(alt);
+            }
         }
+    }
+    for (const PtxEntry& e : m->ptx.entries) {
         Function* f = new Function();
         f->name = e.name;
         f->entry = e;
-        f->host_fn = sym.address;
-        f->lib = sym.lib;
         f->module = m;
-        f->needs_fibers = e.uses_warp_or_barrier || (e.has_call && m->ptx.funcs_use_warp_or_barrier);
-        if (!e.has_aggregate) {
-            for (const PtxParam& p : e.params) f->arg_types.push_back(ffi_for(p.kind));
-            if (ffi_prep_cif(&f->cif, FFI_DEFAULT_ABI, static_cast<unsigned>(f->arg_types.size()), &ffi_type_void,
-                             f->arg_types.empty() ? nullptr : f->arg_types.data()) != FFI_OK) {
-                CUresult r2 = fail(E_INVALID_PTX, std::string(what) + ": cannot build a call for " + e.name);
-                delete f;
-                for (Function* g : m->functions) delete g;
-                delete m;
-                return r2;
-            }
-        }
         m->functions.push_back(f);
     }
     std::lock_guard<std::recursive_mutex> lock(g_mu);
+    for (const PtxGlobal& g : m->ptx.globals) g_module_globals[reinterpret_cast<uintptr_t>(g.address)] = g.bytes;
+    g_memory_map_stale = true;
     m->ctx = ctx;
     g_modules.insert(m);
     for (Function* f : m->functions) g_functions.insert(f);
@@ -493,17 +517,6 @@ int max_threads_of(const Function* f) {
     return static_cast<int>(kMaxThreadsPerBlock);
 }
 
-int occupancy_blocks(const Function* f, int block_size, size_t dyn) {
-    if (block_size <= 0) return 0;
-    int by_threads = 2048 / block_size;
-    int blocks = by_threads < 32 ? by_threads : 32;
-    size_t smem = f->entry.static_shared_bytes + dyn;
-    if (smem > 0) {
-        int by_smem = static_cast<int>((228 * 1024) / (smem + 1024));
-        if (by_smem < blocks) blocks = by_smem;
-    }
-    return blocks;
-}
 
 CUresult launch(Function* f, const unsigned grid[3], const unsigned block[3], unsigned shared, void* stream,
                 void** params, void** extra, const char* what) {
@@ -535,12 +548,6 @@ CUresult launch(Function* f, const unsigned grid[3], const unsigned block[3], un
                                          " bytes of dynamic shared memory exceed the kernel's limit of " +
                                          std::to_string(f->max_dynamic_smem) +
                                          " (raise CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)");
-    if (shared > 0 && f->lib->dynamic_smem_base != nullptr && shared > f->lib->dynamic_smem_capacity)
-        return fail(E_INVALID_VALUE, std::string(what) + ": dynamic shared memory beyond the host build's capacity");
-    if (e.has_aggregate)
-        return fail(E_NOT_SUPPORTED, std::string(what) + ": kernel " + f->name +
-                                         " takes a struct/array parameter by value; the stand-in only passes scalar "
-                                         "and pointer parameters");
     if (!e.params.empty() && params == nullptr)
         return fail(E_INVALID_VALUE, std::string(what) + ": kernel " + f->name + " takes " +
                                          std::to_string(e.params.size()) + " parameters but kernelParams is null");
@@ -550,7 +557,7 @@ CUresult launch(Function* f, const unsigned grid[3], const unsigned block[3], un
     }
     LaunchConfig cfg{{grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}, shared, params};
     std::string message;
-    CUresult r = execute_grid(*f, cfg, message);
+    CUresult r = execute_grid(*f, cfg, memory_map(), message);
     if (r != OK) {
         std::lock_guard<std::recursive_mutex> lock(g_mu);
         make_sticky(ctx, r, message);
@@ -669,33 +676,6 @@ API CUresult cuDeviceGetName(char* name, int len, CUdevice dev) {
     return OK;
 }
 
-API CUresult cuDeviceGetUuid(unsigned char* uuid, CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
-    if (uuid == nullptr) return fail(E_INVALID_VALUE, "cuDeviceGetUuid: null pointer");
-    static const unsigned char id[16] = {'f', 'u', 's', 'e', 'd', 'o', 'p', 't', '-', 's', 't', 'a', 'n', 'd', 'i', 'n'};
-    std::memcpy(uuid, id, 16);
-    return OK;
-}
-
-API CUresult cuDeviceGetPCIBusId(char* bus, int len, CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
-    if (bus == nullptr || len <= 0) return fail(E_INVALID_VALUE, "cuDeviceGetPCIBusId: bad buffer");
-    std::snprintf(bus, static_cast<size_t>(len), "0000:00:00.0");
-    return OK;
-}
-
-API CUresult cuDeviceGetByPCIBusId(CUdevice* dev, const char* bus) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
-    if (dev == nullptr || bus == nullptr) return fail(E_INVALID_VALUE, "cuDeviceGetByPCIBusId: null pointer");
-    if (strcasecmp(bus, "0000:00:00.0") != 0 && strcasecmp(bus, "00:00.0") != 0)
-        return fail(E_INVALID_DEVICE, "no device with that PCI bus id");
-    *dev = 0;
-    return OK;
-}
-
 API CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice dev) {
     EMU_ENTER(CAT_NONE)
     if (CUresult r = check_device(dev)) return r;
@@ -779,37 +759,6 @@ API CUresult cuDeviceGetAttribute(int* value, int attrib, CUdevice dev) {
     int v;
     if (!device_attribute(attrib, v)) return fail(E_INVALID_VALUE, "unknown device attribute " + std::to_string(attrib));
     *value = v;
-    return OK;
-}
-
-struct EmuDevProp {
-    int maxThreadsPerBlock;
-    int maxThreadsDim[3];
-    int maxGridSize[3];
-    int sharedMemPerBlock;
-    int totalConstantMemory;
-    int SIMDWidth;
-    int memPitch;
-    int regsPerBlock;
-    int clockRate;
-    int textureAlign;
-};
-
-API CUresult cuDeviceGetProperties(EmuDevProp* p, CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
-    if (p == nullptr) return fail(E_INVALID_VALUE, "cuDeviceGetProperties: null pointer");
-    *p = EmuDevProp{1024, {1024, 1024, 64}, {2147483647, 65535, 65535}, static_cast<int>(kSharedPerBlock), 65536, 32,
-                    2147483647, 65536, 1980000, 512};
-    return OK;
-}
-
-API CUresult cuDeviceCanAccessPeer(int* can, CUdevice dev, CUdevice peer) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
-    if (CUresult r = check_device(peer)) return r;
-    if (can == nullptr) return fail(E_INVALID_VALUE, "cuDeviceCanAccessPeer: null pointer");
-    *can = 0;
     return OK;
 }
 
@@ -901,94 +850,10 @@ API CUresult cuCtxGetFlags(unsigned int* flags) {
     return OK;
 }
 
-API CUresult cuCtxGetId(CUcontext ctx, unsigned long long* id) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
-    std::lock_guard<std::recursive_mutex> lock(g_mu);
-    Context* c = ctx ? static_cast<Context*>(ctx) : current_context();
-    if (!live_context(c)) return fail(E_INVALID_CONTEXT, "cuCtxGetId: invalid context");
-    if (id == nullptr) return fail(E_INVALID_VALUE, "cuCtxGetId: null pointer");
-    *id = c->id;
-    return OK;
-}
-
-API CUresult cuCtxGetApiVersion(CUcontext ctx, unsigned int* version) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
-    std::lock_guard<std::recursive_mutex> lock(g_mu);
-    Context* c = ctx ? static_cast<Context*>(ctx) : current_context();
-    if (!live_context(c)) return fail(E_INVALID_CONTEXT, "cuCtxGetApiVersion: invalid context");
-    if (version == nullptr) return fail(E_INVALID_VALUE, "cuCtxGetApiVersion: null pointer");
-    *version = 3020;
-    return OK;
-}
-
 API CUresult cuCtxSynchronize(void) {
     EMU_ENTER(CAT_SYNC)
     Context* c;
     return need_context(c);
-}
-
-API CUresult cuCtxGetLimit(size_t* value, int limit) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (value == nullptr || limit < 0 || limit >= 10) return fail(E_INVALID_VALUE, "cuCtxGetLimit: bad limit");
-    if (limit >= 5 && limit <= 6) return fail(E_INVALID_VALUE, "cuCtxGetLimit: unsupported limit");
-    *value = c->limits[limit];
-    return OK;
-}
-
-API CUresult cuCtxSetLimit(int limit, size_t value) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (limit < 0 || limit > 4) return fail(E_INVALID_VALUE, "cuCtxSetLimit: unsupported limit");
-    c->limits[limit] = value;
-    return OK;
-}
-
-API CUresult cuCtxGetCacheConfig(int* config) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (config == nullptr) return fail(E_INVALID_VALUE, "cuCtxGetCacheConfig: null pointer");
-    *config = c->cache_config;
-    return OK;
-}
-
-API CUresult cuCtxSetCacheConfig(int config) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    c->cache_config = config;
-    return OK;
-}
-
-API CUresult cuCtxGetSharedMemConfig(int* config) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (config == nullptr) return fail(E_INVALID_VALUE, "cuCtxGetSharedMemConfig: null pointer");
-    *config = c->shared_config;
-    return OK;
-}
-
-API CUresult cuCtxSetSharedMemConfig(int config) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    c->shared_config = config;
-    return OK;
-}
-
-API CUresult cuCtxGetStreamPriorityRange(int* least, int* greatest) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (least) *least = 0;
-    if (greatest) *greatest = -5;
-    return OK;
 }
 
 API CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
@@ -1074,22 +939,6 @@ API CUresult cuMemAllocManaged(CUdeviceptr* dptr, size_t bytes, unsigned int fla
     return r;
 }
 
-API CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pitch, size_t width, size_t height, unsigned int elem) {
-    EMU_ENTER(CAT_ALLOC)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (dptr == nullptr || pitch == nullptr || (elem != 4 && elem != 8 && elem != 16) || width == 0 || height == 0)
-        return fail(E_INVALID_VALUE, "cuMemAllocPitch: bad arguments");
-    size_t p = (width + 511) & ~static_cast<size_t>(511);
-    void* mem = nullptr;
-    CUresult r = allocate(c, p * height, K_DEVICE, 0, &mem, "cuMemAllocPitch");
-    if (r == OK) {
-        *dptr = reinterpret_cast<CUdeviceptr>(mem);
-        *pitch = p;
-    }
-    return r;
-}
-
 API CUresult cuMemFree_v2(CUdeviceptr dptr) {
     EMU_ENTER(CAT_FREE)
     Context* c;
@@ -1146,51 +995,6 @@ API CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr* dptr, void* p, unsigned i
         return fail(E_INVALID_VALUE, "cuMemHostGetDevicePointer: not a pinned host allocation");
     *dptr = reinterpret_cast<CUdeviceptr>(p);
     return OK;
-}
-
-API CUresult cuMemHostGetFlags(unsigned int* flags, void* p) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    std::lock_guard<std::recursive_mutex> lock(g_mu);
-    auto it = g_allocs.find(reinterpret_cast<uintptr_t>(p));
-    if (flags == nullptr || it == g_allocs.end() || it->second.kind != K_HOST)
-        return fail(E_INVALID_VALUE, "cuMemHostGetFlags: not a pinned host allocation");
-    *flags = it->second.flags;
-    return OK;
-}
-
-API CUresult cuMemHostRegister_v2(void* p, size_t bytes, unsigned int) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (p == nullptr || bytes == 0) return fail(E_INVALID_VALUE, "cuMemHostRegister: bad arguments");
-    return OK;  // all host memory is already as good as pinned
-}
-
-API CUresult cuMemHostUnregister(void* p) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (p == nullptr) return fail(E_INVALID_VALUE, "cuMemHostUnregister: null pointer");
-    return OK;
-}
-
-API CUresult cuMemGetAddressRange_v2(CUdeviceptr* base, size_t* size, CUdeviceptr dptr) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    std::lock_guard<std::recursive_mutex> lock(g_mu);
-    auto it = g_allocs.upper_bound(dptr);
-    if (it != g_allocs.begin()) {
-        --it;
-        if (dptr >= it->first && dptr < it->first + it->second.size && it->second.kind != K_HOST) {
-            if (base) *base = it->first;
-            if (size) *size = it->second.size;
-            return OK;
-        }
-    }
-    return fail(E_NOT_FOUND, "cuMemGetAddressRange: pointer is not inside a device allocation");
 }
 
 // ----------------------------------- copies -----------------------------------
@@ -1260,30 +1064,10 @@ API CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream 
     return unified_copy(dst, src, n, "cuMemcpyAsync");
 }
 
-API CUresult cuMemcpyPeer(CUdeviceptr dst, CUcontext, CUdeviceptr src, CUcontext, size_t n) {
-    EMU_ENTER(CAT_COPY | CAT_BLOCKING_COPY)
-    COPY_PROLOGUE()
-    return copy_d_h(reinterpret_cast<void*>(dst), true, reinterpret_cast<const void*>(src), true, n, "cuMemcpyPeer");
-}
-
-API CUresult cuMemcpyPeerAsync(CUdeviceptr dst, CUcontext, CUdeviceptr src, CUcontext, size_t n, CUstream s) {
-    EMU_ENTER(CAT_COPY | CAT_ASYNC_COPY)
-    COPY_PROLOGUE()
-    if (CUresult r = check_stream(s)) return r;
-    return copy_d_h(reinterpret_cast<void*>(dst), true, reinterpret_cast<const void*>(src), true, n,
-                    "cuMemcpyPeerAsync");
-}
-
 API CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) {
     EMU_ENTER(CAT_MEMSET)
     COPY_PROLOGUE()
     return memset_n(d, v, n, 1, "cuMemsetD8");
-}
-
-API CUresult cuMemsetD16_v2(CUdeviceptr d, unsigned short v, size_t n) {
-    EMU_ENTER(CAT_MEMSET)
-    COPY_PROLOGUE()
-    return memset_n(d, v, n, 2, "cuMemsetD16");
 }
 
 API CUresult cuMemsetD32_v2(CUdeviceptr d, unsigned int v, size_t n) {
@@ -1297,13 +1081,6 @@ API CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream 
     COPY_PROLOGUE()
     if (CUresult r = check_stream(s)) return r;
     return memset_n(d, v, n, 1, "cuMemsetD8Async");
-}
-
-API CUresult cuMemsetD16Async(CUdeviceptr d, unsigned short v, size_t n, CUstream s) {
-    EMU_ENTER(CAT_MEMSET)
-    COPY_PROLOGUE()
-    if (CUresult r = check_stream(s)) return r;
-    return memset_n(d, v, n, 2, "cuMemsetD16Async");
 }
 
 API CUresult cuMemsetD32Async(CUdeviceptr d, unsigned int v, size_t n, CUstream s) {
@@ -1327,11 +1104,10 @@ API CUresult cuModuleLoadDataEx(CUmodule* module, const void* image, unsigned in
                        "cuModuleLoadDataEx");
 }
 
-API CUresult cuModuleLoadFatBinary(CUmodule*, const void*) {
+API CUresult cuModuleLoadFatBinary(CUmodule* module, const void* image) {
     EMU_ENTER(CAT_MODULE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    return fail(E_INVALID_IMAGE, "cuModuleLoadFatBinary: fatbin images cannot run on the CPU stand-in; load PTX");
+    return load_module(static_cast<const char*>(image), SIZE_MAX, reinterpret_cast<Module**>(module),
+                       "cuModuleLoadFatBinary");
 }
 
 API CUresult cuModuleLoad(CUmodule* module, const char* fname) {
@@ -1383,26 +1159,14 @@ API CUresult cuModuleGetGlobal_v2(CUdeviceptr* dptr, size_t* bytes, CUmodule hmo
     if (name == nullptr) return fail(E_INVALID_VALUE, "cuModuleGetGlobal: null name");
     Module* m = live_module(hmod);
     if (m == nullptr) return fail(E_INVALID_HANDLE, "cuModuleGetGlobal: invalid module");
-    bool declared = false;
-    for (const std::string& g : m->ptx.globals) declared = declared || g == name;
-    HostSymbol sym;
-    if (!declared || !find_host_symbol(name, sym))
-        return fail(E_NOT_FOUND, std::string("cuModuleGetGlobal: no global named ") + name);
-    {
-        std::lock_guard<std::recursive_mutex> lock(g_mu);
-        g_module_globals[reinterpret_cast<uintptr_t>(sym.address)] = sym.size;
+    for (const PtxGlobal& g : m->ptx.globals) {
+        if (g.name == name) {
+            if (dptr) *dptr = reinterpret_cast<CUdeviceptr>(g.address);
+            if (bytes) *bytes = g.bytes;
+            return OK;
+        }
     }
-    if (dptr) *dptr = reinterpret_cast<CUdeviceptr>(sym.address);
-    if (bytes) *bytes = sym.size;
-    return OK;
-}
-
-API CUresult cuModuleGetLoadingMode(int* mode) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
-    if (mode == nullptr) return fail(E_INVALID_VALUE, "cuModuleGetLoadingMode: null pointer");
-    *mode = 1;  // eager
-    return OK;
+    return fail(E_NOT_FOUND, std::string("cuModuleGetGlobal: no global named ") + name);
 }
 
 // ================================= functions =================================
@@ -1457,27 +1221,6 @@ API CUresult cuFuncSetAttribute(CUfunction h, int attrib, int value) {
     return fail(E_INVALID_VALUE, "cuFuncSetAttribute: attribute cannot be set");
 }
 
-API CUresult cuFuncSetCacheConfig(CUfunction h, int) {
-    EMU_ENTER(CAT_NONE)
-    Function* f;
-    return function_for_query(h, f);
-}
-
-API CUresult cuFuncSetSharedMemConfig(CUfunction h, int) {
-    EMU_ENTER(CAT_NONE)
-    Function* f;
-    return function_for_query(h, f);
-}
-
-API CUresult cuFuncGetModule(CUmodule* hmod, CUfunction h) {
-    EMU_ENTER(CAT_NONE)
-    Function* f;
-    if (CUresult r = function_for_query(h, f)) return r;
-    if (hmod == nullptr) return fail(E_INVALID_VALUE, "cuFuncGetModule: null pointer");
-    *hmod = f->module;
-    return OK;
-}
-
 // ================================== launches ==================================
 
 API CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
@@ -1497,71 +1240,6 @@ API CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned gx, unsigned gy, u
                   "cuLaunchCooperativeKernel");
 }
 
-typedef void (*EmuHostFn)(void*);
-
-API CUresult cuLaunchHostFunc(CUstream stream, EmuHostFn fn, void* user) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (CUresult r = check_stream(stream)) return r;
-    if (fn == nullptr) return fail(E_INVALID_VALUE, "cuLaunchHostFunc: null function");
-    fn(user);
-    return OK;
-}
-
-API CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, CUfunction h, int block_size, size_t dyn) {
-    EMU_ENTER(CAT_NONE)
-    Function* f;
-    if (CUresult r = function_for_query(h, f)) return r;
-    if (blocks == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    *blocks = block_size > max_threads_of(f) ? 0 : occupancy_blocks(f, block_size, dyn);
-    return OK;
-}
-
-API CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int* blocks, CUfunction h, int block_size,
-                                                                   size_t dyn, unsigned int) {
-    EMU_ENTER(CAT_NONE)
-    Function* f;
-    if (CUresult r = function_for_query(h, f)) return r;
-    if (blocks == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    *blocks = block_size > max_threads_of(f) ? 0 : occupancy_blocks(f, block_size, dyn);
-    return OK;
-}
-
-static CUresult potential_block_size(int* min_grid, int* block_size, CUfunction h, size_t dyn, int limit) {
-    Function* f;
-    if (CUresult r = function_for_query(h, f)) return r;
-    if (min_grid == nullptr || block_size == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    int bs = max_threads_of(f);
-    if (limit > 0 && limit < bs) bs = limit;
-    if (bs >= 32) bs &= ~31;
-    *block_size = bs;
-    *min_grid = occupancy_blocks(f, bs, dyn) * sm_count();
-    return OK;
-}
-
-// The variable-shared-memory callback is ignored: dynamic shared memory is
-// taken as the fixed `dyn` argument.
-API CUresult cuOccupancyMaxPotentialBlockSize(int* min_grid, int* block_size, CUfunction h, void*, size_t dyn,
-                                              int limit) {
-    EMU_ENTER(CAT_NONE)
-    return potential_block_size(min_grid, block_size, h, dyn, limit);
-}
-
-API CUresult cuOccupancyMaxPotentialBlockSizeWithFlags(int* min_grid, int* block_size, CUfunction h, void*,
-                                                       size_t dyn, int limit, unsigned int) {
-    EMU_ENTER(CAT_NONE)
-    return potential_block_size(min_grid, block_size, h, dyn, limit);
-}
-
-API CUresult cuOccupancyAvailableDynamicSMemPerBlock(size_t* bytes, CUfunction h, int, int) {
-    EMU_ENTER(CAT_NONE)
-    Function* f;
-    if (CUresult r = function_for_query(h, f)) return r;
-    if (bytes == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    *bytes = kSharedPerBlockOptin - f->entry.static_shared_bytes;
-    return OK;
-}
 
 // ============================== streams and events ==============================
 
@@ -1579,11 +1257,6 @@ static CUresult new_stream(CUstream* out, unsigned flags, int priority) {
 API CUresult cuStreamCreate(CUstream* out, unsigned int flags) {
     EMU_ENTER(CAT_NONE)
     return new_stream(out, flags, 0);
-}
-
-API CUresult cuStreamCreateWithPriority(CUstream* out, unsigned int flags, int priority) {
-    EMU_ENTER(CAT_NONE)
-    return new_stream(out, flags, priority < -5 ? -5 : (priority > 0 ? 0 : priority));
 }
 
 static Stream* real_stream(CUstream s) {
@@ -1638,17 +1311,6 @@ API CUresult cuStreamGetFlags(CUstream s, unsigned int* flags) {
     return OK;
 }
 
-API CUresult cuStreamGetPriority(CUstream s, int* priority) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (CUresult r = check_stream(s)) return r;
-    if (priority == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    Stream* st = real_stream(s);
-    *priority = st ? st->priority : 0;
-    return OK;
-}
-
 API CUresult cuStreamGetCtx(CUstream s, CUcontext* out) {
     EMU_ENTER(CAT_NONE)
     Context* c;
@@ -1657,38 +1319,6 @@ API CUresult cuStreamGetCtx(CUstream s, CUcontext* out) {
     if (out == nullptr) return fail(E_INVALID_VALUE, "null pointer");
     Stream* st = real_stream(s);
     *out = st ? st->ctx : c;
-    return OK;
-}
-
-API CUresult cuStreamGetId(CUstream s, unsigned long long* id) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (CUresult r = check_stream(s)) return r;
-    if (id == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    *id = reinterpret_cast<uintptr_t>(s);
-    return OK;
-}
-
-API CUresult cuStreamIsCapturing(CUstream s, int* status) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (CUresult r = check_stream(s)) return r;
-    if (status == nullptr) return fail(E_INVALID_VALUE, "null pointer");
-    *status = 0;  // never capturing: graphs are not supported
-    return OK;
-}
-
-typedef void (*EmuStreamCallback)(CUstream, CUresult, void*);
-
-API CUresult cuStreamAddCallback(CUstream s, EmuStreamCallback cb, void* user, unsigned int flags) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    if (CUresult r = need_context(c)) return r;
-    if (CUresult r = check_stream(s)) return r;
-    if (cb == nullptr || flags != 0) return fail(E_INVALID_VALUE, "cuStreamAddCallback: bad arguments");
-    cb(s, OK, user);
     return OK;
 }
 
@@ -1732,11 +1362,6 @@ static CUresult record_event(CUevent e, CUstream s) {
 }
 
 API CUresult cuEventRecord(CUevent e, CUstream s) {
-    EMU_ENTER(CAT_NONE)
-    return record_event(e, s);
-}
-
-API CUresult cuEventRecordWithFlags(CUevent e, CUstream s, unsigned int) {
     EMU_ENTER(CAT_NONE)
     return record_event(e, s);
 }
@@ -1887,18 +1512,6 @@ API CUresult cuGetErrorString(CUresult code, const char** text) {
     return e ? OK : E_INVALID_VALUE;
 }
 
-API CUresult cuProfilerStart(void) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    return need_context(c);
-}
-
-API CUresult cuProfilerStop(void) {
-    EMU_ENTER(CAT_NONE)
-    Context* c;
-    return need_context(c);
-}
-
 // ============================ control API (tests) ==============================
 // Used by libfusedopt_emu_ctl.so (JNI) on behalf of io.fusedopt.emu.StandIn.
 // The ctl library looks these up with dlsym, so their absence identifies the
@@ -1984,6 +1597,13 @@ API size_t fusedopt_emu_last_error(char* buf, size_t cap) {
 }
 
 API void fusedopt_emu_forget_init(void) { g_initialized.store(false); }
+
+// Later module loads whose entries have the same names as this PTX's load this PTX instead; null or
+// an empty string ends that.
+API void fusedopt_emu_override_module(const char* ptx) {
+    std::lock_guard<std::recursive_mutex> lock(g_mu);
+    g_module_override = ptx != nullptr ? ptx : "";
+}
 
 // ---- hooks for the library stand-ins (libcublas.so.12) ---------------------
 // The cuBLAS stand-in links against this library and uses these to count its

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <ffi.h>
+#include <memory>
 
 #define EMU_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -105,55 +105,54 @@ void note_failure(const std::string& msg);  // also printed unless quiet
     }
 
 // ---- PTX ----------------------------------------------------------------
-enum class ParamKind { U8, S8, U16, S16, U32, S32, U64, S64, F32, F64, AGGREGATE };
+// The decoded instructions of a module (ptx.cpp); executed by interp.cpp.
+struct Program;
 
 struct PtxParam {
-    ParamKind kind;
+    size_t offset;  // in the entry's parameter buffer
     size_t bytes;
 };
 
 struct PtxEntry {
     std::string name;
     std::vector<PtxParam> params;
-    bool has_aggregate = false;
-    bool uses_warp_or_barrier = false;
-    bool has_call = false;
+    size_t param_bytes = 0;
     unsigned maxntid = 0;  // product of .maxntid, 0 when absent
     unsigned reqntid[3] = {0, 0, 0};
     size_t static_shared_bytes = 0;
+    int num_regs = 0;
+    std::shared_ptr<const Program> program;
+};
+
+// A module-scope .global or .const variable: its storage lives as long as the process.
+struct PtxGlobal {
+    std::string name;
+    void* address = nullptr;
+    size_t bytes = 0;
 };
 
 struct PtxModule {
     std::vector<PtxEntry> entries;
-    std::vector<std::string> globals;  // .global / .const variables
-    bool funcs_use_warp_or_barrier = false;
+    std::vector<PtxGlobal> globals;
 };
 
-// Parses only what the stand-in needs: entry names, their parameter lists
-// and whether their bodies synchronise. Returns OK, E_INVALID_IMAGE (not
-// PTX at all) or E_INVALID_PTX (PTX we cannot make sense of).
+// Parses and decodes a whole PTX module. Returns OK, E_INVALID_IMAGE (not
+// PTX at all) or E_INVALID_PTX (PTX we cannot execute, naming the construct).
 CUresult parse_ptx(const char* text, size_t len, PtxModule& out, std::string& error);
 
-// ---- kernel libraries -------------------------------------------------
-struct KernelLib {
-    std::string path;
-    void* handle = nullptr;
-    void* base = nullptr;  // load address, to reject symbols of dependencies
-    void* (*dynamic_smem_base)() = nullptr;
-    size_t dynamic_smem_capacity = 0;
-};
-
-struct HostSymbol {
-    void* address = nullptr;
-    size_t size = 0;
-    KernelLib* lib = nullptr;
-};
-
-bool find_host_symbol(const std::string& name, HostSymbol& out);
-std::string kernel_search_description();
+// The PTX of the newest virtual architecture embedded in a fatbin image,
+// decompressed when nvcc compressed it. E_INVALID_IMAGE when the image is not
+// a well-formed fatbin or holds no PTX.
+CUresult fatbin_ptx(const unsigned char* image, std::string& ptx, std::string& error);
 
 // ---- execution ----------------------------------------------------------
 struct Function;
+
+// Memory a kernel may touch through global addresses, sorted by `lo`.
+struct MemRange {
+    uintptr_t lo, hi;
+    bool freed;  // released by the program: any access is a use after free
+};
 
 struct LaunchConfig {
     unsigned grid[3];
@@ -162,22 +161,18 @@ struct LaunchConfig {
     void** args;
 };
 
-// Runs a whole grid synchronously. On a kernel-level failure returns the
-// error code and fills message.
-CUresult execute_grid(const Function& fn, const LaunchConfig& cfg, std::string& message);
+// Runs a whole grid synchronously, checking every access. On a kernel-level
+// failure returns the error code and fills message.
+CUresult execute_grid(const Function& fn, const LaunchConfig& cfg, const std::vector<MemRange>& memory,
+                      std::string& message);
 
 struct Module;
 
 struct Function {
     std::string name;
     PtxEntry entry;
-    void* host_fn = nullptr;
-    KernelLib* lib = nullptr;
     Module* module = nullptr;
-    bool needs_fibers = true;
     bool live = true;
-    ffi_cif cif;
-    std::vector<ffi_type*> arg_types;
     int max_dynamic_smem = 48 * 1024;
     int preferred_carveout = -1;
 };

@@ -1,7 +1,6 @@
 // Kernels exercised by io.fusedopt.emu.StandInDriverTest. They are written as
-// ordinary CUDA: nvcc turns them into the PTX the test loads, and the
-// stand-in's build compiles the same file for the host. Some use C++ linkage
-// on purpose, so the test also proves that g++ and nvcc mangle alike.
+// ordinary CUDA: nvcc turns them into the PTX (committed under test/ptx) that
+// the test loads and the stand-in executes. Some use C++ linkage on purpose.
 
 // Every thread of a 2-D grid of 2-D blocks reports its coordinates.
 extern "C" __global__ void emu_coords2d(int* out, int width, int height) {
@@ -86,12 +85,10 @@ extern "C" __global__ void emu_tree_sum(const float* x, int n, float* block_sums
 }
 
 // All extern __shared__ arrays of a kernel start at the same address.
-extern "C" __global__ void emu_dynamic_alias(int* out, int* fresh) {
+extern "C" __global__ void emu_dynamic_alias(int* out) {
     extern __shared__ int ibuf[];
     extern __shared__ float fbuf[];
     unsigned t = threadIdx.x;
-    fresh[t] = ibuf[t];
-    __syncthreads();
     ibuf[t] = static_cast<int>(t) * 3;
     __syncthreads();
     out[t] = __float_as_int(fbuf[(t + 1) % blockDim.x]);
@@ -118,8 +115,7 @@ __global__ void emu_axpy(float* __restrict__ y, const float* __restrict__ x, flo
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) y[i] = fmaf(a, x[i], y[i]);
 }
 
-// One thread per element, no synchronisation: the stand-in runs these threads
-// without fibers.
+// One thread per element, no synchronisation.
 extern "C" __global__ void emu_adamw(float* __restrict__ p, const float* __restrict__ g, float* __restrict__ m,
                                      float* __restrict__ v, float lr, float beta1, float beta2, float eps,
                                      float weight_decay, float bias1, float bias2, int n) {
@@ -171,4 +167,21 @@ extern "C" __global__ void emu_block_votes(int* out) {
         out[1] = all;
         out[2] = any;
     }
+}
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+// f32 to f16 and bf16 in two rounding modes and back, with 16-bit stores and loads: the conversions that
+// half-precision parameter and gradient storage will use.
+extern "C" __global__ void emu_half_convert(const float* in, unsigned short* bits, float* back, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float x = in[i];
+    bits[4 * i + 0] = __half_as_ushort(__float2half_rn(x));
+    bits[4 * i + 1] = __half_as_ushort(__float2half_rz(x));
+    bits[4 * i + 2] = __bfloat16_as_ushort(__float2bfloat16_rn(x));
+    bits[4 * i + 3] = __bfloat16_as_ushort(__float2bfloat16_rz(x));
+    back[2 * i + 0] = __half2float(__ushort_as_half(bits[4 * i + 0]));
+    back[2 * i + 1] = __bfloat162float(__ushort_as_bfloat16(bits[4 * i + 2]));
 }

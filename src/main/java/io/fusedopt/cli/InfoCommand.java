@@ -6,8 +6,12 @@ import io.fusedopt.core.CudaUnavailableException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
-/** {@code info}: the version, the backends, and the CUDA device or why CUDA is not usable. */
-@Command(name = "info", description = "Show the version, the available backends, and the CUDA device or why it is not usable.")
+/**
+ * {@code info}: the version, the backends, and the CUDA device with the kernel image its driver loaded (fatbin, or
+ * PTX and why the fatbin was refused), or why CUDA is not usable.
+ */
+@Command(name = "info", description = "Show the version, the available backends, and the CUDA device (with the kernel"
+        + " image loaded: fatbin or PTX) or why it is not usable.")
 final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() {

@@ -17,13 +17,15 @@ import jcuda.driver.CUresult;
 
 /**
  * The kernel modules, loaded from the classpath ({@code io/fusedopt/cuda/<module>.fatbin}, else the
- * NUL-terminated {@code .ptx}) into the current context, with every entry's function looked up once.
+ * NUL-terminated {@code .ptx}) into the current context, with every entry's function looked up once. Which image
+ * each module came from is kept for {@code info} ({@link #format()}).
  */
 final class CudaModules implements AutoCloseable {
     private static final String RESOURCES = "/io/fusedopt/cuda/";
     private final Map<String, CUmodule> modules = new LinkedHashMap<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final String format;
+    private String fatbinRefusal;
 
     /**
      * Loads every module.
@@ -32,13 +34,12 @@ final class CudaModules implements AutoCloseable {
      *     too old for the PTX)
      */
     CudaModules() {
-        String used = "fatbin";
+        java.util.List<String> fromPtx = new java.util.ArrayList<>();
         try {
             for (Kernel k : Kernel.all()) {
                 if (!modules.containsKey(k.module())) {
-                    String how = load(k.module());
-                    if (how.equals("ptx")) {
-                        used = "ptx";
+                    if (load(k.module()).equals("ptx")) {
+                        fromPtx.add(k.module());
                     }
                 }
                 CUfunction f = new CUfunction();
@@ -53,15 +54,20 @@ final class CudaModules implements AutoCloseable {
             close();
             throw e;
         }
-        this.format = used;
+        this.format = fromPtx.isEmpty() ? "from fatbin"
+                : "from PTX for " + String.join(", ", fromPtx) + " (fatbin refused: " + fatbinRefusal + ")";
     }
 
     private String load(String module) {
         CUmodule m = new CUmodule();
         byte[] fatbin = resource(module + ".fatbin", false);
-        if (fatbin != null && cuModuleLoadData(m, fatbin) == CUresult.CUDA_SUCCESS) {
+        int fr = fatbin == null ? CUresult.CUDA_ERROR_FILE_NOT_FOUND : cuModuleLoadData(m, fatbin);
+        if (fr == CUresult.CUDA_SUCCESS) {
             modules.put(module, m);
             return "fatbin";
+        }
+        if (fatbinRefusal == null) {
+            fatbinRefusal = fatbin == null ? module + ".fatbin missing" : Driver.name(fr);
         }
         byte[] ptx = resource(module + ".ptx", true);
         if (ptx == null) {
@@ -103,7 +109,10 @@ final class CudaModules implements AutoCloseable {
         return f;
     }
 
-    /** {@code fatbin} when every module loaded from SASS, {@code ptx} when some needed the JIT. */
+    /**
+     * Which images were loaded: {@code from fatbin} when every module loaded from its fatbin, else {@code from PTX
+     * for <modules> (fatbin refused: <why>)} naming the modules the driver had to JIT-compile.
+     */
     String format() {
         return format;
     }

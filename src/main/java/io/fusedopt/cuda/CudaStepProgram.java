@@ -244,7 +244,8 @@ final class CudaStepProgram implements StepProgram {
     static KernelArgs finishArgs(CUdeviceptr partials, int numChunks, CUdeviceptr firstChunk, CUdeviceptr groups,
             int numTensors, CUdeviceptr finishScalars, CUdeviceptr flag, CUdeviceptr tensorState) {
         if (finishScalars == null) {
-            return new KernelArgs().ptr(partials).i32(numChunks).ptr(firstChunk).i32(numTensors).ptr(tensorState);
+            return new KernelArgs().ptr(partials).i32(numChunks).ptr(firstChunk).i32(numTensors).ptr(flag)
+                    .ptr(tensorState);
         }
         return new KernelArgs().ptr(partials).i32(numChunks).ptr(firstChunk).ptr(groups).i32(numTensors)
                 .ptr(finishScalars).ptr(flag).ptr(tensorState);

@@ -83,14 +83,14 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
     }
 
     /**
-     * {@code <id>_finalize}: {@code (partials, num_chunks, first_chunk, num_tensors, tensor_state)}, and for a rule
+     * {@code <id>_finalize}: {@code (partials, num_chunks, first_chunk, num_tensors, skip_flag, tensor_state)}, and for a rule
      * with finish scalars {@code (partials, num_chunks, first_chunk, tensor_group, num_tensors, finish_scalars,
      * skip_flag, tensor_state)}.
      */
     public static Kernel finish(Rule rule) {
         List<Param> p = rule.finishScalarCount() > 0
                 ? List.of(Param.PTR, Param.INT, Param.PTR, Param.PTR, Param.INT, Param.PTR, Param.PTR, Param.PTR)
-                : List.of(Param.PTR, Param.INT, Param.PTR, Param.INT, Param.PTR);
+                : List.of(Param.PTR, Param.INT, Param.PTR, Param.INT, Param.PTR, Param.PTR);
         return new Kernel(rule.id() + "_finalize", rule.algorithm().module(), p, false);
     }
 

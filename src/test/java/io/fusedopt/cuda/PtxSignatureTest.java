@@ -10,9 +10,7 @@ import io.fusedopt.rule.Algorithm;
 import io.fusedopt.rule.Algorithms;
 import io.fusedopt.rule.Rule;
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -36,33 +34,53 @@ import org.junit.jupiter.api.Test;
 class PtxSignatureTest {
     private static final Pattern ENTRY = Pattern.compile("\\.entry\\s+(\\w+)\\s*\\(([^)]*)\\)", Pattern.DOTALL);
     private static final Pattern PARAM = Pattern.compile("\\.param\\s+\\.(\\w+)\\s+(\\w+)");
-    /** The committed kernel resources. */
-    static final Path RESOURCES = Path.of("src/main/resources/io/fusedopt/cuda");
     /** The demo's own kernels (the device MLP), which no optimizer launches. */
     static final String DEMO_MODULE = "demo";
+    /** Module/entry of every entry of the modules the table names, with its PTX parameter types. */
     private static final Map<String, List<String>> ENTRIES = new HashMap<>();
+    /** Every entry name of every compiled module, as the kernel build lists them in {@code kernels.txt}. */
+    private static final Set<String> ALL_ENTRIES = new TreeSet<>();
+    /** The demo module's entries. */
+    private static final Set<String> DEMO_ENTRIES = new TreeSet<>();
+
+    /** A kernel resource from the class path, so that the test runs from a bundle without the source tree too. */
+    private static String resource(String name) throws IOException {
+        try (InputStream in = PtxSignatureTest.class.getResourceAsStream("/io/fusedopt/cuda/" + name)) {
+            assertNotNull(in, name + " is missing from the kernel resources");
+            return new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+        }
+    }
+
+    private static void read(String module, Map<String, List<String>> into) throws IOException {
+        Matcher e = ENTRY.matcher(resource(module + ".ptx"));
+        while (e.find()) {
+            List<String> types = new ArrayList<>();
+            Matcher p = PARAM.matcher(e.group(2));
+            while (p.find()) {
+                types.add(p.group(1));
+            }
+            into.put(module + "/" + e.group(1), types);
+        }
+    }
 
     @BeforeAll
     static void parse() throws IOException {
-        try (DirectoryStream<Path> ptxs = Files.newDirectoryStream(RESOURCES, "*.ptx")) {
-            for (Path file : ptxs) {
-                String m = file.getFileName().toString().replaceFirst("\\.ptx$", "");
-                if (m.equals(DEMO_MODULE)) {
-                    continue;
-                }
-                String ptx = Files.readString(file, StandardCharsets.US_ASCII);
-                Matcher e = ENTRY.matcher(ptx);
-                while (e.find()) {
-                    List<String> types = new ArrayList<>();
-                    Matcher p = PARAM.matcher(e.group(2));
-                    while (p.find()) {
-                        types.add(p.group(1));
-                    }
-                    ENTRIES.put(m + "/" + e.group(1), types);
-                }
+        Set<String> modules = new TreeSet<>();
+        Kernel.all().forEach(k -> modules.add(k.module()));
+        for (String m : modules) {
+            read(m, ENTRIES);
+        }
+        Map<String, List<String>> demo = new HashMap<>();
+        if (PtxSignatureTest.class.getResource("/io/fusedopt/cuda/" + DEMO_MODULE + ".ptx") != null) {
+            read(DEMO_MODULE, demo);
+        }
+        demo.keySet().forEach(k -> DEMO_ENTRIES.add(k.substring(k.indexOf('/') + 1)));
+        for (String line : resource("kernels.txt").split("\n")) {
+            if (!line.isBlank()) {
+                ALL_ENTRIES.add(line.strip());
             }
         }
-        assertTrue(ENTRIES.size() > 10, "the committed PTX was read from " + RESOURCES.toAbsolutePath());
+        assertTrue(ENTRIES.size() > 10, "the committed PTX was read");
     }
 
     private static Kernel.Param kind(String ptxType) {
@@ -94,11 +112,17 @@ class PtxSignatureTest {
     @Test
     void everyPtxEntryIsInTheTable() {
         Set<String> known = new TreeSet<>();
+        Set<String> names = new TreeSet<>();
         for (Kernel k : Kernel.all()) {
             known.add(k.module() + "/" + k.entry());
+            names.add(k.entry());
         }
         assertEquals(new TreeSet<>(ENTRIES.keySet()), known,
-                "the kernel entries of the committed PTX and those the registry's algorithms launch");
+                "the kernel entries of the table's modules and those the registry's algorithms launch");
+        Set<String> compiled = new TreeSet<>(ALL_ENTRIES);
+        compiled.removeAll(DEMO_ENTRIES);
+        assertEquals(compiled, names, "every entry of every compiled module (kernels.txt) but the demo's, and the"
+                + " entries the registry's algorithms launch");
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.fusedopt.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -46,6 +47,8 @@ class StandInBackendTest {
         try (Device d = Device.auto()) {
             assertEquals("cuda", d.name());
             assertTrue(d.description().contains("stand-in"), d.description());
+            // The stand-in executes the PTX inside the fatbins, so the GPU's loading path is the one tested.
+            assertTrue(d.description().endsWith("kernels from fatbin"), d.description());
             assertTrue(d.fallbackReason().isEmpty());
         }
     }
@@ -102,6 +105,50 @@ class StandInBackendTest {
         long[] swats = callsPerStep(() -> Optimizers.swats(), 4, 1);
         assertEquals(2, swats[0], "update, finalize");
         assertEquals(0, swats[2] + swats[3]);
+    }
+
+    /**
+     * The per-tensor finalize reads a tensor's chunk sums a warp at a time: a tensor of more than one warp's worth of
+     * chunks (33 full and one partial), and more tensors than one block has warps, still match the CPU's sequential
+     * fold bit for bit.
+     */
+    @Test
+    void warpWideFinalizeKeepsTheSequentialFold() {
+        for (boolean lamb : new boolean[] {true, false}) {
+            try (Device cuda = Device.cuda(); Device cpu = Device.cpu();
+                    ParameterStore sa = manyChunks(cuda); ParameterStore sb = manyChunks(cpu);
+                    Optimizer oa = (lamb ? Optimizers.lamb() : Optimizers.swats()).build(sa);
+                    Optimizer ob = (lamb ? Optimizers.lamb() : Optimizers.swats()).build(sb)) {
+                for (int step = 0; step < 2; step++) {
+                    oa.step();
+                    ob.step();
+                    assertNull(io.fusedopt.golden.GoldenRunner.firstDifference(oa, ob),
+                            (lamb ? "lamb" : "swats") + " step " + (step + 1));
+                }
+            }
+        }
+    }
+
+    private static ParameterStore manyChunks(Device d) {
+        ParameterStore.Builder b = ParameterStore.builder().add("big", 33 * 32768 + 1000);
+        for (int i = 0; i < 9; i++) {
+            b.add("small" + i, 100 + 37 * i);
+        }
+        ParameterStore s = b.build(d);
+        java.util.Random r = new java.util.Random(5);
+        for (io.fusedopt.core.Tensor t : s.tensors()) {
+            String name = t.name();
+            int n = (int) t.length();
+            float[] w = new float[n];
+            float[] g = new float[n];
+            for (int i = 0; i < n; i++) {
+                w[i] = (float) r.nextGaussian();
+                g[i] = (float) r.nextGaussian() * 0.01f;
+            }
+            s.setParameters(name, w);
+            s.setGradients(name, g);
+        }
+        return s;
     }
 
     @Test

@@ -173,7 +173,7 @@ public final class StandIn {
 
     /**
      * Synchronous (host-blocking) copies only: {@code cuMemcpyHtoD_v2}, {@code cuMemcpyDtoH_v2},
-     * {@code cuMemcpyDtoD_v2}, {@code cuMemcpy}, {@code cuMemcpyPeer}. They are not counted as synchronisations.
+     * {@code cuMemcpyDtoD_v2}, {@code cuMemcpy}. They are not counted as synchronisations.
      *
      * @return the number of blocking copy calls
      */
@@ -192,7 +192,7 @@ public final class StandIn {
     }
 
     /**
-     * Live device allocations ({@code cuMemAlloc}, {@code cuMemAllocPitch}, {@code cuMemAllocManaged}), across all
+     * Live device allocations ({@code cuMemAlloc}, {@code cuMemAllocManaged}), across all
      * contexts. Destroying a context frees its allocations.
      *
      * @return the number of allocations not yet freed
@@ -294,4 +294,17 @@ public final class StandIn {
     private static native String nativeLastError();
 
     private static native void nativeForgetInit();
+
+    private static native void nativeOverrideModule(String ptx);
+
+    /**
+     * Makes every later module load whose entries have the same names as {@code ptx}'s load {@code ptx} instead
+     * (from a fatbin or PTX alike); {@code null} ends that.
+     *
+     * @throws IllegalStateException when the stand-in is not active
+     */
+    public static void overrideModule(String ptx) {
+        requireActive();
+        nativeOverrideModule(ptx);
+    }
 }

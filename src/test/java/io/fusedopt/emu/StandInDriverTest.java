@@ -190,6 +190,13 @@ class StandInDriverTest {
         return Pointer.to(params);
     }
 
+    /** A device pointer's address, as JCuda prints it ("...nativePointer=0x7f00...,..."). */
+    private static long address(CUdeviceptr p) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("nativePointer=0x([0-9a-fA-F]+)").matcher(p.toString());
+        assertTrue(m.find(), p.toString());
+        return Long.parseUnsignedLong(m.group(1), 16);
+    }
+
     private static Pointer i32(int v) {
         return Pointer.to(new int[] {v});
     }
@@ -581,17 +588,13 @@ class StandInDriverTest {
     }
 
     @Test
-    void externSharedArraysAliasAndStartAsNaN() {
+    void externSharedArraysAlias() {
         int block = 64;
         CUdeviceptr out = alloc(4L * block);
-        CUdeviceptr fresh = alloc(4L * block);
-        ok(launch(function(kernels, "emu_dynamic_alias"), 3, 1, block, 1, 4 * block, args(out, fresh)));
+        ok(launch(function(kernels, "emu_dynamic_alias"), 3, 1, block, 1, 4 * block, args(out)));
         int[] o = downloadInts(out, block);
         for (int t = 0; t < block; t++) {
             assertEquals(((t + 1) % block) * 3, o[t]);
-        }
-        for (int word : downloadInts(fresh, block)) {
-            assertEquals(NAN_WORD, word);
         }
     }
 
@@ -816,19 +819,166 @@ class StandInDriverTest {
         assertTrue(StandIn.lastError().contains("can never continue"), StandIn.lastError());
     }
 
+    /** The value of each 16-bit pattern of a half-precision format, with NaN for NaNs. */
+    private static double[] values16(boolean bf16) {
+        double[] v = new double[1 << 16];
+        for (int b = 0; b < v.length; b++) {
+            if (bf16) {
+                v[b] = Float.intBitsToFloat(b << 16);
+            } else {
+                int e = (b >> 10) & 31;
+                int f = b & 1023;
+                double mag = e == 0 ? Math.scalb((double) f, -24) : e == 31 ? (f == 0 ? Double.POSITIVE_INFINITY
+                        : Double.NaN) : Math.scalb((double) (f + 1024), e - 25);
+                v[b] = (b & 0x8000) != 0 ? -mag : mag;
+            }
+        }
+        return v;
+    }
+
+    /**
+     * The expected conversion of x, found by search over every representable value (independent of any bit
+     * trick): round to nearest with ties to the even pattern, or toward zero; NaN gives 0x7FFF.
+     */
+    private static int expected16(double[] values, float x, boolean towardZero) {
+        if (Float.isNaN(x)) {
+            return 0x7FFF;
+        }
+        int sign = x < 0 || (x == 0 && 1 / x < 0) ? 0x8000 : 0;
+        double a = Math.abs((double) x);
+        int best = 0;
+        for (int b = 1; b < 0x8000; b++) {
+            double v = values[b];
+            if (Double.isNaN(v)) {
+                continue;
+            }
+            if (towardZero) {
+                if (v <= a && v > values[best]) {
+                    best = b;
+                }
+            } else {
+                double d = Math.abs(v - a);
+                double bd = Math.abs(values[best] - a);
+                if (Double.isInfinite(v)) {
+                    // Infinity is nearest once a reaches the largest finite value plus half its spacing.
+                    double maxFinite = values[b - 1];
+                    double halfUlp = (maxFinite - values[b - 2]) / 2;
+                    if (a >= maxFinite + halfUlp) {
+                        best = b;
+                    }
+                } else if (d < bd || (d == bd && (b & 1) == 0 && !Double.isInfinite(values[best]))) {
+                    best = b;
+                }
+            }
+        }
+        return sign | best;
+    }
+
     @Test
-    void mismatchedArgumentListsAreRejectedNotCrashed() {
+    void halfPrecisionConversionsRoundAsTheIsaSays() {
+        Random r = new Random(3);
+        float[] in = new float[512];
+        float[] special = {0f, -0f, 1f, -1f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 65504f,
+            65519.99f, 65520f, -65520f, 1f + 0x1p-11f, 1f + 0x1p-10f + 0x1p-11f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f,
+            0x1p-14f, 3e38f, -3.3895e38f, Float.MIN_VALUE, 1f + 0x1p-8f, 1f + 0x1p-7f + 0x1p-8f, 0.1f, 1e-40f};
+        for (int i = 0; i < in.length; i++) {
+            in[i] = i < special.length ? special[i]
+                    : (float) (r.nextGaussian() * Math.pow(2, r.nextInt(60) - 30)) * (r.nextBoolean() ? 1 : 70000);
+        }
+        CUdeviceptr src = upload(in);
+        CUdeviceptr bits = alloc(8L * in.length);
+        CUdeviceptr back = alloc(8L * in.length);
+        ok(launch(function(kernels, "emu_half_convert"), 4, 1, 128, 1, 0, args(src, bits, back, i32(in.length))));
+        short[] b = new short[4 * in.length];
+        ok(cuMemcpyDtoH(Pointer.to(b), bits, 8L * in.length));
+        float[] f = downloadFloats(back, 2 * in.length);
+        double[] half = values16(false);
+        double[] bf = values16(true);
+        for (int i = 0; i < in.length; i++) {
+            String at = "input " + in[i] + " (" + Integer.toHexString(Float.floatToRawIntBits(in[i])) + ")";
+            assertEquals(expected16(half, in[i], false), b[4 * i] & 0xFFFF, "f16 rn of " + at);
+            assertEquals(expected16(half, in[i], true), b[4 * i + 1] & 0xFFFF, "f16 rz of " + at);
+            assertEquals(expected16(bf, in[i], false), b[4 * i + 2] & 0xFFFF, "bf16 rn of " + at);
+            assertEquals(expected16(bf, in[i], true), b[4 * i + 3] & 0xFFFF, "bf16 rz of " + at);
+            int hb = b[4 * i] & 0xFFFF;
+            int bb = b[4 * i + 2] & 0xFFFF;
+            if (!Double.isNaN(half[hb])) {
+                assertEquals((float) half[hb], f[2 * i], "f16 to f32 of " + Integer.toHexString(hb));
+            }
+            assertEquals(Float.floatToIntBits(Float.intBitsToFloat(bb << 16)), Float.floatToIntBits(f[2 * i + 1]),
+                    "bf16 to f32 of " + Integer.toHexString(bb));
+        }
+    }
+
+    @Test
+    void structParametersArriveAsTheirBytes() {
         CUfunction structParam = function(faults(), "emu_struct_param");
         CUdeviceptr out = alloc(4);
         Pointer structBytes = Pointer.to(new int[] {Float.floatToRawIntBits(2f), 3});
-        expect(CUresult.CUDA_ERROR_NOT_SUPPORTED, launch(structParam, 1, 1, 1, 1, 0, args(structBytes, out)));
-        assertTrue(StandIn.lastError().contains("by value"), StandIn.lastError());
+        ok(launch(structParam, 1, 1, 1, 1, 0, args(structBytes, out)));
+        assertEquals(6f, downloadFloats(out, 1)[0]);
+    }
 
+    @Test
+    void mismatchedArgumentListsAreRejectedNotCrashed() {
         CUfunction axpy = function(kernels, "_Z8emu_axpyPfPKffi");
         expect(CUresult.CUDA_ERROR_INVALID_VALUE, launch(axpy, 1, 1, 32, 1, 0, null));
         expect(CUresult.CUDA_ERROR_NOT_SUPPORTED, cuLaunchKernel(axpy, 1, 1, 1, 32, 1, 1, 0, null, null,
                 Pointer.to(new long[] {0, 0, 0})));
         ok(cuCtxSynchronize());  // refused launches leave the context usable
+    }
+
+    // ---- memory and shared-memory checking: one kernel per kind of fault ---------------------------------------
+
+    @Test
+    void outOfBoundsLoadsAreReportedWithKernelLineAndAddress() {
+        CUfunction f = function(faults(), "emu_load_at");
+        CUdeviceptr dst = alloc(4);
+        CUdeviceptr src = upload(new float[] {1, 2, 3, 4});
+        ok(launch(f, 1, 1, 1, 1, 0, args(dst, src, i32(3))));
+        assertEquals(4f, downloadFloats(dst, 1)[0]);
+        expect(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS, launch(f, 1, 1, 1, 1, 0, args(dst, src, i32(4))));
+        String report = StandIn.lastError();
+        assertTrue(report.contains("kernel emu_load_at"), report);
+        assertTrue(report.matches("(?s).*PTX line \\d+ `ld\\.global\\.[a-z0-9.]*f32 .*"), report);
+        assertTrue(report.contains("out of bounds"), report);
+        assertTrue(report.contains(String.format("0x%x", address(src) + 16)), report);
+    }
+
+    @Test
+    void useAfterFreeIsReported() {
+        CUfunction f = function(faults(), "emu_load_at");
+        CUdeviceptr dst = alloc(4);
+        CUdeviceptr src = upload(new float[] {1, 2, 3, 4});
+        ok(cuMemFree(src));
+        expect(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS, launch(f, 1, 1, 1, 1, 0, args(dst, src, i32(1))));
+        String report = StandIn.lastError();
+        assertTrue(report.contains("kernel emu_load_at") && report.contains("use after free"), report);
+        assertTrue(report.contains(String.format("0x%x", address(src) + 4)), report);
+    }
+
+    @Test
+    void sharedMemoryRacesAreReported() {
+        CUfunction f = function(faults(), "emu_shared_race");
+        CUdeviceptr out = alloc(4 * 64);
+        ok(launch(f, 1, 1, 1, 1, 0, args(out)));  // one thread: nothing to race with
+        expect(CUresult.CUDA_ERROR_LAUNCH_FAILED, launch(f, 1, 1, 64, 1, 0, args(out)));
+        String report = StandIn.lastError();
+        assertTrue(report.contains("kernel emu_shared_race") && report.contains("shared-memory race"), report);
+        assertTrue(report.contains("st.shared.f32"), report);
+    }
+
+    @Test
+    void readsOfUninitialisedSharedMemoryAreReported() {
+        CUfunction f = function(faults(), "emu_shared_uninitialised");
+        CUdeviceptr out = alloc(4 * 64);
+        ok(launch(f, 1, 1, 32, 1, 0, args(out)));
+        assertEquals(31f, downloadFloats(out, 32)[31]);
+        expect(CUresult.CUDA_ERROR_LAUNCH_FAILED, launch(f, 1, 1, 64, 1, 0, args(out)));
+        String report = StandIn.lastError();
+        assertTrue(report.contains("kernel emu_shared_uninitialised"), report);
+        assertTrue(report.contains("uninitialised shared memory at offset 128"), report);
+        assertTrue(report.contains("thread (32,0,0)"), report);
     }
 
     @Test
@@ -840,10 +990,13 @@ class StandInDriverTest {
         expect(CUresult.CUDA_ERROR_INVALID_IMAGE, cuModuleLoadData(new CUmodule(), fatbin));
         expect(CUresult.CUDA_ERROR_INVALID_IMAGE,
                 cuModuleLoadData(new CUmodule(), "just some text\0".getBytes(StandardCharsets.US_ASCII)));
-        String orphan = ".version 8.0\n.target sm_80\n.address_size 64\n"
-                + ".visible .entry emu_kernel_without_host_build(\n\t.param .u64 p\n)\n{\n\tret;\n}\n\0";
-        expect(CUresult.CUDA_ERROR_NOT_FOUND, cuModuleLoadData(new CUmodule(), orphan.getBytes(StandardCharsets.US_ASCII)));
-        assertTrue(StandIn.lastError().contains("emu_kernel_without_host_build"), StandIn.lastError());
+        String unsupported = ".version 8.0\n.target sm_80\n.address_size 64\n"
+                + ".visible .entry emu_needs_sad(\n\t.param .u64 p\n)\n{\n\t.reg .b32 %r<2>;\n"
+                + "\tsad.u32 %r1, %r0, %r0, %r0;\n\tret;\n}\n\0";
+        expect(CUresult.CUDA_ERROR_INVALID_PTX,
+                cuModuleLoadData(new CUmodule(), unsupported.getBytes(StandardCharsets.US_ASCII)));
+        assertTrue(StandIn.lastError().contains("unsupported PTX instruction 'sad.u32'"), StandIn.lastError());
+        assertTrue(StandIn.lastError().contains("line 9"), StandIn.lastError());
     }
 
     @Test

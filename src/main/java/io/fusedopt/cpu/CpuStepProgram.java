@@ -63,15 +63,26 @@ final class CpuStepProgram implements StepProgram {
         long start = layout.chunkStart(k);
         c.tensor = t;
         c.group = layout.group(t);
-        c.w = params.page(t, start);
-        c.g = grads.page(t, start);
+        // Consecutive small tensors share their arrays: storing a reference only when it changes spares the
+        // collector's write barrier, which costs a memory fence per store into a long-lived chunk view.
+        float[] w = params.page(t, start);
+        if (c.w != w) {
+            c.w = w;
+        }
+        float[] g = grads.page(t, start);
+        if (c.g != g) {
+            c.g = g;
+        }
         if (c.s == null || c.s.length != slots.length) {
             c.s = new float[slots.length][];
         }
         for (int s = 0; s < slots.length; s++) {
-            c.s[s] = slots[s].page(t, start);
+            float[] page = slots[s].page(t, start);
+            if (c.s[s] != page) {
+                c.s[s] = page;
+            }
         }
-        c.from = (int) (start & CpuBuffer.PAGE_MASK);
+        c.from = params.offset(t, start);
         c.to = c.from + layout.chunkLength(k);
     }
 

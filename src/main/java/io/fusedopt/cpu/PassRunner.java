@@ -20,8 +20,11 @@ final class PassRunner {
         void run(int from, int to, Chunk chunk);
     }
 
-    /** Spins of the waiting caller before it parks: about the length of a short run, far below a time slice. */
-    private static final int SPINS = 1 << 12;
+    /**
+     * Spins of the waiting caller before it parks: a few tens of microseconds, about the length of the last run, and
+     * short enough not to hold a core that a descheduled helper needs.
+     */
+    private static final int SPINS = 1 << 9;
 
     private static final ThreadLocal<Chunk> HELPER_CHUNK = ThreadLocal.withInitial(Chunk::new);
 

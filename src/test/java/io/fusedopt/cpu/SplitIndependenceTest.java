@@ -29,7 +29,7 @@ class SplitIndependenceTest {
         }
         l[7] = 2L * LaunchConfig.CHUNK + 5;
         l[500] = LaunchConfig.CHUNK;
-        l[1_100] = 3L * LaunchConfig.CHUNK - 1;
+        l[1_100] = 12L * LaunchConfig.CHUNK - 1;
         return Layouts.of(l);
     }
 

@@ -33,7 +33,7 @@ class WorkSplitTest {
     void oneThreadOrASmallArenaIsOneRun() {
         ArenaLayout big = Layouts.of(1L << 24);
         assertEquals(1, WorkSplit.of(big, 1).runs());
-        ArenaLayout small = Layouts.of(WorkSplit.INLINE_COST - 8 * WorkSplit.CHUNK_COST - 1);
+        ArenaLayout small = Layouts.of(WorkSplit.INLINE_COST - 64 * WorkSplit.CHUNK_COST - 1);
         assertEquals(1, WorkSplit.of(small, 2).runs());
         assertCovers(WorkSplit.of(small, 2), small);
         ArenaLayout empty = Layouts.of();
@@ -65,12 +65,12 @@ class WorkSplitTest {
 
     @Test
     void runsBalanceCostAcrossMixedTensorsAndNeverExceedTheChunks() {
-        ArenaLayout l = Layouts.of(3L * LaunchConfig.CHUNK + 7, 5, 100, 2L * LaunchConfig.CHUNK, 64, 1);
-        WorkSplit s = WorkSplit.of(l, 16);
+        ArenaLayout l = Layouts.of(12L * LaunchConfig.CHUNK + 7, 5, 100, 6L * LaunchConfig.CHUNK, 64, 1);
+        WorkSplit s = WorkSplit.of(l, 64);
         assertEquals(l.chunkCount(), s.runs(), "no more runs than chunks");
         assertCovers(s, l);
-        ArenaLayout m = Layouts.of(LaunchConfig.CHUNK, 1, 1, 1, 1, 1, LaunchConfig.CHUNK, LaunchConfig.CHUNK,
-                LaunchConfig.CHUNK, LaunchConfig.CHUNK);
+        long four = 4L * LaunchConfig.CHUNK;
+        ArenaLayout m = Layouts.of(four, 1, 1, 1, 1, 1, four, four, four, four - 3);
         WorkSplit t = WorkSplit.of(m, 2);
         assertCovers(t, m);
         assertTrue(t.runs() >= 2 && t.runs() <= 2 * WorkSplit.RUNS_PER_THREAD, "runs: " + t.runs());

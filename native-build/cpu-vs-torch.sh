@@ -68,7 +68,9 @@ done
 import glob, json, os, re, statistics, sys
 out = sys.argv[1]
 rows = {}  # (who, threads, layout) -> [ms]
-for f in glob.glob(os.path.join(out, "*-t*-r*.json")):
+def round_of(f):
+    return int(re.search(r"-r(\d+)\.json$", f).group(1))
+for f in sorted(glob.glob(os.path.join(out, "*-t*-r*.json")), key=round_of):
     who, t = re.match(r"(\w+)-t(\d+)-r\d+\.json", os.path.basename(f)).groups()
     for b in json.load(open(f)):
         # The median step of the run: a preempted step on a busy machine moves the mean, not the median.
@@ -85,7 +87,7 @@ for k in rows:
         layouts.append(k[2])
 print("\nms per AdamW step, median of the rounds (each round: the median step of JMH's 5 x 0.5 s samples;"
       " torch: the median step of 2 s)")
-print("%-12s %-9s %7s %10s %s" % ("layout", "who", "threads", "median ms", "rounds"))
+print("%-12s %-9s %7s %10s %s" % ("layout", "who", "threads", "median ms", "rounds, in order"))
 for lay in layouts:
     for who in order:
         for t in (2, 1):

@@ -10,6 +10,7 @@
 #   --torch-layouts  the layouts torch runs (default 1M,16M: its 10,000-tensor and GPT-2 steps take seconds)
 #   --python    the interpreter with torch (default: $PYTHON, else python3); without torch only fusedopt runs
 #   --baseline  a benchmarks.jar built from another commit: timed in the same rounds, reported as "before"
+#   --out       where the runs' results go (default target/cpu-vs-torch); results already there are removed
 # Needs target/benchmarks.jar (mvn -B -P jmh package -DskipTests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
     *) echo "error: unknown option $1" >&2; exit 2 ;;
   esac
 done
+case "$rounds" in ''|*[!0-9]*|0) echo "error: --rounds $rounds: must be a whole number >= 1" >&2; exit 2 ;; esac
 jar=target/benchmarks.jar
 [ -f "$jar" ] || { echo "error: $jar is missing: run mvn -B -P jmh package -DskipTests" >&2; exit 1; }
 [ -z "$baseline" ] || [ -f "$baseline" ] || { echo "error: --baseline $baseline: no such file" >&2; exit 1; }

@@ -11,7 +11,8 @@ import java.util.List;
  * The tensors a benchmark lays out in the arena: a name for reports and an ordered list of (name, shape).
  *
  * <p>{@link #gpt2Small()} is GPT-2 small (124M parameters, 148 tensors) in Hugging Face's naming;
- * {@link #single(long)} is one flat tensor, which may exceed 2^31 elements.
+ * {@link #single(long)} is one flat tensor, which may exceed 2^31 elements; {@link #uniform(int, long)} is many
+ * tensors of one length.
  */
 public final class ModelLayout {
     /** One tensor of a layout: its name and shape. */
@@ -102,6 +103,23 @@ public final class ModelLayout {
             throw new IllegalArgumentException("params must be >= 1, got " + n);
         }
         return new ModelLayout("params", List.of(new Entry("params", new long[] {n})));
+    }
+
+    /**
+     * {@code count} tensors of {@code length} elements each, named {@code t0}, {@code t1} ...: the many-small-tensors
+     * layout, where per-tensor costs show.
+     *
+     * @throws IllegalArgumentException when {@code count < 1} or {@code length < 1}
+     */
+    public static ModelLayout uniform(int count, long length) {
+        if (count < 1 || length < 1) {
+            throw new IllegalArgumentException("need count >= 1 and length >= 1, got " + count + " and " + length);
+        }
+        List<Entry> e = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            e.add(new Entry("t" + i, new long[] {length}));
+        }
+        return new ModelLayout(count + "x" + length, e);
     }
 
     /**

@@ -13,7 +13,8 @@ import java.util.WeakHashMap;
 import java.util.concurrent.ForkJoinPool;
 
 /**
- * The pure-Java backend: float32 buffers on the heap, every pass split by chunks over all cores. It runs the
+ * The pure-Java backend: float32 buffers on the heap, every pass of a large enough arena split by runs of chunks
+ * over all cores. It runs the
  * same per-element rules as the CUDA kernels, bit for bit.
  */
 public final class CpuBackend implements Backend {
@@ -37,6 +38,11 @@ public final class CpuBackend implements Backend {
 
     static ForkJoinPool pool() {
         return PoolHolder.POOL;
+    }
+
+    /** The threads a pass may use, the calling thread included: one per available processor. */
+    static int threads() {
+        return Runtime.getRuntime().availableProcessors();
     }
 
     @Override

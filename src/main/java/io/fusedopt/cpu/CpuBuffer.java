@@ -5,35 +5,78 @@ import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 /**
- * A CPU arena buffer: each tensor's elements in pages of {@link #PAGE} floats on the Java heap, so tensors of
- * 2^31 elements and more fit. Chunks never straddle a page, because {@link io.fusedopt.core.LaunchConfig#CHUNK}
- * divides {@link #PAGE} and pages are counted from each tensor's first element.
+ * A CPU arena buffer on the Java heap. A tensor of more than {@link #PACKED_MAX} elements has pages of its own, of
+ * {@link #PAGE} floats, so tensors of 2^31 elements and more fit; chunks never straddle a page, because
+ * {@link io.fusedopt.core.LaunchConfig#CHUNK} divides {@link #PAGE} and pages are counted from the tensor's first
+ * element. Smaller tensors are packed, in order, into shared arrays of up to {@link #PACK} floats, each starting
+ * at a multiple of {@link #PACKED_ALIGN} floats: consecutive small tensors then lie next to each other in memory
+ * whatever the garbage collector does with the arrays, and a pass over them reads a few long arrays, not one short
+ * array per tensor and buffer. Every buffer of one layout places the tensors the same way.
  */
 final class CpuBuffer implements ArenaBuffer {
     /** Floats per page: 2^30 (4 GiB). */
     static final int PAGE_SHIFT = 30;
     static final long PAGE = 1L << PAGE_SHIFT;
     static final long PAGE_MASK = PAGE - 1;
+    /** The largest tensor packed with others: one chunk. */
+    static final int PACKED_MAX = LaunchConfig.CHUNK;
+    /** Floats per shared array: 2^20 (4 MiB), a small allocation for any heap. */
+    static final int PACK = 1 << 20;
+    /** Where packed tensors start: multiples of 16 floats (64 bytes, one cache line and one 512-bit vector). */
+    static final int PACKED_ALIGN = 16;
 
     private final List<Tensor> tensors;
     private final String purpose;
+    /** Per tensor: its pages, or the one shared array that holds it. */
     private float[][][] pages;
+    /** Per tensor: the index of its first element in its first page (0 unless packed). */
+    private final int[] base;
+    /** Every array of the buffer, once. */
+    private float[][] arrays;
 
     CpuBuffer(ArenaLayout layout, String purpose) {
         this.tensors = layout.tensors();
         this.purpose = purpose;
-        float[][][] p = new float[tensors.size()][][];
+        int n = tensors.size();
+        float[][][] p = new float[n][][];
+        int[] b = new int[n];
+        List<float[]> all = new ArrayList<>();
         try {
-            for (int t = 0; t < p.length; t++) {
+            int t = 0;
+            while (t < n) {
                 long len = tensors.get(t).length();
-                int n = (int) ((len + PAGE - 1) >>> PAGE_SHIFT);
-                p[t] = new float[n][];
-                for (int k = 0; k < n; k++) {
-                    p[t][k] = new float[(int) Math.min(PAGE, len - ((long) k << PAGE_SHIFT))];
+                if (len > PACKED_MAX) {
+                    int k = (int) ((len + PAGE - 1) >>> PAGE_SHIFT);
+                    p[t] = new float[k][];
+                    for (int i = 0; i < k; i++) {
+                        p[t][i] = new float[(int) Math.min(PAGE, len - ((long) i << PAGE_SHIFT))];
+                        all.add(p[t][i]);
+                    }
+                    t++;
+                    continue;
+                }
+                // A run of small tensors that fits one shared array.
+                int first = t;
+                int used = 0;
+                while (t < n && tensors.get(t).length() <= PACKED_MAX) {
+                    int at = (used + PACKED_ALIGN - 1) / PACKED_ALIGN * PACKED_ALIGN;
+                    int end = at + (int) tensors.get(t).length();
+                    if (end > PACK && t > first) {
+                        break;
+                    }
+                    b[t] = at;
+                    used = end;
+                    t++;
+                }
+                float[] pack = new float[used];
+                all.add(pack);
+                for (int i = first; i < t; i++) {
+                    p[i] = new float[][] {pack};
                 }
             }
         } catch (OutOfMemoryError e) {
@@ -41,11 +84,18 @@ final class CpuBuffer implements ArenaBuffer {
                     + " buffer of the CPU arena (" + layout.totalElements() + " elements); raise -Xmx", e);
         }
         this.pages = p;
+        this.base = b;
+        this.arrays = all.toArray(new float[0][]);
     }
 
-    /** The page holding element {@code at} of tensor {@code t}. */
+    /** The array holding element {@code at} of tensor {@code t}. */
     float[] page(int t, long at) {
         return live()[t][(int) (at >>> PAGE_SHIFT)];
+    }
+
+    /** The index of element {@code at} of tensor {@code t} in {@link #page(int, long) its array}. */
+    int offset(int t, long at) {
+        return base[t] + (int) (at & PAGE_MASK);
     }
 
     private float[][][] live() {
@@ -73,9 +123,8 @@ final class CpuBuffer implements ArenaBuffer {
         float[][] p = live()[t.index()];
         while (len > 0) {
             int page = (int) (at >>> PAGE_SHIFT);
-            int off = (int) (at & PAGE_MASK);
-            int n = Math.min(len, p[page].length - off);
-            System.arraycopy(src, from, p[page], off, n);
+            int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
+            System.arraycopy(src, from, p[page], offset(t.index(), at), n);
             at += n;
             from += n;
             len -= n;
@@ -88,9 +137,8 @@ final class CpuBuffer implements ArenaBuffer {
         float[][] p = live()[t.index()];
         while (len > 0) {
             int page = (int) (at >>> PAGE_SHIFT);
-            int off = (int) (at & PAGE_MASK);
-            int n = Math.min(len, p[page].length - off);
-            System.arraycopy(p[page], off, dst, from, n);
+            int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
+            System.arraycopy(p[page], offset(t.index(), at), dst, from, n);
             at += n;
             from += n;
             len -= n;
@@ -99,7 +147,13 @@ final class CpuBuffer implements ArenaBuffer {
 
     @Override
     public void fill(Tensor t, float value) {
-        for (float[] page : live()[t.index()]) {
+        float[][] p = live()[t.index()];
+        if (t.length() <= PACKED_MAX) {
+            int at = base[t.index()];
+            Arrays.fill(p[0], at, at + (int) t.length(), value);
+            return;
+        }
+        for (float[] page : p) {
             Arrays.fill(page, value);
         }
     }
@@ -109,12 +163,15 @@ final class CpuBuffer implements ArenaBuffer {
         if (!(other instanceof CpuBuffer)) {
             throw new IllegalArgumentException("cannot copy a " + other.getClass().getSimpleName() + " into a CPU buffer");
         }
-        float[][][] src = ((CpuBuffer) other).live();
-        float[][][] dst = live();
-        for (int t = 0; t < dst.length; t++) {
-            for (int k = 0; k < dst[t].length; k++) {
-                System.arraycopy(src[t][k], 0, dst[t][k], 0, dst[t][k].length);
-            }
+        CpuBuffer o = (CpuBuffer) other;
+        o.live();
+        live();
+        if (o.arrays.length != arrays.length) {
+            throw new IllegalArgumentException("cannot copy the " + o.purpose + " buffer into the " + purpose
+                    + " buffer: they hold different layouts");
+        }
+        for (int i = 0; i < arrays.length; i++) {
+            System.arraycopy(o.arrays[i], 0, arrays[i], 0, arrays[i].length);
         }
     }
 
@@ -126,5 +183,6 @@ final class CpuBuffer implements ArenaBuffer {
     @Override
     public void close() {
         pages = null;
+        arrays = new float[0][];
     }
 }

@@ -1,31 +1,27 @@
 package io.fusedopt.cpu;
 
-import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.backend.ArenaLayout;
 import io.fusedopt.backend.StepPlan;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Chunk;
 import io.fusedopt.rule.Reduce;
 import io.fusedopt.rule.Rule;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.RecursiveAction;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-/** One optimizer's step on the CPU: the passes of {@link StepProgram}, each split into ranges of chunks. */
+/**
+ * One optimizer's step on the CPU: the passes of {@link StepProgram}, each run over the chunk list by the calling
+ * thread and, for an arena large enough to pay for it, pool workers ({@link WorkSplit}, {@link PassRunner}).
+ */
 final class CpuStepProgram implements StepProgram {
-    /** Below this many elements a pass runs on the calling thread: forking costs more than it saves. */
-    static final long INLINE_ELEMENTS = 4L * LaunchConfig.CHUNK;
-
     private final Rule rule;
     private final ArenaLayout layout;
     private final CpuBuffer params;
     private final CpuBuffer grads;
     private final CpuBuffer[] slots;
     private final CpuBuffer slow;
-    private final int[][] ranges;
+    private final PassRunner runner;
     private final float[] partialA;
     private final float[] partialB;
     private double[] tensorState;
@@ -33,13 +29,19 @@ final class CpuStepProgram implements StepProgram {
 
     CpuStepProgram(Rule rule, ArenaLayout layout, CpuBuffer params, CpuBuffer grads, List<CpuBuffer> slots,
             CpuBuffer slow) {
+        this(rule, layout, params, grads, slots, slow, CpuBackend.threads());
+    }
+
+    /** As above, with the passes split over at most {@code threads} threads (the caller included). */
+    CpuStepProgram(Rule rule, ArenaLayout layout, CpuBuffer params, CpuBuffer grads, List<CpuBuffer> slots,
+            CpuBuffer slow, int threads) {
         this.rule = rule;
         this.layout = layout;
         this.params = params;
         this.grads = grads;
         this.slots = slots.toArray(new CpuBuffer[0]);
         this.slow = slow;
-        this.ranges = split(layout);
+        this.runner = new PassRunner(WorkSplit.of(layout, threads), threads, CpuBackend.pool());
         boolean reduces = rule.reduction() != Rule.Reduction.NONE;
         this.partialA = reduces ? new float[layout.chunkCount()] : null;
         this.partialB = reduces ? new float[layout.chunkCount()] : null;
@@ -50,55 +52,9 @@ final class CpuStepProgram implements StepProgram {
         }
     }
 
-    /** Cuts the chunk list into contiguous ranges of about equal element counts, a few per core. */
-    private static int[][] split(ArenaLayout layout) {
-        int chunks = layout.chunkCount();
-        long total = 0;
-        for (int c = 0; c < chunks; c++) {
-            total += layout.chunkLength(c);
-        }
-        if (total <= INLINE_ELEMENTS) {
-            return new int[][] {{0, chunks}};
-        }
-        int parts = Math.min(chunks, 4 * Runtime.getRuntime().availableProcessors());
-        List<int[]> out = new ArrayList<>();
-        long target = (total + parts - 1) / parts;
-        int start = 0;
-        long acc = 0;
-        for (int c = 0; c < chunks; c++) {
-            acc += layout.chunkLength(c);
-            if (acc >= target || c == chunks - 1) {
-                out.add(new int[] {start, c + 1});
-                start = c + 1;
-                acc = 0;
-            }
-        }
-        return out.toArray(new int[0][]);
-    }
-
-    /** Work on the chunks {@code [from, to)}; {@code chunk} is the worker's view. */
-    private interface RangeWork {
-        void run(int from, int to, Chunk chunk);
-    }
-
-    private void parallel(RangeWork work) {
-        if (ranges.length == 1) {
-            work.run(ranges[0][0], ranges[0][1], new Chunk());
-            return;
-        }
-        List<RecursiveAction> tasks = new ArrayList<>(ranges.length);
-        for (int[] r : ranges) {
-            tasks.add(new RecursiveAction() {
-                private static final long serialVersionUID = 1L;
-
-                @Override
-                protected void compute() {
-                    work.run(r[0], r[1], new Chunk());
-                }
-            });
-        }
-        ForkJoinTask<?> all = CpuBackend.pool().submit(() -> ForkJoinTask.invokeAll(tasks));
-        all.join();
+    /** Runs {@code work} over the whole chunk list, split among the threads by {@link #runner}. */
+    private void parallel(PassRunner.RangeWork work) {
+        runner.run(work);
     }
 
     /** Points {@code c} at chunk {@code k}'s arrays and range. */
@@ -107,15 +63,26 @@ final class CpuStepProgram implements StepProgram {
         long start = layout.chunkStart(k);
         c.tensor = t;
         c.group = layout.group(t);
-        c.w = params.page(t, start);
-        c.g = grads.page(t, start);
+        // Consecutive small tensors share their arrays: storing a reference only when it changes spares the
+        // collector's write barrier, which costs a memory fence per store into a long-lived chunk view.
+        float[] w = params.page(t, start);
+        if (c.w != w) {
+            c.w = w;
+        }
+        float[] g = grads.page(t, start);
+        if (c.g != g) {
+            c.g = g;
+        }
         if (c.s == null || c.s.length != slots.length) {
             c.s = new float[slots.length][];
         }
         for (int s = 0; s < slots.length; s++) {
-            c.s[s] = slots[s].page(t, start);
+            float[] page = slots[s].page(t, start);
+            if (c.s[s] != page) {
+                c.s[s] = page;
+            }
         }
-        c.from = (int) (start & CpuBuffer.PAGE_MASK);
+        c.from = params.offset(t, start);
         c.to = c.from + layout.chunkLength(k);
     }
 

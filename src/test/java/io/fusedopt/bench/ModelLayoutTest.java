@@ -34,4 +34,15 @@ class ModelLayoutTest {
         assertThrows(IllegalArgumentException.class, () -> ModelLayout.named("gpt3"));
         assertEquals(148, ModelLayout.named("gpt2-small").tensorCount());
     }
+
+    @Test
+    void uniformLaysOutCountTensorsOfOneLength() {
+        ModelLayout l = ModelLayout.uniform(10_000, 100);
+        assertEquals(10_000, l.tensorCount());
+        assertEquals(1_000_000L, l.parameterCount());
+        assertEquals("t9999", l.entries().get(9999).name());
+        assertEquals("10000x100", l.name());
+        assertThrows(IllegalArgumentException.class, () -> ModelLayout.uniform(0, 100));
+        assertThrows(IllegalArgumentException.class, () -> ModelLayout.uniform(3, 0));
+    }
 }

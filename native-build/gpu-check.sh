@@ -173,6 +173,23 @@ else
     say "no comparison: $([ $QUICK = 1 ] && echo "--quick" || echo "PyTorch with CUDA is not importable here")"
 fi
 
+# Both sides timed the same way: K back-to-back steps between CUDA events on one stream (fusedopt's
+# back_to_back_ms, torch's kernel_ms per step); one ratio line per size that both measured.
+if [ -s "$BENCH" ] && grep -q '"torch_adamw_fused_step"' "$JSONL" 2>/dev/null; then
+    python3 - "$BENCH" "$JSONL" <<'PY' >> "$JSONL" || true
+import json, sys
+ours = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+theirs = [json.loads(l) for l in open(sys.argv[2])
+          if l.startswith("{") and '"torch_adamw_fused_step"' in l]
+for o in ours:
+    for t in theirs:
+        if t.get("params") == o.get("params") and o.get("back_to_back_ms"):
+            print(json.dumps({"figure": "fusedopt_vs_torch_events", "params": o["params"],
+                              "fusedopt_ms": o["back_to_back_ms"], "torch_ms": t["kernel_ms_per_step"],
+                              "speedup": t["kernel_ms_per_step"] / o["back_to_back_ms"]}))
+PY
+fi
+
 section "summary"
 if [ $status = 0 ]; then
     say "gpu-check: all steps passed"

@@ -32,6 +32,14 @@ public interface Backend extends AutoCloseable {
     /** Waits until all work issued so far has finished. */
     void synchronize();
 
+    /**
+     * Runs {@code work}, which issues device work (steps), and returns the milliseconds the device spent between
+     * the start and the end of what it issued: on CUDA between two events recorded on the step stream around it
+     * (kernel time, without the host's launch overhead once the queue is full), on the CPU the wall time. Waits for
+     * the work to finish.
+     */
+    double timeQueued(Runnable work);
+
     /** Releases the backend's context and everything it still holds. */
     @Override
     void close();

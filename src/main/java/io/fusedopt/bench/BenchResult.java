@@ -15,12 +15,17 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param gbps bytesPerStep / median step time, in GB/s (10^9 B/s)
  * @param bandwidthGbps the reference bandwidth (median of the runs interleaved with the steps), in GB/s
  * @param fractionOfBandwidth gbps / bandwidthGbps
+ * @param backToBackMs device time per step of steps issued back to back, between two events on the step stream
+ *     (the CPU: their wall time), in milliseconds
+ * @param backToBackGbps bytesPerStep / backToBackMs, in GB/s
  */
 public record BenchResult(String optimizer, String backend, long params, int tensors, double stepMsMedian,
-        long bytesPerStep, double gbps, double bandwidthGbps, double fractionOfBandwidth) {
+        long bytesPerStep, double gbps, double bandwidthGbps, double fractionOfBandwidth, double backToBackMs,
+        double backToBackGbps) {
     /** The JSON field names, in output order. */
     public static final java.util.List<String> FIELDS = java.util.List.of("optimizer", "backend", "params", "tensors",
-            "step_ms_median", "bytes_per_step", "gbps", "bandwidth_gbps", "fraction_of_bandwidth");
+            "step_ms_median", "bytes_per_step", "gbps", "bandwidth_gbps", "fraction_of_bandwidth", "back_to_back_ms",
+            "back_to_back_gbps");
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -29,7 +34,8 @@ public record BenchResult(String optimizer, String backend, long params, int ten
         double gbps = t.bytesPerStep() / (t.stepMsMedian() / 1e3) / 1e9;
         double reference = t.reference().medianGbps();
         return new BenchResult(t.optimizer(), t.backend(), t.params(), t.tensors(), t.stepMsMedian(),
-                t.bytesPerStep(), gbps, reference, gbps / reference);
+                t.bytesPerStep(), gbps, reference, gbps / reference, t.backToBackMs(),
+                t.bytesPerStep() / (t.backToBackMs() / 1e3) / 1e9);
     }
 
     /** One line of JSON with exactly the fields of {@link #FIELDS}. */
@@ -44,6 +50,8 @@ public record BenchResult(String optimizer, String backend, long params, int ten
         n.put("gbps", gbps);
         n.put("bandwidth_gbps", bandwidthGbps);
         n.put("fraction_of_bandwidth", fractionOfBandwidth);
+        n.put("back_to_back_ms", backToBackMs);
+        n.put("back_to_back_gbps", backToBackGbps);
         try {
             return JSON.writeValueAsString(n);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

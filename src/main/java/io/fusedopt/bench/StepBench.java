@@ -10,7 +10,8 @@ import java.util.function.Supplier;
  * Times the steps of one optimizer configuration on a layout: builds the store and the optimizer, fills
  * parameters and gradients, runs the warm-up steps, then times each measured step from {@code step()} to the
  * end of {@code synchronize()} and keeps the median. After each step (warm-up ones included) it times one run of
- * a reference pattern ({@link BandwidthProbe}), so that the steps and the reference share one time window.
+ * a reference pattern ({@link BandwidthProbe}), so that the steps and the reference share one time window. Then it
+ * issues as many steps back to back and times them between two events on the device's stream.
  */
 public final class StepBench {
     /** Floats per slice when filling a tensor: tensors may exceed 2^31 elements and are written in pieces. */
@@ -50,10 +51,16 @@ public final class StepBench {
                     ms[i] = (System.nanoTime() - t0) / 1e6;
                     probeSeconds[i] = probe.timeOnce();
                 }
+                // The same number of steps again, issued back to back between two events, as torch is timed.
+                double backToBack = device.backend().timeQueued(() -> {
+                    for (int i = 0; i < steps; i++) {
+                        opt.step();
+                    }
+                }) / steps;
                 int perParam = Traffic.perParameter(opt.rule());
                 long params = store.parameterCount();
                 return new StepTiming(optimizer, device.name(), params, store.tensors().size(), perParam,
-                        perParam * params, Stats.median(ms), probe.bandwidth(probeSeconds));
+                        perParam * params, Stats.median(ms), probe.bandwidth(probeSeconds), backToBack);
             }
         }
     }

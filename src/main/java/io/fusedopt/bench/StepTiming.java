@@ -9,9 +9,12 @@ package io.fusedopt.bench;
  * @param tensors tensors in the arena
  * @param bytesPerParameter {@link Traffic#perParameter} of the rule
  * @param bytesPerStep bytesPerParameter × params
- * @param stepMsMedian the median of the measured steps, in milliseconds
+ * @param stepMsMedian the median of the measured steps, in milliseconds, each from {@code step()} to the end of a
+ *     synchronisation
  * @param reference the reference pattern, timed once after each measured step
+ * @param backToBackMs the device time per step of the same number of steps issued back to back, between two
+ *     events on the step stream (on the CPU, their wall time): what a training loop that never waits sees
  */
 public record StepTiming(String optimizer, String backend, long params, int tensors, int bytesPerParameter,
-        long bytesPerStep, double stepMsMedian, Bandwidth reference) {
+        long bytesPerStep, double stepMsMedian, Bandwidth reference, double backToBackMs) {
 }

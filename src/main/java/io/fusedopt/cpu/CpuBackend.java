@@ -84,6 +84,13 @@ public final class CpuBackend implements Backend {
         // Every CPU pass has finished when it returns.
     }
 
+    @Override
+    public double timeQueued(Runnable work) {
+        long t0 = System.nanoTime();
+        work.run();
+        return (System.nanoTime() - t0) / 1e6;
+    }
+
     /**
      * Closes every buffer still open on this device, as closing a CUDA device frees them with its context: stores
      * and optimizers made on it then refuse to be used. The shared worker pool outlives backends. Closing twice is

@@ -1,6 +1,11 @@
 package io.fusedopt.cuda;
 
 import io.fusedopt.core.CudaUnavailableException;
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 import static jcuda.driver.JCudaDriver.cuCtxCreate;
 import static jcuda.driver.JCudaDriver.cuCtxDestroy;
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
@@ -31,6 +36,8 @@ import java.util.Set;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
@@ -243,6 +250,30 @@ public final class CudaBackend implements Backend {
         makeCurrent();
         Driver.check(cuStreamSynchronize(stream), "synchronizing the step stream");
         Driver.check(cuCtxSynchronize(), "synchronizing the context");
+    }
+
+    @Override
+    public double timeQueued(Runnable work) {
+        makeCurrent();
+        CUevent start = new CUevent(), stop = new CUevent();
+        Driver.check(cuEventCreate(start, CUevent_flags.CU_EVENT_DEFAULT), "creating a timing event");
+        try {
+            Driver.check(cuEventCreate(stop, CUevent_flags.CU_EVENT_DEFAULT), "creating a timing event");
+            try {
+                Driver.check(cuEventRecord(start, stream), "recording the start event");
+                work.run();
+                makeCurrent();
+                Driver.check(cuEventRecord(stop, stream), "recording the stop event");
+                Driver.check(cuEventSynchronize(stop), "waiting for the stop event");
+                float[] ms = new float[1];
+                Driver.check(cuEventElapsedTime(ms, start, stop), "reading the time between the events");
+                return ms[0];
+            } finally {
+                cuEventDestroy(stop);
+            }
+        } finally {
+            cuEventDestroy(start);
+        }
     }
 
     /** Frees every buffer still allocated on this device, the stream, the modules, and releases the context. */

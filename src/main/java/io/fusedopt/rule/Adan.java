@@ -112,9 +112,9 @@ public final class Adan extends Rule {
             for (int i = base; i < end; i++) {
                 float gi = g[i];
                 float d = first ? 0f : gi - gp[i];
-                v[i] = Math.fma(b2, v[i], omb2 * d);
+                v[i] = Moments.first(v[i], d, b2, omb2);
                 float q = Math.fma(b2, d, gi);
-                n[i] = Math.fma(b3, n[i], (omb3 * q) * q);
+                n[i] = Moments.second(n[i], q, b3, omb3);
                 gp[i] = gi;
             }
             for (int i = base; i < end; i++) {

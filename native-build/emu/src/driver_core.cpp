@@ -1,6 +1,6 @@
 // The CUDA driver API surface of the fusedopt CPU stand-in for libcuda.so.1:
 // one emulated device whose memory is host memory, synchronous streams, and
-// modules whose PTX (given directly or inside a fatbin) interp.cpp executes. Behaviour that callers can
+// modules whose PTX (given directly or inside a fatbin) interp_*.cpp executes. Behaviour that callers can
 // observe (error codes, sticky launch failures, bounds of copies) follows
 // the real driver; the README lists where it cannot.
 // This file: diagnostics, call counters, the object and allocation tables and the

@@ -2,7 +2,7 @@
 # Builds the fusedopt CPU stand-in for the CUDA driver into target/cuda-emu/:
 #
 #   libcuda.so.1              the stand-in driver (every symbol JCuda imports); it executes
-#                             the PTX of the modules it is given (src/ptx.cpp, src/interp.cpp)
+#                             the PTX of the modules it is given (src/*.cpp: driver_*, ptx_*, interp_*)
 #   libcublas.so.12           the cuBLAS stand-in (every symbol JCublas2 imports)
 #   test/<name>.ptx           PTX of the stand-in's own test kernels (native-build/emu/test)
 #   libfusedopt_emu_ctl.so    JNI bridge for io.fusedopt.emu.StandIn (tests)
@@ -93,12 +93,14 @@ if cmp -s "$IMPORTS.tmp" "$IMPORTS"; then rm "$IMPORTS.tmp"; else mv "$IMPORTS.t
 # a PTX mul followed by an add must stay two roundings.
 DRIVER_FLAGS=(-std=c++17 -O2 -fPIC -fno-fast-math -ffp-contract=off -frounding-math -fvisibility=hidden
               -fvisibility-inlines-hidden -Wall -Wextra -Wno-unused-parameter)
-HEADERS=("$EMU/src/emu_internal.h" "$EMU/src/ptx.h" "$SELF")
+HEADERS=("$EMU"/src/*.h "$SELF")
+SOURCES=("$EMU"/src/*.cpp)
 OBJS=()
-for name in driver ptx interp; do
+for src in "${SOURCES[@]}"; do
+    name="$(basename "$src" .cpp)"
     obj="$OUT/obj/$name.o"
     OBJS+=("$obj")
-    if ! fresh "$obj" "$EMU/src/$name.cpp" "${HEADERS[@]}"; then
+    if ! fresh "$obj" "$src" "${HEADERS[@]}"; then
         log "compile src/$name.cpp"
         spawn "$CXX" "${DRIVER_FLAGS[@]}" -c "$EMU/src/$name.cpp" -o "$obj"
     fi

@@ -32,7 +32,7 @@ enum : cublasStatus_t {
     CUBLAS_STATUS_LICENSE_ERROR = 16,
 };
 
-// From libcuda.so.1 (the driver stand-in, native-build/emu/src/driver.cpp).
+// From libcuda.so.1 (the driver stand-in, native-build/emu/src/driver_*.cpp).
 extern "C" void* fusedopt_emu_library_counter(const char* name);
 extern "C" int fusedopt_emu_device_range(unsigned long long p, size_t n);
 extern "C" void fusedopt_emu_note_failure(const char* msg);

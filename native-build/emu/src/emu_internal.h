@@ -105,7 +105,7 @@ void note_failure(const std::string& msg);  // also printed unless quiet
     }
 
 // ---- PTX ----------------------------------------------------------------
-// The decoded instructions of a module (ptx.cpp); executed by interp.cpp.
+// The decoded instructions of a module (ptx_*.cpp); executed by interp_*.cpp.
 struct Program;
 
 struct PtxParam {

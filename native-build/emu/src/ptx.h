@@ -1,5 +1,5 @@
-// The decoded form of PTX instructions, shared by the reader (ptx.cpp) and
-// the interpreter (interp.cpp). Every operand is resolved at load time:
+// The decoded form of PTX instructions, shared by the reader (ptx_*.cpp) and
+// the interpreter (interp_*.cpp). Every operand is resolved at load time:
 // registers to slots, labels to instruction indices, symbols to addresses,
 // so that executing an instruction never looks at text.
 #ifndef FUSEDOPT_EMU_PTX_H

@@ -135,9 +135,18 @@ public final class OptimizerChoice {
         throw new IllegalArgumentException("unknown optimizer '" + id + "'; known: " + String.join(", ", ids()));
     }
 
-    /** The position in {@link #values()}, which keeps each optimizer's colour the same from run to run. */
+    /**
+     * A stable position that picks the optimizer's colour: the default choices first, in table order, so that the
+     * ten of a plain run get ten distinct colours, then the others.
+     */
     public int ordinal() {
-        return ALL.indexOf(this);
+        List<OptimizerChoice> order = new ArrayList<>(defaults());
+        for (OptimizerChoice c : ALL) {
+            if (!c.byDefault) {
+                order.add(c);
+            }
+        }
+        return order.indexOf(this);
     }
 
     @Override

@@ -28,7 +28,7 @@ import java.util.Map;
  * {@code r = (m / bc1) / (sqrt(v / bc2) + ε)}; {@code r = fma(λ, w, r)} (λ != 0).
  * Scalars: {@code [β1, 1-β1, β2, 1-β2, ε, λ, bc1, bc2, η]}. Tensor state: {@code [trust]}.
  */
-public final class Lamb extends Rule {
+public final class Lamb extends TrustRatioRule {
     // Scalar indices after the moment head (0 .. 5, see Moments).
     static final int BC1 = 6, BC2 = 7, LR = 8, K = 9;
 
@@ -76,21 +76,6 @@ public final class Lamb extends Rule {
     }
 
     @Override
-    public Reduction reduction() {
-        return Reduction.BEFORE_UPDATE;
-    }
-
-    @Override
-    public int tensorStateWidth() {
-        return 1;
-    }
-
-    @Override
-    public double[] tensorStateInit(int group) {
-        return new double[] {1.0};
-    }
-
-    @Override
     public void normChunk(Chunk c, float[] sc, int so) {
         final float b1 = sc[so + Moments.B1], omb1 = sc[so + Moments.OMB1];
         final float b2 = sc[so + Moments.B2], omb2 = sc[so + Moments.OMB2];
@@ -122,12 +107,6 @@ public final class Lamb extends Rule {
         double wn = Math.sqrt(sumA), rn = Math.sqrt(sumB);
         // Written as the zero test, not (wn > 0 && rn > 0), so that a NaN norm gives NaN rather than 1.
         ts[off] = (wn == 0 || rn == 0) ? 1.0 : wn / rn;
-    }
-
-    /** The trust ratio is a ratio of norms: never negative. */
-    @Override
-    public String invalidTensorState(double[] ts, int off) {
-        return ts[off] < 0 ? "the trust ratio is " + ts[off] + ", below 0" : null;
     }
 
     @Override

@@ -28,7 +28,7 @@ import java.util.Map;
  * Scalars: {@code [λ, μ, nesterov (0/1), η]}; finish scalars {@code [tc, eps, trust_ratio (0/1)]}; tensor state
  * {@code [trust]}.
  */
-public final class Lars extends Rule {
+public final class Lars extends TrustRatioRule {
     static final int WD = 0, MU = 1, NESTEROV = 2, LR = 3, K = 4;
     static final int TC = 0, EPS = 1, ENABLED = 2, FK = 3;
 
@@ -90,21 +90,6 @@ public final class Lars extends Rule {
         out[off + MU] = (float) h.momentum();
         out[off + NESTEROV] = h.nesterov() ? 1f : 0f;
         out[off + LR] = (float) lr;
-    }
-
-    @Override
-    public Reduction reduction() {
-        return Reduction.BEFORE_UPDATE;
-    }
-
-    @Override
-    public int tensorStateWidth() {
-        return 1;
-    }
-
-    @Override
-    public double[] tensorStateInit(int group) {
-        return new double[] {1.0};
     }
 
     @Override

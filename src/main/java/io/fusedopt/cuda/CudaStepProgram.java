@@ -79,6 +79,7 @@ final class CudaStepProgram implements StepProgram {
     private final DevicePointer flag;
     private final DevicePointer partials;
     private final DevicePointer tensorState;
+    private final java.util.Map<StepPlan.Pass, Kernel> kernels = new java.util.HashMap<>();
     private boolean closed;
 
     CudaStepProgram(CudaBackend backend, Rule rule, ArenaLayout layout, CudaBuffer params, CudaBuffer grads,
@@ -321,7 +322,8 @@ final class CudaStepProgram implements StepProgram {
                 f == 0 ? null : scalars.withByteOffset((k * Float.BYTES + 7) & ~7), flag, partials, tensorState,
                 firstChunk, tensors);
         for (StepPlan.Pass pass : plan.passes()) {
-            Kernel kernel = Kernel.of(rule, pass);
+            // A plan has a handful of distinct passes: derive each one's entry once, not on every step.
+            Kernel kernel = kernels.computeIfAbsent(pass, p -> Kernel.of(rule, p));
             int grid = pass.kind() == StepPlan.Kind.FINISH ? blocksFor(tensors) : chunks;
             launch(kernel, grid, args(kernel, pass, ptrs, alpha));
         }

@@ -15,7 +15,7 @@ static CUresult new_stream(CUstream* out, unsigned flags, int priority) {
     if (CUresult r = need_context(c)) return r;
     if (out == nullptr) return fail(E_INVALID_VALUE, "null stream pointer");
     std::lock_guard<std::recursive_mutex> lock(g_mu);
-    Stream* s = new Stream{c, flags, priority};
+    Stream* s = new Stream{c, flags, priority, true, nullptr, {}};
     g_streams.insert(s);
     *out = s;
     return OK;
@@ -104,7 +104,7 @@ API CUresult cuEventCreate(CUevent* out, unsigned int flags) {
     if (CUresult r = need_context(c)) return r;
     if (out == nullptr) return fail(E_INVALID_VALUE, "null event pointer");
     std::lock_guard<std::recursive_mutex> lock(g_mu);
-    Event* e = new Event{c, flags, true, false, {}};
+    Event* e = new Event{c, flags, true, false, {}, nullptr, {}};
     g_events.insert(e);
     *out = e;
     return OK;

@@ -5,29 +5,43 @@ import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemsetD16;
 import static jcuda.driver.JCudaDriver.cuMemsetD32;
 
+import io.fusedopt.core.Dtype;
 import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 
-/** One arena buffer in device memory; element {@code i} of tensor {@code t} is at {@code (t.offset + i) * 4}. */
+/**
+ * One arena buffer in device memory; element {@code i} of tensor {@code t} is at {@code (t.offset + i) * bytes},
+ * {@code bytes} being its dtype's size. A 16-bit buffer is written from float32 rounded to nearest even on the host
+ * and read back widened exactly, with the same conversions as the CPU backend.
+ */
 final class CudaBuffer implements ArenaBuffer {
     private final CudaBackend backend;
     private final long elements;
     private final String purpose;
+    private final Dtype dtype;
+    private final int size;
     private DevicePointer ptr;
 
     CudaBuffer(CudaBackend backend, ArenaLayout layout, String purpose) {
+        this(backend, layout, purpose, Dtype.FLOAT32);
+    }
+
+    CudaBuffer(CudaBackend backend, ArenaLayout layout, String purpose, Dtype dtype) {
         this.backend = backend;
         this.elements = layout.totalElements();
         this.purpose = purpose;
+        this.dtype = dtype;
+        this.size = dtype.bytes();
         backend.makeCurrent();
         DevicePointer p = new DevicePointer();
-        Driver.check(cuMemAlloc(p, elements * Float.BYTES), "allocating the " + purpose + " buffer ("
-                + elements * Float.BYTES + " bytes)");
+        Driver.check(cuMemAlloc(p, elements * size), "allocating the " + purpose + " buffer ("
+                + elements * size + " bytes)");
         this.ptr = p;
         backend.track(this);
     }
@@ -38,6 +52,11 @@ final class CudaBuffer implements ArenaBuffer {
             throw new IllegalStateException("the " + purpose + " buffer is closed");
         }
         return ptr;
+    }
+
+    @Override
+    public Dtype dtype() {
+        return dtype;
     }
 
     /** Elements the buffer spans. */
@@ -66,6 +85,16 @@ final class CudaBuffer implements ArenaBuffer {
             return;
         }
         backend.makeCurrent();
+        if (dtype.isHalf()) {
+            short[] h = new short[len];
+            for (int i = 0; i < len; i++) {
+                h[i] = dtype.narrow(src[from + i]);
+            }
+            Driver.check(cuMemcpyHtoD(pointer().withByteOffset((t.offset() + at) * size), Pointer.to(h),
+                    (long) len * size), "copying " + len + " elements of '" + t.name() + "' to the " + purpose
+                    + " buffer");
+            return;
+        }
         Driver.check(cuMemcpyHtoD(pointer().withByteOffset((t.offset() + at) * Float.BYTES),
                 Pointer.to(src).withByteOffset((long) from * Float.BYTES), (long) len * Float.BYTES),
                 "copying " + len + " elements of '" + t.name() + "' to the " + purpose + " buffer");
@@ -78,6 +107,16 @@ final class CudaBuffer implements ArenaBuffer {
             return;
         }
         backend.makeCurrent();
+        if (dtype.isHalf()) {
+            short[] h = new short[len];
+            Driver.check(cuMemcpyDtoH(Pointer.to(h), pointer().withByteOffset((t.offset() + at) * size),
+                    (long) len * size), "copying " + len + " elements of '" + t.name() + "' from the " + purpose
+                    + " buffer");
+            for (int i = 0; i < len; i++) {
+                dst[from + i] = dtype.widen(h[i]);
+            }
+            return;
+        }
         Driver.check(cuMemcpyDtoH(Pointer.to(dst).withByteOffset((long) from * Float.BYTES),
                 pointer().withByteOffset((t.offset() + at) * Float.BYTES), (long) len * Float.BYTES),
                 "copying " + len + " elements of '" + t.name() + "' from the " + purpose + " buffer");
@@ -86,6 +125,11 @@ final class CudaBuffer implements ArenaBuffer {
     @Override
     public void fill(Tensor t, float value) {
         backend.makeCurrent();
+        if (dtype.isHalf()) {
+            Driver.check(cuMemsetD16(pointer().withByteOffset(t.offset() * size), dtype.narrow(value),
+                    t.length()), "filling '" + t.name() + "' in the " + purpose + " buffer");
+            return;
+        }
         Driver.check(cuMemsetD32(pointer().withByteOffset(t.offset() * Float.BYTES), Float.floatToRawIntBits(value),
                 t.length()), "filling '" + t.name() + "' in the " + purpose + " buffer");
     }
@@ -96,8 +140,12 @@ final class CudaBuffer implements ArenaBuffer {
             throw new IllegalArgumentException("cannot copy into the " + purpose + " buffer from a buffer of another"
                     + " backend or layout");
         }
+        if (o.dtype != dtype) {
+            throw new IllegalArgumentException("cannot copy the " + o.purpose + " buffer (" + o.dtype.label()
+                    + ") into the " + purpose + " buffer (" + dtype.label() + ")");
+        }
         backend.makeCurrent();
-        Driver.check(cuMemcpyDtoDAsync(pointer(), o.pointer(), elements * Float.BYTES, backend.stream()),
+        Driver.check(cuMemcpyDtoDAsync(pointer(), o.pointer(), elements * size, backend.stream()),
                 "copying the " + o.purpose + " buffer into the " + purpose + " buffer");
     }
 
@@ -110,7 +158,7 @@ final class CudaBuffer implements ArenaBuffer {
         if (p == null) {
             throw new IllegalStateException("the " + purpose + " buffer is closed");
         }
-        return p.address() + t.offset() * Float.BYTES;
+        return p.address() + t.offset() * size;
     }
 
     /**

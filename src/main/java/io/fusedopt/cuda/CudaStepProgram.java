@@ -84,6 +84,22 @@ final class CudaStepProgram implements StepProgram {
 
     CudaStepProgram(CudaBackend backend, Rule rule, ArenaLayout layout, CudaBuffer params, CudaBuffer grads,
             List<CudaBuffer> slots, CudaBuffer slow) {
+        this(backend, rule, layout, params, grads, slots, slow, io.fusedopt.backend.Precision.PLAIN);
+    }
+
+    /**
+     * As above with the buffers' storage types checked: the kernels here run the float32 regime only.
+     *
+     * @throws IllegalArgumentException naming the regime when it is not float32
+     */
+    CudaStepProgram(CudaBackend backend, Rule rule, ArenaLayout layout, CudaBuffer params, CudaBuffer grads,
+            List<CudaBuffer> slots, CudaBuffer slow, io.fusedopt.backend.Precision precision) {
+        String regime = precision.regime(params.dtype(), grads.dtype(), slots.stream().map(CudaBuffer::dtype)
+                .toList(), slow == null ? null : slow.dtype());
+        if (!regime.equals("f32")) {
+            throw new IllegalArgumentException("the CUDA backend steps float32 arenas only; the " + regime
+                    + " regime (bfloat16/float16 storage) runs on the CPU backend");
+        }
         this.backend = backend;
         this.rule = rule;
         this.layout = layout;

@@ -1,6 +1,7 @@
-// The 16-bit storage types and their conversions to and from float32, as integer bit arithmetic: the same
-// operations as io.fusedopt.core.DtypeConversions, so the CPU and every GPU (and the PTX stand-in) store the same
-// bits. Widening is exact; narrowing rounds to nearest, ties to even, overflows to infinity and gives the
+// The 16-bit storage types and their conversions to and from float32: widening as integer bit arithmetic, the same
+// operations as io.fusedopt.core.DtypeConversions; narrowing on the device as the ISA's cvt.rn.{bf16,f16}.f32
+// (sm_80 and later), whose results the bit arithmetic (kept for the host) reproduces. So the CPU and every GPU
+// (and the PTX stand-in, which executes those cvt forms) store the same bits. Widening is exact; narrowing rounds to nearest, ties to even, overflows to infinity and gives the
 // canonical NaN 0x7FFF for every NaN. Stochastic rounding to bfloat16 adds 16 random bits below the kept
 // mantissa and truncates.
 #ifndef FUSEDOPT_DTYPE_CUH
@@ -42,6 +43,12 @@ __host__ __device__ __forceinline__ float f32_from_bits(uint32_t b) {
 __host__ __device__ __forceinline__ float bf16_to_f32(uint32_t h) { return f32_from_bits(h << 16); }
 
 __host__ __device__ __forceinline__ uint16_t f32_to_bf16(float x) {
+#ifdef __CUDA_ARCH__
+    // One instruction with the same result as the bit arithmetic below (round to nearest even, NaN -> 0x7FFF).
+    uint16_t r;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(x));
+    return r;
+#endif
     const uint32_t b = f32_bits(x);
     if ((b & 0x7FFFFFFFu) > 0x7F800000u) return kCanonicalNan;
     return static_cast<uint16_t>((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
@@ -69,6 +76,13 @@ __host__ __device__ __forceinline__ float fp16_to_f32(uint32_t h) {
 }
 
 __host__ __device__ __forceinline__ uint16_t f32_to_fp16(float x) {
+#ifdef __CUDA_ARCH__
+    // One instruction with the same result as the bit arithmetic below (nearest even, overflow to infinity,
+    // subnormals kept, NaN -> 0x7FFF).
+    uint16_t r;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r) : "f"(x));
+    return r;
+#endif
     const uint32_t b = f32_bits(x);
     const uint32_t sign = (b >> 16) & 0x8000u;
     const uint32_t a = b & 0x7FFFFFFFu;

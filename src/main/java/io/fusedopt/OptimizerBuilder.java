@@ -275,6 +275,10 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
             throw new IllegalArgumentException("stateDtype " + state.label() + " differs from the parameters' "
                     + param.label() + ": without master weights the states share the parameters' dtype");
         }
+        if (masterWeights && state == io.fusedopt.core.Dtype.BFLOAT16 && param != io.fusedopt.core.Dtype.BFLOAT16) {
+            throw new IllegalArgumentException("stateDtype bfloat16 with master weights needs a bfloat16 store, not "
+                    + param.label() + "; a float16 model keeps float32 states");
+        }
         if (masterWeights && state == io.fusedopt.core.Dtype.FLOAT16) {
             throw new IllegalArgumentException("stateDtype float16 with master weights: the states are float32"
                     + " or bfloat16 (float16's range cannot hold a second moment)");

@@ -31,8 +31,7 @@ public record Precision(ArenaBuffer modelCopy, boolean stochastic, long seed) {
 
     /**
      * The regime name of a set of buffers, as kernel entries are suffixed: {@code f32}, {@code bf16}, {@code fp16},
-     * {@code bf16_master}, {@code fp16_master}, {@code bf16_master_bf16s}, {@code fp16_master_bf16s},
-     * {@code bf16_sr}.
+     * {@code bf16_master}, {@code fp16_master}, {@code bf16_master_bf16s}, {@code bf16_sr}.
      *
      * @throws IllegalArgumentException naming the buffers and dtypes when they form no supported regime
      */
@@ -62,6 +61,10 @@ public record Precision(ArenaBuffer modelCopy, boolean stochastic, long seed) {
             if (state != null && state != Dtype.FLOAT32 && state != Dtype.BFLOAT16) {
                 throw new IllegalArgumentException("with master weights the states are float32 or bfloat16, not "
                         + state.label());
+            }
+            if (state == Dtype.BFLOAT16 && model != Dtype.BFLOAT16) {
+                throw new IllegalArgumentException("bfloat16 states with master weights need a bfloat16 model, not "
+                        + model.label() + "; a float16 model keeps float32 states");
             }
             return model.shortName() + "_master" + (state == Dtype.BFLOAT16 ? "_bf16s" : "");
         }

@@ -5,7 +5,6 @@ import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
-import static jcuda.driver.JCudaDriver.cuMemsetD16;
 import static jcuda.driver.JCudaDriver.cuMemsetD32;
 
 import io.fusedopt.core.Dtype;
@@ -126,8 +125,19 @@ final class CudaBuffer implements ArenaBuffer {
     public void fill(Tensor t, float value) {
         backend.makeCurrent();
         if (dtype.isHalf()) {
-            Driver.check(cuMemsetD16(pointer().withByteOffset(t.offset() * size), dtype.narrow(value),
-                    t.length()), "filling '" + t.name() + "' in the " + purpose + " buffer");
+            // Tensors start at multiples of 64 elements, so pairs of halves are 4-byte words: one 32-bit fill of
+            // the doubled pattern, and the odd last element copied on its own.
+            int h = dtype.narrow(value) & 0xFFFF;
+            long pairs = t.length() / 2;
+            if (pairs > 0) {
+                Driver.check(cuMemsetD32(pointer().withByteOffset(t.offset() * size), (h << 16) | h, pairs),
+                        "filling '" + t.name() + "' in the " + purpose + " buffer");
+            }
+            if (t.length() % 2 != 0) {
+                Driver.check(cuMemcpyHtoD(pointer().withByteOffset((t.offset() + t.length() - 1) * size),
+                        Pointer.to(new short[] {(short) h}), size), "filling '" + t.name() + "' in the " + purpose
+                        + " buffer");
+            }
             return;
         }
         Driver.check(cuMemsetD32(pointer().withByteOffset(t.offset() * Float.BYTES), Float.floatToRawIntBits(value),

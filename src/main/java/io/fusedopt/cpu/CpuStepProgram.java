@@ -176,8 +176,11 @@ final class CpuStepProgram implements StepProgram {
             case FLOAT32 -> System.arraycopy(src, 0, b.page(t, start), o, n);
             case BFLOAT16 -> {
                 short[] h = b.hpage(t, start);
+                // DtypeConversions.floatToBf16 without its branch, so the loop body is straight-line.
                 for (int i = 0; i < n; i++) {
-                    h[o + i] = DtypeConversions.floatToBf16(src[i]);
+                    int x = Float.floatToRawIntBits(src[i]);
+                    int r = (x + 0x7FFF + ((x >>> 16) & 1)) >>> 16;
+                    h[o + i] = (short) ((x & 0x7FFFFFFF) > 0x7F800000 ? DtypeConversions.CANONICAL_NAN : r);
                 }
             }
             case FLOAT16 -> {

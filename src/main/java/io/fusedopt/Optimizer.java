@@ -308,7 +308,17 @@ public final class Optimizer implements AutoCloseable {
         return layout;
     }
 
-    /** The names of the state slots, Lookahead's {@code slow} last when present. */
+    /**
+     * The storage type of state slot {@code slot} ({@link #slotNames()}): the state dtype, the weights' dtype for
+     * {@code slow}, float32 for {@code master}.
+     *
+     * @throws IllegalArgumentException for an unknown slot
+     */
+    public io.fusedopt.core.Dtype slotDtype(String slot) {
+        return buffer(slot).dtype();
+    }
+
+    /** The names of the state slots, Lookahead's {@code slow} and the {@code master} weights last when present. */
     public List<String> slotNames() {
         return slotNames;
     }

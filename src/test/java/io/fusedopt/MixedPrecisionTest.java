@@ -248,4 +248,20 @@ class MixedPrecisionTest {
             assertEquals(0f, skip.state("w", "exp_avg")[3]);
         }
     }
+
+    @Test
+    void buffersWhoseDtypesFormNoRegimeAreRefusedNamingThem() {
+        io.fusedopt.backend.Precision plain = io.fusedopt.backend.Precision.PLAIN;
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> plain.regime(Dtype.BFLOAT16, Dtype.FLOAT16, List.of(Dtype.BFLOAT16), null));
+        assertTrue(e.getMessage().contains("gradients float16"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> plain.regime(Dtype.FLOAT32, Dtype.FLOAT32, List.of(Dtype.FLOAT32, Dtype.BFLOAT16), null));
+        assertTrue(e.getMessage().contains("different dtypes"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> plain.regime(Dtype.BFLOAT16, Dtype.BFLOAT16, List.of(), Dtype.FLOAT32));
+        assertTrue(e.getMessage().contains("slow weights are float32"), e.getMessage());
+        assertEquals("bf16", plain.regime(Dtype.BFLOAT16, Dtype.BFLOAT16, List.of(Dtype.BFLOAT16), Dtype.BFLOAT16));
+        assertEquals("f32", plain.regime(Dtype.FLOAT32, Dtype.FLOAT32, List.of(), null));
+    }
 }

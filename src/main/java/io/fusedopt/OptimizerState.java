@@ -52,7 +52,8 @@ public final class OptimizerState {
     }
 
     /**
-     * A copy of one state slot of one tensor.
+     * A copy of one state slot of one tensor; a bfloat16 or float16 buffer's values widened to float, which is
+     * exact.
      *
      * @throws IllegalArgumentException for a tensor or slot this state has not
      */

@@ -5,6 +5,7 @@ import static io.fusedopt.checkpoint.Safetensors.hex;
 import io.fusedopt.Optimizer;
 import io.fusedopt.checkpoint.Safetensors.Data;
 import io.fusedopt.checkpoint.Safetensors.Item;
+import io.fusedopt.core.Dtype;
 import io.fusedopt.core.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -60,7 +61,7 @@ public final class StateImage {
         }
         opt.synchronize();
         int width = opt.rule().tensorStateWidth();
-        List<Saver.Planned> plan = Saver.plan(opt.store().tensors(), opt.slotNames(), width);
+        List<Saver.Planned> plan = Saver.plan(opt.store().tensors(), opt.slotNames(), width, opt);
         double[] tensorState = opt.tensorState();
         float[][] floats = new float[plan.size()][];
         Map<String, String> checksums = new LinkedHashMap<>();
@@ -81,11 +82,14 @@ public final class StateImage {
                 if (!(slowUndefined && p.slot().equals("slow"))) {
                     opt.readState(t.name(), p.slot(), 0, a, 0, a.length);
                 }
+                // The checksum is of the entry's bytes in its dtype, as in a file; a 16-bit value is held widened,
+                // which is exact, and narrows back to itself.
+                Dtype d = Dtype.ofSafetensors(p.dtype());
                 for (int at = 0; at < a.length; at += Streaming.DEFAULT_SLICE_ELEMENTS) {
                     int n = Math.min(Streaming.DEFAULT_SLICE_ELEMENTS, a.length - at);
                     buf.clear();
-                    buf.asFloatBuffer().put(a, at, n);
-                    crc.update(buf.limit(n * Float.BYTES));
+                    put(buf, d, a, at, n);
+                    crc.update(buf.limit(n * d.bytes()));
                 }
                 floats[i] = a;
             } else {
@@ -148,28 +152,40 @@ public final class StateImage {
         return tensorState.clone();
     }
 
-    // The entries as the little-endian bytes a file would hold.
+    /** Writes {@code n} values from {@code a[at..]} at {@code buf}'s position 0 in dtype {@code d}, little-endian. */
+    private static void put(ByteBuffer buf, Dtype d, float[] a, int at, int n) {
+        ByteBuffer le = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        if (d.isHalf()) {
+            for (int k = 0; k < n; k++) {
+                le.putShort(le.position() + 2 * k, d.narrow(a[at + k]));
+            }
+        } else {
+            le.asFloatBuffer().put(a, at, n);
+        }
+    }
+
+    // The entries as the little-endian bytes a file would hold, each in its dtype.
     private void read(long offset, ByteBuffer dst) {
-        ByteBuffer le = dst.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        while (le.hasRemaining()) {
+        while (dst.hasRemaining()) {
             int i = java.util.Arrays.binarySearch(begins, offset);
             i = i >= 0 ? i : -i - 2;
             Item e = items.get(i);
-            int size = floats[i] != null ? Float.BYTES : Double.BYTES;
+            Dtype d = floats[i] != null ? Dtype.ofSafetensors(e.dtype()) : null;
+            int size = d != null ? d.bytes() : Double.BYTES;
             long from = (offset - e.begin()) / size;
-            int n = (int) Math.min(le.remaining() / size, (e.end() - offset) / size);
+            int n = (int) Math.min(dst.remaining() / size, (e.end() - offset) / size);
             if (n == 0 || (offset - e.begin()) % size != 0) {
-                throw new IllegalArgumentException("read of " + le.remaining() + " bytes at " + offset
+                throw new IllegalArgumentException("read of " + dst.remaining() + " bytes at " + offset
                         + " does not cover whole values of entry '" + e.name() + "'");
             }
-            if (floats[i] != null) {
-                le.asFloatBuffer().put(floats[i], (int) from, n);
+            ByteBuffer at = dst.slice();
+            if (d != null) {
+                put(at, d, floats[i], (int) from, n);
             } else {
-                le.asDoubleBuffer().put(tensorState, (int) from, n);
+                at.order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().put(tensorState, (int) from, n);
             }
-            le.position(le.position() + n * size);
+            dst.position(dst.position() + n * size);
             offset += (long) n * size;
         }
-        dst.position(le.position());
     }
 }

@@ -14,6 +14,7 @@ import io.fusedopt.ParameterStore;
 import io.fusedopt.TestDevices;
 import io.fusedopt.checkpoint.Fixtures.Config;
 import io.fusedopt.checkpoint.Fixtures.Snapshot;
+import io.fusedopt.core.Dtype;
 import io.fusedopt.core.Tensor;
 import io.fusedopt.golden.GoldenRunner;
 import io.fusedopt.schedule.Schedules;
@@ -166,6 +167,67 @@ class StateExportTest {
                 assertEquals("(in-memory optimizer state): " + fromState.problem(), fromState.getMessage());
                 before.assertSame(Snapshot.of(o));
             }
+        }
+    }
+
+    /** 16-bit states and master weights: the state holds each buffer as its file entry does, in its dtype. */
+    @Test
+    void lowPrecisionStatesAndMasterWeightsCarryOverExactly() {
+        List<java.util.function.Function<ParameterStore, Optimizer>> makes = List.of(
+                s -> Optimizers.adamW().build(s),
+                s -> Optimizers.adamW().masterWeights(true).stateDtype(Dtype.BFLOAT16).build(s));
+        for (var make : makes) {
+            for (Device[] d : new Device[][] {{dut, cpu}, {cpu, dut}}) {
+                try (ParameterStore a = bf16Store(d[0]); ParameterStore b = bf16Store(d[1]);
+                        Optimizer oa = make.apply(a); Optimizer ob = make.apply(b)) {
+                    bf16Grads(a, 1);
+                    oa.step();
+                    bf16Grads(a, 2);
+                    oa.step();
+                    Path file = dir.resolve("lp.safetensors");
+                    oa.saveState(file);
+                    OptimizerState state = oa.state();
+                    Map<String, String> header = new LinkedHashMap<>();
+                    StFile.read(file).metadata().properties()
+                            .forEach(e -> header.put(e.getKey(), e.getValue().asText()));
+                    assertEquals(header, state.metadata(), "the checksums are those of the 16-bit entries");
+                    ob.load(state);
+                    for (Tensor t : a.tensors()) {
+                        b.setParameters(t.name(), a.parameters(t.name()));
+                    }
+                    for (int k = 3; k <= 5; k++) {
+                        bf16Grads(a, k);
+                        bf16Grads(b, k);
+                        oa.step();
+                        ob.step();
+                    }
+                    assertNull(GoldenRunner.firstDifference(oa, ob), () -> GoldenRunner.firstDifference(oa, ob));
+                }
+            }
+        }
+    }
+
+    private static ParameterStore bf16Store(Device d) {
+        ParameterStore s = ParameterStore.builder().dtype(Dtype.BFLOAT16).add("w", 7, 9).add("b", 70).build(d);
+        java.util.Random r = new java.util.Random(4);
+        for (Tensor t : s.tensors()) {
+            float[] w = new float[(int) t.length()];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = (float) r.nextGaussian();
+            }
+            s.setParameters(t.name(), w);
+        }
+        return s;
+    }
+
+    private static void bf16Grads(ParameterStore s, int step) {
+        java.util.Random r = new java.util.Random(100 + step);
+        for (Tensor t : s.tensors()) {
+            float[] g = new float[(int) t.length()];
+            for (int i = 0; i < g.length; i++) {
+                g[i] = (float) r.nextGaussian() * 0.1f;
+            }
+            s.setGradients(t.name(), g);
         }
     }
 

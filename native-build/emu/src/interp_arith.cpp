@@ -1,16 +1,5 @@
 // Integer arithmetic, comparisons and conversions of the interpreter (IEEE rules and
 // their sources: native-build/emu/README.md).
-#include <cfenv>
-#include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <algorithm>
-#include <atomic>
-#include <cstdlib>
-#include <mutex>
-#include <thread>
-
 #include "interp_internal.h"
 
 namespace emu {

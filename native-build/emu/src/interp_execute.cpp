@@ -1,15 +1,4 @@
 // Executes one decoded instruction for the active lanes of a warp; float arithmetic.
-#include <cfenv>
-#include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <algorithm>
-#include <atomic>
-#include <cstdlib>
-#include <mutex>
-#include <thread>
-
 #include "interp_internal.h"
 
 namespace emu {

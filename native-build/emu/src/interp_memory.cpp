@@ -1,16 +1,5 @@
 // Global and shared memory accesses of the interpreter and their checks (bounds, freed
 // memory, alignment, shared-memory races and uninitialised reads): ld, st, atom and red.
-#include <cfenv>
-#include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <algorithm>
-#include <atomic>
-#include <cstdlib>
-#include <mutex>
-#include <thread>
-
 #include "interp_internal.h"
 
 namespace emu {

@@ -8,17 +8,6 @@
 // stops the launch with a report naming the kernel, the PTX line and the
 // address. IEEE rules and their sources: native-build/emu/README.md.
 // This file: running blocks and warps, barriers, reports and the grid (execute_grid).
-#include <cfenv>
-#include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <algorithm>
-#include <atomic>
-#include <cstdlib>
-#include <mutex>
-#include <thread>
-
 #include "interp_internal.h"
 
 namespace emu {

@@ -1,13 +1,6 @@
 // Decodes PTX instructions and their operands into the form interp_*.cpp executes
 // (ptx.h), refusing anything the interpreter cannot execute (Reader, ptx_reader.h).
-#include <dlfcn.h>
-
-#include <cctype>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
-#include <map>
-#include <unordered_map>
 
 #include "ptx_reader.h"
 

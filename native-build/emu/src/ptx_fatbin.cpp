@@ -1,12 +1,7 @@
 // Extracts the PTX embedded in fatbin images, decompressing it when nvcc compressed it.
 #include <dlfcn.h>
 
-#include <cctype>
-#include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <map>
-#include <unordered_map>
 
 #include "ptx_reader.h"
 

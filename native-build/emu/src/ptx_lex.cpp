@@ -1,12 +1,7 @@
 // Tokens, types, immediates and special registers of PTX text (ptx_reader.h).
-#include <dlfcn.h>
-
 #include <cctype>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <unordered_map>
 
 #include "ptx_reader.h"
 

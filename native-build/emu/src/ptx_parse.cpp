@@ -3,14 +3,10 @@
 // refused here, naming the instruction and its line, so a module either loads
 // completely or not at all. This file: directives, entries and their bodies;
 // instructions are decoded by ptx_decode.cpp.
-#include <dlfcn.h>
-
 #include <cctype>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <unordered_map>
 
 #include "ptx_reader.h"
 

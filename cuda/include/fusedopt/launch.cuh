@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "fusedopt/lookahead.cuh"
+#include "fusedopt/step_control.cuh"
 
 namespace fusedopt {
 
@@ -37,24 +38,34 @@ static_assert(sizeof(ChunkDesc) == 16, "the host writes 16-byte chunk records");
 struct Arena {
     const ChunkDesc* chunks;
     int num_chunks;
-    const int* tensor_group;  // null for kernels that ignore groups
+    const int* tensor_group;  // null for kernels that ignore groups; else preceded by the StepControl block
 };
 
-// One chunk as a block sees it.
+// One chunk as a block sees it. unscale and clip are the step's gradient coefficient (step_control.cuh): the
+// element passes load (g * unscale) * clip; both are 1 for kernels without groups.
 struct ChunkRef {
     long long index;
     long long base;
     int length;
     int tensor;
     int group;
+    float unscale;
+    float clip;
 };
 
 template <class Body>
 __device__ __forceinline__ void for_each_chunk(const Arena& arena, Body&& body) {
     for (long long c = blockIdx.x; c < arena.num_chunks; c += gridDim.x) {
         const ChunkDesc d = arena.chunks[c];
-        const int group = arena.tensor_group != nullptr ? arena.tensor_group[d.tensor] : 0;
-        body(ChunkRef{c, d.offset, d.length, d.tensor, group});
+        float unscale = 1.0f, clip = 1.0f;
+        int group = 0;
+        if (arena.tensor_group != nullptr) {
+            const StepControl* control = step_control_of(arena.tensor_group);
+            unscale = control->unscale;
+            clip = control->clip;
+            group = arena.tensor_group[d.tensor];
+        }
+        body(ChunkRef{c, d.offset, d.length, d.tensor, group, unscale, clip});
     }
 }
 
@@ -110,6 +121,12 @@ __device__ __forceinline__ void store_frag(float* p, long long i, const Frag<N>&
     }
 }
 
+// The gradient the rule sees: (g * unscale) * clip, two float products in this order, as CpuStepProgram computes
+// it (an exact identity when both are 1).
+__device__ __forceinline__ float grad_coef(float g, float unscale, float clip) {
+    return (g * unscale) * clip;
+}
+
 // Calls op.apply<VEC>(i, 0) for each float4 of the chunk owned by this thread and op.apply<1>(i, i % 4) for each
 // tail element it owns; i is the absolute arena index, the second argument the accumulator of its first element.
 template <class Op>
@@ -160,6 +177,8 @@ struct ElementOp {
     Lookahead la;
     Fn fn;
     Lanes acc;
+    float unscale;
+    float clip;
 
     template <int N>
     __device__ __forceinline__ void apply(long long i, int lane) {
@@ -181,10 +200,11 @@ struct ElementOp {
             for (int k = 0; k < S; ++k) {
                 x[k] = sf[k].v[c];
             }
+            const float gc = grad_coef(gf.v[c], unscale, clip);
             if constexpr ((MODE & kReduce) != 0) {
-                fn(wf.v[c], gf.v[c], x, acc.a[lane + c], acc.b[lane + c]);
+                fn(wf.v[c], gc, x, acc.a[lane + c], acc.b[lane + c]);
             } else {
-                fn(wf.v[c], gf.v[c], x);
+                fn(wf.v[c], gc, x);
             }
 #pragma unroll
             for (int k = 0; k < S; ++k) {
@@ -214,7 +234,7 @@ __device__ __forceinline__ Lanes walk_elements(const ChunkRef& ch, P w, const fl
     static_assert((MODE & kStore) == 0 || !std::is_const<std::remove_pointer_t<P>>::value,
                   "a storing pass needs writable buffers");
     static_assert((MODE & (kStore | kLookahead)) != kLookahead, "the Lookahead sync stores");
-    ElementOp<MODE, P, S, Fn> op{w, g, slots, la, fn, Lanes{}};
+    ElementOp<MODE, P, S, Fn> op{w, g, slots, la, fn, Lanes{}, ch.unscale, ch.clip};
     walk_chunk(ch, op);
     return op.acc;
 }

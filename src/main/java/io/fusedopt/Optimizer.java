@@ -5,7 +5,8 @@ import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
 import io.fusedopt.backend.Backend;
-import io.fusedopt.backend.StepPlan;
+import io.fusedopt.backend.StepCounters;
+import io.fusedopt.backend.StepOptions;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Rule;
 import io.fusedopt.schedule.Schedule;
@@ -37,17 +38,20 @@ public final class Optimizer implements AutoCloseable {
     private final ArenaBuffer slow;
     private final StepProgram program;
     private final AtomicBoolean stepping = new AtomicBoolean();
-    private final float[] scalars;
-    private final double[] finishScalars;
-    private final double[] lastLr;
     private final Rule.Rates rates;
-    private long steps;
-    private long skipped;
+    private final StepOptions options;
     private String failure;
     private volatile boolean closed;
 
     Optimizer(ParameterStore store, Rule rule, Schedule schedule, NonFinitePolicy policy, int lookaheadK,
             double lookaheadAlpha, List<String> groupNames, int[] tensorGroup) {
+        this(store, rule, schedule, policy, lookaheadK, lookaheadAlpha, groupNames, tensorGroup, 0,
+                OptimizerBuilder.LossScaling.NONE);
+    }
+
+    Optimizer(ParameterStore store, Rule rule, Schedule schedule, NonFinitePolicy policy, int lookaheadK,
+            double lookaheadAlpha, List<String> groupNames, int[] tensorGroup, double maxNorm,
+            OptimizerBuilder.LossScaling scaling) {
         this.store = store;
         this.rule = rule;
         this.schedule = schedule;
@@ -56,9 +60,6 @@ public final class Optimizer implements AutoCloseable {
         this.lookaheadAlpha = lookaheadAlpha;
         this.groupNames = List.copyOf(groupNames);
         this.layout = new ArenaLayout(store.tensors(), tensorGroup, groupNames.size(), store.arenaElements());
-        this.scalars = new float[rule.scalarCount() * groupNames.size()];
-        this.finishScalars = new double[rule.finishScalarCount() * groupNames.size()];
-        this.lastLr = new double[groupNames.size()];
         List<String> names = new ArrayList<>(rule.slots());
         if (lookaheadK > 0) {
             names.add("slow");
@@ -85,7 +86,17 @@ public final class Optimizer implements AutoCloseable {
             }
             this.slow = slowBuffer;
             this.slots = List.copyOf(made.subList(0, rule.slots().size()));
-            this.program = backend.program(rule, layout, store.parameterBuffer(), store.gradientBuffer(), slots, slow);
+            this.options = new StepOptions(policy != NonFinitePolicy.PROPAGATE, maxNorm, scaling.initScale(),
+                    scaling.growthFactor(), scaling.backoffFactor(), scaling.growthInterval(), lookaheadK,
+                    (float) lookaheadAlpha);
+            StepProgram p = backend.program(rule, layout, store.parameterBuffer(), store.gradientBuffer(), slots, slow);
+            try {
+                p.configure(options);
+            } catch (RuntimeException e) {
+                p.close();
+                throw e;
+            }
+            this.program = p;
         } catch (RuntimeException e) {
             for (ArenaBuffer b : made) {
                 b.close();
@@ -93,9 +104,6 @@ public final class Optimizer implements AutoCloseable {
             throw e;
         }
         this.rates = (g, t) -> rule.rate(g, t, schedule.lr(t - 1, rule.baseLr(g)));
-        for (int g = 0; g < lastLr.length; g++) {
-            lastLr[g] = rates.at(g, 1);
-        }
     }
 
     /**
@@ -107,56 +115,73 @@ public final class Optimizer implements AutoCloseable {
      * @throws CudaException when the device fails; the optimizer then refuses further steps
      */
     public void step() {
+        step((Object) null);
+    }
+
+    /**
+     * Applies one step as {@link #step()}, queued on the caller's CUDA stream: the step reads the gradients after
+     * everything queued earlier on {@code stream} (the framework's backward pass) and its parameter updates come
+     * before anything queued on it later, without the host waiting for the device. fusedopt's own later work
+     * (copies to and from the store, later steps on its stream, checkpoints) is ordered after the step through an
+     * event, and the step after fusedopt's earlier work, so mixing streams never needs a device-wide
+     * synchronisation.
+     *
+     * @param stream a stream of the optimizer's device, in its primary context; not null
+     * @throws IllegalArgumentException when {@code stream} belongs to another CUDA context, or on the CPU backend
+     * @throws NonFiniteGradientException, IllegalStateException, CudaException as {@link #step()}
+     */
+    public void step(jcuda.driver.CUstream stream) {
+        step((Object) java.util.Objects.requireNonNull(stream, "stream must not be null"));
+    }
+
+    private void step(Object stream) {
         if (!stepping.compareAndSet(false, true)) {
             throw new IllegalStateException("step() is already running on this optimizer in another thread;"
                     + " an optimizer steps from one thread at a time");
         }
         try {
             // A close of this optimizer, its store or its device waits until the step has been issued.
-            store.device().use(this::stepLocked);
+            store.device().use(() -> stepLocked(stream));
         } finally {
             stepping.set(false);
         }
     }
 
-    private void stepLocked() {
+    private void stepLocked(Object stream) {
         checkUsable();
-        if (steps == Long.MAX_VALUE) {
-            throw new IllegalStateException("the step count is " + steps + ", the largest a long holds: another"
-                    + " step would overflow it");
-        }
-        long t = steps + 1;
-        double[] lrs = new double[lastLr.length];
-        for (int g = 0; g < lrs.length; g++) {
-            double lr = rates.at(g, t);
-            if (!Double.isFinite(lr) || lr < 0) {
-                throw new IllegalStateException("schedule " + schedule + " gave learning rate " + lr
-                        + " at step " + steps + " for group '" + groupNames.get(g) + "'");
-            }
-            lrs[g] = lr;
-            rule.scalars(g, t, lr, rates, scalars, g * rule.scalarCount());
-            rule.finishScalars(g, t, lr, finishScalars, g * rule.finishScalarCount());
-            checkScalars(g, t, lr);
-        }
-        boolean check = policy != NonFinitePolicy.PROPAGATE;
-        StepPlan plan = StepPlan.of(rule, check, lookaheadK > 0 && t == 1, lookaheadK > 0 && t % lookaheadK == 0);
         try {
-            program.run(plan, scalars, finishScalars, (float) lookaheadAlpha);
-            if (check && program.lastStepSkipped()) {
-                skipped++;
-                if (policy == NonFinitePolicy.THROW) {
-                    throw new NonFiniteGradientException("a gradient is not finite at step " + t
-                            + "; the step was not applied (parameters and state unchanged)");
-                }
-                return;
+            program.step(this::stepScalars, stream);
+            // THROW alone reads the outcome back: it must raise in the step() that met the bad gradient.
+            if (policy == NonFinitePolicy.THROW && program.counters().lastSkipped()) {
+                throw new NonFiniteGradientException("a gradient is not finite at step " + (stepCount() + 1)
+                        + "; the step was not applied (parameters and state unchanged)");
             }
         } catch (CudaException e) {
             failure = e.getMessage();
-            throw new CudaException(e.code(), e.errorName(), e.action() + " during step " + t
+            throw new CudaException(e.code(), e.errorName(), e.action() + " during a step"
                     + "; the device state is now unknown: restore the optimizer from the last checkpoint");
         }
-        steps = t;
-        System.arraycopy(lrs, 0, lastLr, 0, lrs.length);
+    }
+
+    /**
+     * The per-step scalars of every group for the step that makes the applied count {@code t}, computed in double
+     * and checked; throws before anything is issued when the kernels could not use them.
+     */
+    private void stepScalars(long t, float[] out, double[] finish) {
+        if (t <= 0) {
+            throw new IllegalStateException("the step count is " + (t - 1) + ", the largest a long holds: another"
+                    + " step would overflow it");
+        }
+        for (int g = 0; g < groupNames.size(); g++) {
+            double lr = rates.at(g, t);
+            if (!Double.isFinite(lr) || lr < 0) {
+                throw new IllegalStateException("schedule " + schedule + " gave learning rate " + lr
+                        + " at step " + (t - 1) + " for group '" + groupNames.get(g) + "'");
+            }
+            rule.scalars(g, t, lr, rates, out, g * rule.scalarCount());
+            rule.finishScalars(g, t, lr, finish, g * rule.finishScalarCount());
+            checkScalars(g, t, lr, out, finish);
+        }
     }
 
     /**
@@ -164,7 +189,7 @@ public final class Optimizer implements AutoCloseable {
      * NaN as a float (a schedule past {@code Float.MAX_VALUE}, a decay factor that overflows) would write inf or NaN
      * into every parameter. Checked before anything is issued, so nothing changes.
      */
-    private void checkScalars(int g, long t, double lr) {
+    private void checkScalars(int g, long t, double lr, float[] scalars, double[] finishScalars) {
         String where = (g == 0 ? "" : "group '" + groupNames.get(g) + "': ") + "at step " + t + " (learning rate "
                 + lr + ")";
         if (Float.isInfinite((float) lr)) {
@@ -201,27 +226,100 @@ public final class Optimizer implements AutoCloseable {
         }
     }
 
-    /** Steps applied so far; skipped steps do not count. */
+    /**
+     * Steps applied so far; skipped steps do not count. On CUDA the count lives on the device and this waits for
+     * the steps issued so far.
+     */
     public long stepCount() {
-        return steps;
+        return counters().applied();
     }
 
-    /** Steps skipped for a non-finite gradient under {@link NonFinitePolicy#SKIP} or {@link NonFinitePolicy#THROW}. */
+    /** Steps applied so far, as {@link #stepCount()}. */
+    public long appliedSteps() {
+        return stepCount();
+    }
+
+    /**
+     * Steps skipped for a non-finite gradient (under {@link NonFinitePolicy#SKIP} or {@link NonFinitePolicy#THROW},
+     * or for an overflow under loss scaling). On CUDA this waits for the steps issued so far.
+     */
     public long skippedSteps() {
-        return skipped;
+        return counters().skipped();
+    }
+
+    /**
+     * The global gradient norm of the last step, after unscaling and before clipping (torch's
+     * {@code clip_grad_norm_} return value); NaN before the first step. On CUDA this waits for the steps issued.
+     *
+     * @throws IllegalStateException when the optimizer does not clip ({@link OptimizerBuilder#clipGradNorm})
+     */
+    public double lastGradNorm() {
+        if (!options.clips()) {
+            throw new IllegalStateException("the optimizer does not clip gradients: build it with clipGradNorm(maxNorm)");
+        }
+        return counters().lastGradNorm();
+    }
+
+    /**
+     * The current loss scale: multiply the loss by it before the backward pass. On CUDA this waits for the steps
+     * issued; {@link #lossScaleAddress()} gives the device copy without waiting.
+     *
+     * @throws IllegalStateException when the optimizer has no loss scaling ({@link OptimizerBuilder#lossScaling})
+     */
+    public float lossScale() {
+        if (!options.scalesLoss()) {
+            throw new IllegalStateException("the optimizer has no loss scaling: build it with lossScaling(...)");
+        }
+        return counters().lossScale();
+    }
+
+    /**
+     * The device address of the current loss scale (a float32 the step updates on the device), so a framework can
+     * multiply its loss by it on its stream without a read-back; valid until the optimizer is closed.
+     *
+     * @throws IllegalStateException without loss scaling, or on the CPU backend, which has no device memory
+     */
+    public long lossScaleAddress() {
+        if (!options.scalesLoss()) {
+            throw new IllegalStateException("the optimizer has no loss scaling: build it with lossScaling(...)");
+        }
+        return store.device().use(() -> {
+            checkOpen();
+            return program.lossScaleAddress();
+        });
+    }
+
+    private StepCounters counters() {
+        return store.device().use(() -> {
+            checkOpen();
+            return program.counters();
+        });
+    }
+
+    /** The step options (clipping, loss scaling, skipping, Lookahead) this optimizer was built with. */
+    StepOptions options() {
+        return options;
+    }
+
+    /** The loss-scale growth tracker: applied steps in a row since the scale last changed (0 without scaling). */
+    int lossScaleGrowthTracker() {
+        return counters().growthTracker();
     }
 
     /** The learning rate of the first group at the last step (before any step: the rate the first step will use). */
     public double learningRate() {
-        return lastLr[0];
+        return learningRate(0);
     }
 
-    /** The learning rate of group {@code group} at the last step; rejects an unknown group index. */
+    /**
+     * The learning rate of group {@code group} at the last step; rejects an unknown group index. On CUDA this
+     * reads the device's step count.
+     */
     public double learningRate(int group) {
-        if (group < 0 || group >= lastLr.length) {
-            throw new IllegalArgumentException("group must be in [0, " + lastLr.length + "), got " + group);
+        if (group < 0 || group >= groupNames.size()) {
+            throw new IllegalArgumentException("group must be in [0, " + groupNames.size() + "), got " + group);
         }
-        return lastLr[group];
+        return rates.at(group, Math.max(1, stepCount()));
     }
 
     /** The group names; index 0 is the default group. */
@@ -315,7 +413,7 @@ public final class Optimizer implements AutoCloseable {
         return store.device().use(() -> {
             checkOpen();
             float[] w = store.parameters(tensor);
-            if (!rule.hasEvalWeights() || steps == 0) {
+            if (!rule.hasEvalWeights() || program.counters().applied() == 0) {
                 return w;
             }
             Tensor t = store.tensor(tensor);
@@ -348,11 +446,8 @@ public final class Optimizer implements AutoCloseable {
     void restoreCounters(long stepCount, long skippedCount, double[] tensorState) {
         checkOpen();
         program.setTensorState(tensorState);
-        this.steps = stepCount;
-        this.skipped = skippedCount;
-        for (int g = 0; g < lastLr.length; g++) {
-            lastLr[g] = rates.at(g, Math.max(1, stepCount));
-        }
+        StepCounters c = program.counters();
+        program.setCounters(stepCount, skippedCount, c.lossScale(), c.growthTracker());
     }
 
     /**

@@ -47,6 +47,13 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
     public static final Kernel LOOKAHEAD_INIT_F32 = new Kernel("lookahead_init_f32", COMMON,
             List.of(Param.PTR, Param.PTR, Param.PTR, Param.INT, Param.PTR), false);
 
+    /** {@code grad_norm_f32(g, chunks, num_chunks, control, partials)}: the per-chunk sums of the squared gradient. */
+    public static final Kernel GRAD_NORM_F32 = new Kernel("grad_norm_f32", COMMON,
+            List.of(Param.PTR, Param.PTR, Param.INT, Param.PTR, Param.PTR), false);
+    /** {@code step_decide(control, norm_partials, num_chunks, window, scalars)}: the step's decision on the device. */
+    public static final Kernel STEP_DECIDE = new Kernel("step_decide", COMMON,
+            List.of(Param.PTR, Param.PTR, Param.INT, Param.PTR, Param.PTR), false);
+
     /** Copies the parameter list. */
     public Kernel {
         params = List.copyOf(params);
@@ -127,6 +134,8 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
         Map<String, Kernel> m = new LinkedHashMap<>();
         m.put(FINITE_CHECK_F32.entry(), FINITE_CHECK_F32);
         m.put(LOOKAHEAD_INIT_F32.entry(), LOOKAHEAD_INIT_F32);
+        m.put(GRAD_NORM_F32.entry(), GRAD_NORM_F32);
+        m.put(STEP_DECIDE.entry(), STEP_DECIDE);
         for (Algorithm a : Algorithms.all()) {
             for (Algorithm.Variant v : a.variants()) {
                 for (Kernel k : of(a.create(v.settings()))) {

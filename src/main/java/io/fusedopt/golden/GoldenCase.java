@@ -32,7 +32,8 @@ public record GoldenCase(
         double abs,
         int ulps,
         int formatVersion,
-        List<String> unsupported) {
+        List<String> unsupported,
+        LoopFields loop) {
 
     /** The newest case format this reader knows (see FORMAT.md, "Format version 2"). */
     public static final int FORMAT_VERSION = 2;
@@ -263,8 +264,10 @@ public record GoldenCase(
                     : "must be a number >= 0, got " + lr0);
         }
         List<String> unsupported = version >= 2 ? unsupported(root, optimizer, lookahead) : List.of();
+        int[] sizes = initial.stream().mapToInt(a -> a.length).toArray();
+        LoopFields loop = version >= 2 && optimizer != null ? LoopFields.parse(file, root, sizes) : null;
         return new GoldenCase(file, name, optimizer, hyper, schedule, lookahead, shapes, initial, steps, rel, abs,
-                ulps, version, unsupported);
+                ulps, version, unsupported, loop);
     }
 
     /**
@@ -288,12 +291,6 @@ public record GoldenCase(
         JsonNode mw = root.get("master_weights");
         if (mw != null && mw.asBoolean(false)) {
             out.add("master_weights: master weights are not supported");
-        }
-        for (String key : List.of("clip", "loss_scale")) {
-            JsonNode n = root.get(key);
-            if (n != null && !n.isNull()) {
-                out.add(key + ": " + (key.equals("clip") ? "gradient clipping" : "loss scaling") + " is not supported");
-            }
         }
         return List.copyOf(out);
     }

@@ -24,8 +24,6 @@ class GoldenFormatV2Test {
 
     @ParameterizedTest
     @CsvSource({
-        "clip_adamw.json, clip",
-        "loss_scale_adamw.json, loss_scale",
         "lp_adamw_bf16.json, param_dtype",
         "master_adamw_bf16.json, master_weights"})
     void aCaseWithAMissingFeatureIsReadAndRefusedByName(String file, String field) throws Exception {

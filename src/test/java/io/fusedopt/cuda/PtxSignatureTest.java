@@ -149,6 +149,11 @@ class PtxSignatureTest {
                 }
             }
         }
+        // The step's own entries, launched around the rule's passes by every step.
+        assertEquals(ptxParams(Kernel.GRAD_NORM_F32), CudaStepProgram.gradNormArgs(p, p, 1, p, p).kinds());
+        launched.add(Kernel.GRAD_NORM_F32.entry());
+        assertEquals(ptxParams(Kernel.STEP_DECIDE), CudaStepProgram.decideArgs(p, p, 1, p, p).kinds());
+        launched.add(Kernel.STEP_DECIDE.entry());
         Set<String> all = new TreeSet<>();
         Kernel.all().forEach(k -> all.add(k.entry()));
         assertEquals(all, launched, "every kernel is launched by some plan");

@@ -1,19 +1,6 @@
 // The driver API of the fusedopt CPU stand-in for libcuda.so.1: initialisation, the one
 // emulated device and its attributes, contexts and the primary context.
-#include <strings.h>
-
-#include <algorithm>
-#include <chrono>
-#include <deque>
-#include <climits>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <map>
-#include <mutex>
-#include <sstream>
-#include <unordered_set>
 
 #include "driver_internal.h"
 
@@ -249,7 +236,8 @@ API CUresult cuCtxGetFlags(unsigned int* flags) {
 API CUresult cuCtxSynchronize(void) {
     EMU_ENTER(CAT_SYNC)
     Context* c;
-    return need_context(c);
+    if (CUresult r = need_context(c)) return r;
+    return capture_sync_context(c, "cuCtxSynchronize");
 }
 
 API CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {

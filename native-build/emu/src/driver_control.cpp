@@ -1,19 +1,8 @@
 // The fusedopt CPU stand-in for libcuda.so.1: fault injection, error names and texts, and the
 // control API (fusedopt_emu_*) that tests and the library stand-ins use.
-#include <strings.h>
-
-#include <algorithm>
-#include <chrono>
-#include <deque>
 #include <climits>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <map>
-#include <mutex>
-#include <sstream>
-#include <unordered_set>
 
 #include "driver_internal.h"
 

@@ -5,20 +5,11 @@
 // the real driver; the README lists where it cannot.
 // This file: diagnostics, call counters, the object and allocation tables and the
 // helpers every entry point uses (driver_internal.h).
-#include <strings.h>
-
 #include <algorithm>
-#include <chrono>
 #include <deque>
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <map>
-#include <mutex>
-#include <sstream>
-#include <unordered_set>
 
 #include "driver_internal.h"
 
@@ -64,7 +55,7 @@ const CategoryName kCategories[] = {
     {"copy", CAT_COPY},     {"blocking_copy", CAT_BLOCKING_COPY}, {"async_copy", CAT_ASYNC_COPY},
     {"launch", CAT_LAUNCH}, {"sync", CAT_SYNC},                   {"alloc", CAT_ALLOC},
     {"free", CAT_FREE},     {"memset", CAT_MEMSET},               {"module", CAT_MODULE},
-    {"cublas", CAT_CUBLAS}, {"any", ~CAT_NO_FAULT},
+    {"cublas", CAT_CUBLAS}, {"graph_launch", CAT_GRAPH_LAUNCH}, {"any", ~CAT_NO_FAULT},
 };
 
 bool category_bits(const char* name, unsigned& bits) {
@@ -329,22 +320,23 @@ CUresult check_stream(void* s) {
     return OK;
 }
 
-CUresult copy_d_h(void* dst, bool dst_dev, const void* src, bool src_dev, size_t n, const char* what) {
+CUresult copy_d_h(void* dst, bool dst_dev, const void* src, bool src_dev, size_t n, const char* what, bool run) {
     if (n == 0) return OK;
     if (dst == nullptr || src == nullptr) return fail(E_INVALID_VALUE, std::string(what) + ": null pointer");
     if (dst_dev && !device_range(reinterpret_cast<uintptr_t>(dst), n))
         return range_error(what, "destination", reinterpret_cast<uintptr_t>(dst), n);
     if (src_dev && !device_range(reinterpret_cast<uintptr_t>(src), n))
         return range_error(what, "source", reinterpret_cast<uintptr_t>(src), n);
-    std::memmove(dst, src, n);
+    if (run) std::memmove(dst, src, n);
     return OK;
 }
 
-CUresult memset_n(CUdeviceptr dst, unsigned value, size_t count, size_t width, const char* what) {
+CUresult memset_n(CUdeviceptr dst, unsigned value, size_t count, size_t width, const char* what, bool run) {
     if (count == 0) return OK;
     if (dst % width != 0) return fail(E_INVALID_VALUE, std::string(what) + ": destination is not aligned");
     if (count > SIZE_MAX / width) return fail(E_INVALID_VALUE, std::string(what) + ": size overflows");
     if (!device_range(dst, count * width)) return range_error(what, "destination", dst, count * width);
+    if (!run) return OK;
     unsigned char* p = reinterpret_cast<unsigned char*>(dst);
     if (width == 1) {
         std::memset(p, static_cast<int>(value & 0xff), count);

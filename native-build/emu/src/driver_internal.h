@@ -45,11 +45,15 @@ struct Module {
     std::vector<Function*> functions;
 };
 
+struct Capture;  // a stream capture sequence (driver_graph.cpp)
+
 struct Stream {
     Context* ctx;
     unsigned flags;
     int priority;
     bool live = true;
+    Capture* capture = nullptr;  // the capture this stream records into, if any
+    std::vector<size_t> deps;    // while capturing: the nodes its next node depends on
 };
 
 struct Event {
@@ -58,6 +62,8 @@ struct Event {
     bool live = true;
     bool recorded = false;
     std::chrono::steady_clock::time_point when;
+    Capture* capture = nullptr;  // last recorded in this capture (kept after it ended)
+    std::vector<size_t> deps;
 };
 
 enum AllocKind { K_DEVICE, K_HOST, K_MANAGED };
@@ -108,8 +114,10 @@ bool device_range(uintptr_t p, size_t n);
 bool inside_device_memory(uintptr_t p);
 CUresult range_error(const char* what, const char* side, uintptr_t p, size_t n);
 CUresult check_stream(void* s);
-CUresult copy_d_h(void* dst, bool dst_dev, const void* src, bool src_dev, size_t n, const char* what);
-CUresult memset_n(CUdeviceptr dst, unsigned value, size_t count, size_t width, const char* what);
+// With run == false only the checks are made (for work recorded by a stream capture).
+CUresult copy_d_h(void* dst, bool dst_dev, const void* src, bool src_dev, size_t n, const char* what,
+                  bool run = true);
+CUresult memset_n(CUdeviceptr dst, unsigned value, size_t count, size_t width, const char* what, bool run = true);
 
 // ---- contexts (driver_core.cpp) ----------------------------------------------------
 void destroy_context_resources_locked(Context* c);
@@ -123,6 +131,28 @@ Module* live_module(void* h);
 int max_threads_of(const Function* f);
 CUresult launch(Function* f, const unsigned grid[3], const unsigned block[3], unsigned shared, void* stream,
                 void** params, void** extra, const char* what);
+CUresult run_kernel(Context* ctx, const Function& f, const LaunchConfig& cfg, const char* what);
+
+// ---- stream capture (driver_graph.cpp) ------------------------------------------------
+// Work on a capturing stream is recorded, not executed. These route stream work (the copies, memsets
+// and launches call them after their own argument checks), and refuse what capture forbids.
+CUresult stream_copy(void* stream, void* dst, bool dst_dev, const void* src, bool src_dev, size_t n,
+                     const char* what);
+CUresult stream_memset(void* stream, CUdeviceptr dst, unsigned value, size_t count, size_t width, const char* what);
+// cap is set when the launch is to be recorded (then call record_kernel), null when it runs now.
+CUresult capture_of(void* stream, Context* ctx, const char* what, Capture*& cap);
+void record_kernel(void* stream, Function* f, const LaunchConfig& cfg);
+// Calls a capture may forbid: "potentially unsafe" ones (allocations, frees, synchronous copies and
+// memsets, event queries) under the capture modes, and the implicit use of the legacy stream.
+CUresult capture_unsafe(const char* what);
+CUresult capture_legacy(Context* ctx, const char* what);
+// Synchronising a capturing stream, context or captured event.
+CUresult capture_sync_stream(void* stream, const char* what);
+CUresult capture_sync_context(Context* ctx, const char* what);
+CUresult capture_sync_event(Event* ev, const char* what);
+CUresult capture_record_event(Event* ev, void* stream, const char* what);
+CUresult capture_wait_event(void* stream, Event* ev, const char* what);
+void capture_stream_destroyed(Stream* s);
 
 }  // namespace emu
 

@@ -1,20 +1,7 @@
 // The driver API of the fusedopt CPU stand-in for libcuda.so.1: device, managed and pinned
 // host allocations, copies and memsets. Device memory is host memory; every device range is
 // checked against the allocation table before anything is touched.
-#include <strings.h>
-
-#include <algorithm>
-#include <chrono>
-#include <deque>
-#include <climits>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <map>
-#include <mutex>
-#include <sstream>
-#include <unordered_set>
 
 #include "driver_internal.h"
 
@@ -27,6 +14,7 @@ API CUresult cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytes) {
     Context* c;
     if (CUresult r = need_context(c)) return r;
     if (dptr == nullptr) return fail(E_INVALID_VALUE, "null result pointer");
+    if (CUresult r = capture_unsafe("cuMemAlloc")) return r;
     void* p = nullptr;
     CUresult r = allocate(c, bytes, K_DEVICE, 0, &p, "cuMemAlloc");
     if (r == OK) *dptr = reinterpret_cast<CUdeviceptr>(p);
@@ -38,6 +26,7 @@ API CUresult cuMemAllocManaged(CUdeviceptr* dptr, size_t bytes, unsigned int fla
     Context* c;
     if (CUresult r = need_context(c)) return r;
     if (dptr == nullptr) return fail(E_INVALID_VALUE, "null result pointer");
+    if (CUresult r = capture_unsafe("cuMemAllocManaged")) return r;
     void* p = nullptr;
     CUresult r = allocate(c, bytes, K_MANAGED, flags, &p, "cuMemAllocManaged");
     if (r == OK) *dptr = reinterpret_cast<CUdeviceptr>(p);
@@ -48,6 +37,7 @@ API CUresult cuMemFree_v2(CUdeviceptr dptr) {
     EMU_ENTER(CAT_FREE)
     Context* c;
     if (CUresult r = need_context(c)) return r;
+    if (CUresult r = capture_unsafe("cuMemFree")) return r;
     return release(dptr, false, "cuMemFree");
 }
 
@@ -55,7 +45,9 @@ API CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream stream) {
     EMU_ENTER(CAT_FREE)
     Context* c;
     if (CUresult r = need_context(c)) return r;
-    if (CUresult r = check_stream(stream)) return r;
+    Capture* cap;
+    if (CUresult r = capture_of(stream, c, "cuMemFreeAsync", cap)) return r;
+    if (cap != nullptr) return fail(E_NOT_SUPPORTED, "cuMemFreeAsync: free nodes in a stream capture are not supported by the stand-in");
     return release(dptr, false, "cuMemFreeAsync");
 }
 
@@ -74,6 +66,7 @@ API CUresult cuMemAllocHost_v2(void** pp, size_t bytes) {
     EMU_ENTER(CAT_ALLOC)
     Context* c;
     if (CUresult r = need_context(c)) return r;
+    if (CUresult r = capture_unsafe("cuMemAllocHost")) return r;
     return allocate(c, bytes, K_HOST, 0, pp, "cuMemAllocHost");
 }
 
@@ -81,6 +74,7 @@ API CUresult cuMemHostAlloc(void** pp, size_t bytes, unsigned int flags) {
     EMU_ENTER(CAT_ALLOC)
     Context* c;
     if (CUresult r = need_context(c)) return r;
+    if (CUresult r = capture_unsafe("cuMemHostAlloc")) return r;
     return allocate(c, bytes, K_HOST, flags, pp, "cuMemHostAlloc");
 }
 
@@ -88,6 +82,7 @@ API CUresult cuMemFreeHost(void* p) {
     EMU_ENTER(CAT_FREE)
     Context* c;
     if (CUresult r = need_context(c)) return r;
+    if (CUresult r = capture_unsafe("cuMemFreeHost")) return r;
     return release(reinterpret_cast<uintptr_t>(p), true, "cuMemFreeHost");
 }
 
@@ -108,44 +103,47 @@ API CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr* dptr, void* p, unsigned i
     Context* c;                                     \
     if (CUresult r = need_context(c)) return r;
 
+// Synchronous copies and memsets run on the legacy stream and block the host: a capture may forbid both.
+#define SYNC_PROLOGUE(what)                                          \
+    COPY_PROLOGUE()                                                  \
+    if (CUresult r = capture_unsafe(what)) return r;                 \
+    if (CUresult r = capture_legacy(c, what)) return r;
+
 API CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t n) {
     EMU_ENTER(CAT_COPY | CAT_BLOCKING_COPY)
-    COPY_PROLOGUE()
+    SYNC_PROLOGUE("cuMemcpyHtoD")
     return copy_d_h(reinterpret_cast<void*>(dst), true, src, false, n, "cuMemcpyHtoD");
 }
 
 API CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t n) {
     EMU_ENTER(CAT_COPY | CAT_BLOCKING_COPY)
-    COPY_PROLOGUE()
+    SYNC_PROLOGUE("cuMemcpyDtoH")
     return copy_d_h(dst, false, reinterpret_cast<const void*>(src), true, n, "cuMemcpyDtoH");
 }
 
 API CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n) {
     EMU_ENTER(CAT_COPY | CAT_BLOCKING_COPY)
-    COPY_PROLOGUE()
+    SYNC_PROLOGUE("cuMemcpyDtoD")
     return copy_d_h(reinterpret_cast<void*>(dst), true, reinterpret_cast<const void*>(src), true, n, "cuMemcpyDtoD");
 }
 
 API CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t n, CUstream s) {
     EMU_ENTER(CAT_COPY | CAT_ASYNC_COPY)
     COPY_PROLOGUE()
-    if (CUresult r = check_stream(s)) return r;
-    return copy_d_h(reinterpret_cast<void*>(dst), true, src, false, n, "cuMemcpyHtoDAsync");
+    return stream_copy(s, reinterpret_cast<void*>(dst), true, src, false, n, "cuMemcpyHtoDAsync");
 }
 
 API CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t n, CUstream s) {
     EMU_ENTER(CAT_COPY | CAT_ASYNC_COPY)
     COPY_PROLOGUE()
-    if (CUresult r = check_stream(s)) return r;
-    return copy_d_h(dst, false, reinterpret_cast<const void*>(src), true, n, "cuMemcpyDtoHAsync");
+    return stream_copy(s, dst, false, reinterpret_cast<const void*>(src), true, n, "cuMemcpyDtoHAsync");
 }
 
 API CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s) {
     EMU_ENTER(CAT_COPY | CAT_ASYNC_COPY)
     COPY_PROLOGUE()
-    if (CUresult r = check_stream(s)) return r;
-    return copy_d_h(reinterpret_cast<void*>(dst), true, reinterpret_cast<const void*>(src), true, n,
-                    "cuMemcpyDtoDAsync");
+    return stream_copy(s, reinterpret_cast<void*>(dst), true, reinterpret_cast<const void*>(src), true, n,
+                       "cuMemcpyDtoDAsync");
 }
 
 // Unified addressing: a pointer inside an allocation is device memory and
@@ -158,39 +156,37 @@ static CUresult unified_copy(CUdeviceptr dst, CUdeviceptr src, size_t n, const c
 
 API CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n) {
     EMU_ENTER(CAT_COPY | CAT_BLOCKING_COPY)
-    COPY_PROLOGUE()
+    SYNC_PROLOGUE("cuMemcpy")
     return unified_copy(dst, src, n, "cuMemcpy");
 }
 
 API CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s) {
     EMU_ENTER(CAT_COPY | CAT_ASYNC_COPY)
     COPY_PROLOGUE()
-    if (CUresult r = check_stream(s)) return r;
-    return unified_copy(dst, src, n, "cuMemcpyAsync");
+    return stream_copy(s, reinterpret_cast<void*>(dst), inside_device_memory(dst), reinterpret_cast<const void*>(src),
+                       inside_device_memory(src), n, "cuMemcpyAsync");
 }
 
 API CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) {
     EMU_ENTER(CAT_MEMSET)
-    COPY_PROLOGUE()
+    SYNC_PROLOGUE("cuMemsetD8")
     return memset_n(d, v, n, 1, "cuMemsetD8");
 }
 
 API CUresult cuMemsetD32_v2(CUdeviceptr d, unsigned int v, size_t n) {
     EMU_ENTER(CAT_MEMSET)
-    COPY_PROLOGUE()
+    SYNC_PROLOGUE("cuMemsetD32")
     return memset_n(d, v, n, 4, "cuMemsetD32");
 }
 
 API CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream s) {
     EMU_ENTER(CAT_MEMSET)
     COPY_PROLOGUE()
-    if (CUresult r = check_stream(s)) return r;
-    return memset_n(d, v, n, 1, "cuMemsetD8Async");
+    return stream_memset(s, d, v, n, 1, "cuMemsetD8Async");
 }
 
 API CUresult cuMemsetD32Async(CUdeviceptr d, unsigned int v, size_t n, CUstream s) {
     EMU_ENTER(CAT_MEMSET)
     COPY_PROLOGUE()
-    if (CUresult r = check_stream(s)) return r;
-    return memset_n(d, v, n, 4, "cuMemsetD32Async");
+    return stream_memset(s, d, v, n, 4, "cuMemsetD32Async");
 }

@@ -1,19 +1,8 @@
 // The driver API of the fusedopt CPU stand-in for libcuda.so.1: modules (their PTX is decoded
 // by ptx_*.cpp), function attributes and launches (executed by interp_*.cpp).
-#include <strings.h>
-
-#include <algorithm>
-#include <chrono>
-#include <deque>
-#include <climits>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <map>
-#include <mutex>
 #include <sstream>
-#include <unordered_set>
 
 #include "driver_internal.h"
 
@@ -139,15 +128,24 @@ CUresult launch(Function* f, const unsigned grid[3], const unsigned block[3], un
             return fail(E_INVALID_VALUE, std::string(what) + ": kernelParams[" + std::to_string(i) + "] is null");
     }
     LaunchConfig cfg{{grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}, shared, params};
+    Capture* cap;
+    if (CUresult r = capture_of(stream, ctx, what, cap)) return r;
+    if (cap != nullptr) {
+        record_kernel(stream, f, cfg);
+        return OK;
+    }
+    return run_kernel(ctx, *f, cfg, what);
+}
+
+CUresult run_kernel(Context* ctx, const Function& f, const LaunchConfig& cfg, const char* what) {
     std::string message;
-    CUresult r = execute_grid(*f, cfg, memory_map(), message);
+    CUresult r = execute_grid(f, cfg, memory_map(), message);
     if (r != OK) {
         std::lock_guard<std::recursive_mutex> lock(g_mu);
         make_sticky(ctx, r, message);
         note_failure(std::string(what) + ": " + message);
-        return r;
     }
-    return OK;
+    return r;
 }
 
 }  // namespace emu

@@ -1,19 +1,7 @@
 // The driver API of the fusedopt CPU stand-in for libcuda.so.1: streams and events, both
-// synchronous (every stream operation has completed when its call returns).
-#include <strings.h>
-
-#include <algorithm>
+// synchronous (every stream operation has completed when its call returns, unless a stream capture
+// records it: driver_graph.cpp).
 #include <chrono>
-#include <deque>
-#include <climits>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <map>
-#include <mutex>
-#include <sstream>
-#include <unordered_set>
 
 #include "driver_internal.h"
 
@@ -50,6 +38,7 @@ API CUresult cuStreamDestroy_v2(CUstream s) {
     Stream* st = real_stream(s);
     std::lock_guard<std::recursive_mutex> lock(g_mu);
     if (st == nullptr || g_streams.count(st) == 0 || !st->live) return fail(E_INVALID_HANDLE, "cuStreamDestroy: invalid stream");
+    capture_stream_destroyed(st);
     st->live = false;
     return OK;
 }
@@ -58,14 +47,16 @@ API CUresult cuStreamSynchronize(CUstream s) {
     EMU_ENTER(CAT_SYNC)
     Context* c;
     if (CUresult r = need_context(c)) return r;
-    return check_stream(s);
+    if (CUresult r = check_stream(s)) return r;
+    return capture_sync_stream(s, "cuStreamSynchronize");
 }
 
 API CUresult cuStreamQuery(CUstream s) {
     EMU_ENTER(CAT_NONE)
     Context* c;
     if (CUresult r = need_context(c)) return r;
-    return check_stream(s);
+    if (CUresult r = check_stream(s)) return r;
+    return capture_sync_stream(s, "cuStreamQuery");
 }
 
 API CUresult cuStreamWaitEvent(CUstream s, CUevent e, unsigned int) {
@@ -76,7 +67,7 @@ API CUresult cuStreamWaitEvent(CUstream s, CUevent e, unsigned int) {
     std::lock_guard<std::recursive_mutex> lock(g_mu);
     Event* ev = static_cast<Event*>(e);
     if (ev == nullptr || g_events.count(ev) == 0 || !ev->live) return fail(E_INVALID_HANDLE, "cuStreamWaitEvent: invalid event");
-    return OK;
+    return capture_wait_event(s, ev, "cuStreamWaitEvent");
 }
 
 API CUresult cuStreamGetFlags(CUstream s, unsigned int* flags) {
@@ -135,6 +126,10 @@ static CUresult record_event(CUevent e, CUstream s) {
     if (CUresult r = check_stream(s)) return r;
     Event* ev = live_event(e);
     if (ev == nullptr) return fail(E_INVALID_HANDLE, "cuEventRecord: invalid event");
+    Capture* cap;
+    if (CUresult r = capture_of(s, c, "cuEventRecord", cap)) return r;
+    if (cap != nullptr) return capture_record_event(ev, s, "cuEventRecord");
+    ev->capture = nullptr;
     ev->recorded = true;
     ev->when = std::chrono::steady_clock::now();
     return OK;
@@ -149,16 +144,18 @@ API CUresult cuEventQuery(CUevent e) {
     EMU_ENTER(CAT_NONE)
     Context* c;
     if (CUresult r = need_context(c)) return r;
-    if (live_event(e) == nullptr) return fail(E_INVALID_HANDLE, "cuEventQuery: invalid event");
-    return OK;
+    Event* ev = live_event(e);
+    if (ev == nullptr) return fail(E_INVALID_HANDLE, "cuEventQuery: invalid event");
+    return capture_sync_event(ev, "cuEventQuery");
 }
 
 API CUresult cuEventSynchronize(CUevent e) {
     EMU_ENTER(CAT_SYNC)
     Context* c;
     if (CUresult r = need_context(c)) return r;
-    if (live_event(e) == nullptr) return fail(E_INVALID_HANDLE, "cuEventSynchronize: invalid event");
-    return OK;
+    Event* ev = live_event(e);
+    if (ev == nullptr) return fail(E_INVALID_HANDLE, "cuEventSynchronize: invalid event");
+    return capture_sync_event(ev, "cuEventSynchronize");
 }
 
 API CUresult cuEventElapsedTime(float* ms, CUevent start, CUevent end) {

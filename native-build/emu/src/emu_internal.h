@@ -34,6 +34,7 @@ enum : CUresult {
     E_INVALID_PTX = 218,
     E_FILE_NOT_FOUND = 301,
     E_INVALID_HANDLE = 400,
+    E_ILLEGAL_STATE = 401,
     E_NOT_FOUND = 500,
     E_NOT_READY = 600,
     E_ILLEGAL_ADDRESS = 700,
@@ -47,6 +48,15 @@ enum : CUresult {
     E_INVALID_PC = 718,
     E_LAUNCH_FAILED = 719,
     E_NOT_SUPPORTED = 801,
+    E_CAPTURE_UNSUPPORTED = 900,
+    E_CAPTURE_INVALIDATED = 901,
+    E_CAPTURE_MERGE = 902,
+    E_CAPTURE_UNMATCHED = 903,
+    E_CAPTURE_UNJOINED = 904,
+    E_CAPTURE_ISOLATION = 905,
+    E_CAPTURE_IMPLICIT = 906,
+    E_CAPTURED_EVENT = 907,
+    E_CAPTURE_WRONG_THREAD = 908,
     E_UNKNOWN = 999,
 };
 
@@ -66,6 +76,8 @@ enum Category : unsigned {
     // Entry points of libcublas.so.12 (native-build/emu/cublas): counted here so
     // that StandIn.count works for them, but not driver calls, so not in "any".
     CAT_CUBLAS = 1u << 9,
+    // cuGraphLaunch: one call replays a whole graph, whose kernels are not launch calls.
+    CAT_GRAPH_LAUNCH = 1u << 10,
     // Calls that should never be failed by an "any" fault: they are what a
     // caller uses to describe the failure it just got.
     CAT_NO_FAULT = 1u << 30,

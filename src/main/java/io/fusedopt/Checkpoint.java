@@ -29,6 +29,11 @@ import java.util.Map;
  *   <li>{@value #KEY_TENSORS}: JSON {@code [{"name": ..., "shape": [...]}, ...]} in store order;</li>
  *   <li>{@value #KEY_SLOTS}: JSON list of the slot names; {@value #KEY_TENSOR_STATE_WIDTH}: the width, in
  *       decimal;</li>
+ *   <li>{@value #KEY_LR_CONTROL}, optional: JSON {@code {"base_lr": [...], "lr_scale": x}}, the base rate of
+ *       every group in group order and the factor on every scheduled rate ({@link Optimizer#setLearningRate},
+ *       {@link Optimizer#setLrScale}); written only when they differ from the configured rates and 1, so that
+ *       checkpoints of optimizers that never change them are as before. Loading restores it (absent: the
+ *       configured rates and 1); it is state, not configuration, so it need not match the loading optimizer;</li>
  *   <li>{@value #KEY_CHECKSUMS}: JSON {@code {"<entry>": "<crc32c, 8 lowercase hex digits>"}} of every entry's
  *       bytes;</li>
  *   <li>{@value #KEY_HEADER_CHECKSUM}: the CRC32C of every other {@code fusedopt.*} field and the entry table, in
@@ -93,6 +98,11 @@ public final class Checkpoint {
     public static final String KEY_CHECKSUMS = "fusedopt.checksums";
     /** Metadata key of the checksum of the other {@code fusedopt.*} keys and the entry table (format 2). */
     public static final String KEY_HEADER_CHECKSUM = "fusedopt.header_checksum";
+    /**
+     * Metadata key of the learning-rate control set by {@link Optimizer#setLearningRate} and
+     * {@link Optimizer#setLrScale}; present only when it differs from the configuration (format 2, optional).
+     */
+    public static final String KEY_LR_CONTROL = "fusedopt.lr_control";
 
     /** Floats per slice when streaming a tensor (4 MiB). */
     static final int DEFAULT_SLICE_ELEMENTS = Streaming.DEFAULT_SLICE_ELEMENTS;
@@ -176,7 +186,7 @@ public final class Checkpoint {
      * memory when it is at most {@code memoryLimit} bytes.
      */
     static void load(Optimizer opt, Path file, int sliceElements, long memoryLimit) {
-        Streaming.load(opt, file, sliceElements, memoryLimit, opt::restoreCounters);
+        Streaming.load(opt, file, sliceElements, memoryLimit, opt.restorer());
     }
 
     /**

@@ -38,8 +38,13 @@ public final class Optimizer implements AutoCloseable {
     private final ArenaBuffer slow;
     private final StepProgram program;
     private final AtomicBoolean stepping = new AtomicBoolean();
-    private final Rule.Rates rates;
     private final StepOptions options;
+    // Learning-rate control (setLearningRate, setLrScale): the base rate each group's schedule scales, and a factor
+    // on every scheduled rate. Rates is rebuilt from a copy on every change, so a step sees one consistent setting
+    // and a rule that caches by the Rates it was given (Schedule-Free AdamW) recomputes.
+    private final double[] baseLr;
+    private double lrScale = 1.0;
+    private volatile Rule.Rates rates;
     private String failure;
     private volatile boolean closed;
 
@@ -103,7 +108,16 @@ public final class Optimizer implements AutoCloseable {
             }
             throw e;
         }
-        this.rates = (g, t) -> rule.rate(g, t, schedule.lr(t - 1, rule.baseLr(g)));
+        this.baseLr = new double[groupNames.size()];
+        for (int g = 0; g < baseLr.length; g++) {
+            baseLr[g] = rule.baseLr(g);
+        }
+        this.rates = rates(baseLr, lrScale);
+    }
+
+    private Rule.Rates rates(double[] base, double scale) {
+        double[] b = base.clone();
+        return (g, t) -> rule.rate(g, t, schedule.lr(t - 1, b[g]) * scale);
     }
 
     /**
@@ -149,8 +163,10 @@ public final class Optimizer implements AutoCloseable {
 
     private void stepLocked(Object stream) {
         checkUsable();
+        // One learning-rate setting for every row of this step's window.
+        Rule.Rates rates = this.rates;
         try {
-            program.step(this::stepScalars, stream);
+            program.step((t, out, finish) -> stepScalars(rates, t, out, finish), stream);
             // THROW alone reads the outcome back: it must raise in the step() that met the bad gradient.
             if (policy == NonFinitePolicy.THROW && program.counters().lastSkipped()) {
                 throw new NonFiniteGradientException("a gradient is not finite at step " + (stepCount() + 1)
@@ -167,7 +183,7 @@ public final class Optimizer implements AutoCloseable {
      * The per-step scalars of every group for the step that makes the applied count {@code t}, computed in double
      * and checked; throws before anything is issued when the kernels could not use them.
      */
-    private void stepScalars(long t, float[] out, double[] finish) {
+    private void stepScalars(Rule.Rates rates, long t, float[] out, double[] finish) {
         if (t <= 0) {
             throw new IllegalStateException("the step count is " + (t - 1) + ", the largest a long holds: another"
                     + " step would overflow it");
@@ -322,6 +338,107 @@ public final class Optimizer implements AutoCloseable {
         return rates.at(group, Math.max(1, stepCount()));
     }
 
+    /**
+     * Sets the base learning rate of group {@code group} from the next step on: the rate the schedule scales,
+     * replacing the configured {@code lr} (and any earlier call). The rate of step {@code t} is then
+     * {@code schedule(t, lr) × lrScale()}; with the default constant schedule that is {@code lr × lrScale()}. The
+     * schedule keeps its position: a cosine schedule continues its curve at the new height. Rules that use the rates
+     * of earlier steps (Schedule-Free AdamW's averaging weight) see those the current setting gives. Saved in and
+     * restored from checkpoints and {@link #state()}; the configuration the optimizer was built with, which a
+     * checkpoint must match, is unchanged. Before the first step, {@link #learningRate(int)} shows the new rate.
+     *
+     * @param group the group index, 0 for the default group
+     * @param lr the new base rate, finite and {@code >= 0}
+     * @throws IllegalArgumentException naming the group and the value for an unknown group or a NaN, infinite or
+     *     negative rate; nothing changes then
+     * @throws IllegalStateException when the optimizer is closed
+     */
+    public synchronized void setLearningRate(int group, double lr) {
+        checkOpen();
+        String name = group >= 0 && group < baseLr.length ? "'" + groupNames.get(group) + "'" : null;
+        if (name == null) {
+            throw new IllegalArgumentException("setLearningRate: group must be in [0, " + baseLr.length + "), got "
+                    + group);
+        }
+        if (!Double.isFinite(lr) || lr < 0) {
+            throw new IllegalArgumentException("setLearningRate: lr for group " + name + " must be finite and >= 0,"
+                    + " got " + lr);
+        }
+        double[] base = baseLr.clone();
+        base[group] = lr;
+        checkNextRates("setLearningRate: lr " + lr + " for group " + name, base, lrScale);
+        applyLrControl(base, lrScale);
+    }
+
+    /**
+     * Sets the base learning rate of the group named {@code group}; see {@link #setLearningRate(int, double)}.
+     *
+     * @throws IllegalArgumentException for an unknown group name (naming the groups there are) or an invalid rate
+     */
+    public void setLearningRate(String group, double lr) {
+        int g = groupNames.indexOf(group);
+        if (g < 0) {
+            throw new IllegalArgumentException("setLearningRate: unknown group '" + group + "'; the groups are "
+                    + groupNames);
+        }
+        setLearningRate(g, lr);
+    }
+
+    /**
+     * Multiplies every group's scheduled rate by {@code scale} from the next step on (replacing the earlier
+     * factor, not compounding it): plateau-style control, e.g. {@code setLrScale(lrScale() * 0.1)} when the loss
+     * stalls. Applies on top of {@link #setLearningRate}: the rate of step {@code t} is
+     * {@code schedule(t, base rate) × scale}. Saved in and restored from checkpoints and {@link #state()}.
+     *
+     * @param scale the factor, finite and {@code > 0}
+     * @throws IllegalArgumentException naming the value when it is NaN, infinite, zero or negative; nothing changes
+     * @throws IllegalStateException when the optimizer is closed
+     */
+    public synchronized void setLrScale(double scale) {
+        checkOpen();
+        if (!Double.isFinite(scale) || scale <= 0) {
+            throw new IllegalArgumentException("setLrScale: lrScale must be finite and > 0, got " + scale);
+        }
+        checkNextRates("setLrScale: lrScale " + scale, baseLr, scale);
+        applyLrControl(baseLr, scale);
+    }
+
+    /** Refuses a setting under which the next step's rate of some group would overflow a float32 in the kernels. */
+    private void checkNextRates(String what, double[] base, double scale) {
+        Rule.Rates next = rates(base, scale);
+        long steps = stepCount();
+        for (int g = 0; g < base.length; g++) {
+            double lr = next.at(g, steps + 1);
+            if (!Float.isFinite((float) lr)) {
+                throw new IllegalArgumentException(what + " would make the rate of group '" + groupNames.get(g)
+                        + "' at step " + (steps + 1) + " " + lr + ", which overflows a float32");
+            }
+        }
+    }
+
+    /** The factor {@link #setLrScale} set on every scheduled rate; 1 by default. */
+    public synchronized double lrScale() {
+        return lrScale;
+    }
+
+    /**
+     * The base rate group {@code group}'s schedule scales now: the configured {@code lr}, or what
+     * {@link #setLearningRate} set; rejects an unknown group index.
+     */
+    public synchronized double baseLearningRate(int group) {
+        if (group < 0 || group >= baseLr.length) {
+            throw new IllegalArgumentException("group must be in [0, " + baseLr.length + "), got " + group);
+        }
+        return baseLr[group];
+    }
+
+    /** Replaces the learning-rate control (values already checked) and publishes the rates built from it. */
+    private synchronized void applyLrControl(double[] base, double scale) {
+        System.arraycopy(base, 0, baseLr, 0, baseLr.length);
+        lrScale = scale;
+        rates = rates(baseLr, lrScale);
+    }
+
     /** The group names; index 0 is the default group. */
     public List<String> groupNames() {
         return groupNames;
@@ -451,8 +568,34 @@ public final class Optimizer implements AutoCloseable {
     }
 
     /**
+     * What a load restores last: the learning-rate control ({@code baseLr} null: the configured rates and scale 1),
+     * then the counters and the per-tensor state.
+     */
+    io.fusedopt.checkpoint.Streaming.Counters restorer() {
+        return new io.fusedopt.checkpoint.Streaming.Counters() {
+            @Override
+            public void restore(long stepCount, long skippedCount, double[] tensorState) {
+                restore(stepCount, skippedCount, tensorState, null, 1.0);
+            }
+
+            @Override
+            public void restore(long stepCount, long skippedCount, double[] tensorState, double[] base,
+                    double scale) {
+                checkOpen();
+                double[] b = base != null ? base.clone() : new double[baseLr.length];
+                for (int g = 0; base == null && g < b.length; g++) {
+                    b[g] = rule.baseLr(g);
+                }
+                applyLrControl(b, base != null ? scale : 1.0);
+                restoreCounters(stepCount, skippedCount, tensorState);
+            }
+        };
+    }
+
+    /**
      * Saves this optimizer's state to {@code file}, atomically, as a safetensors checkpoint (see {@link Checkpoint}):
-     * every state slot of every tensor, the per-tensor state, the step and skipped counts, and the configuration
+     * every state slot of every tensor, the per-tensor state, the step and skipped counts, the learning-rate control
+     * ({@link #setLearningRate}, {@link #setLrScale}) when it was changed, and the configuration
      * (rule, hyperparameters of every group, schedule, Lookahead). Parameters are not included: they live in the
      * {@link ParameterStore}, which the caller saves with the model. Do not step from another thread meanwhile.
      *
@@ -470,7 +613,8 @@ public final class Optimizer implements AutoCloseable {
     }
 
     /**
-     * Replaces this optimizer's state, step and skipped counts with those of a checkpoint written by
+     * Replaces this optimizer's state, step and skipped counts and learning-rate control (the configured rates when
+     * the checkpoint has none) with those of a checkpoint written by
      * {@link #saveState}, possibly on another backend. The checkpoint must come from an optimizer with the same
      * rule, hyperparameters, groups, schedule, Lookahead and tensors (names and shapes); parameters are not in it
      * and must be restored in the store separately. Everything is verified before anything changes.
@@ -486,6 +630,44 @@ public final class Optimizer implements AutoCloseable {
         store.device().use(() -> {
             checkOpen();
             Checkpoint.load(this, file);
+        });
+    }
+
+    /**
+     * This optimizer's whole state, copied into memory: what {@link #saveState} writes to a file (every state slot,
+     * the per-tensor state, the counters, the learning-rate control, the configuration), for frameworks that keep
+     * their own checkpoints. Waits for the steps issued so far. Do not step from another thread meanwhile.
+     *
+     * @return an immutable state that {@link #load(OptimizerState)} restores
+     * @throws IllegalStateException when the optimizer or its store is closed, a device failure left the state
+     *     unknown, or a tensor has 2^31 - 8 elements or more (save such an optimizer with {@link #saveState})
+     */
+    public OptimizerState state() {
+        return store.device().use(() -> {
+            checkUsable();
+            StepCounters c = program.counters();
+            return new OptimizerState(io.fusedopt.checkpoint.StateImage.capture(this), c.applied(), c.skipped());
+        });
+    }
+
+    /**
+     * Replaces this optimizer's state, counters and learning-rate control with {@code state}'s, taken by
+     * {@link #state()} from this or another optimizer, possibly on another backend. The state must come from an
+     * optimizer with the same rule, hyperparameters, groups, schedule, Lookahead and tensors: it is checked exactly
+     * as a checkpoint file is by {@link #loadState}, and refused with the same messages, the file part reading
+     * {@code (in-memory optimizer state)}. Everything is verified before anything changes.
+     *
+     * @param state a state from {@link #state()}; not null
+     * @throws CheckpointException naming the problem (a different configuration or different tensors); the
+     *     optimizer is then unchanged
+     * @throws IllegalStateException when the optimizer or its store is closed
+     * @throws CudaException when the device fails while the verified state is written; rebuild the optimizer
+     */
+    public void load(OptimizerState state) {
+        java.util.Objects.requireNonNull(state, "state must not be null");
+        store.device().use(() -> {
+            checkOpen();
+            state.image().load(this, restorer());
         });
     }
 

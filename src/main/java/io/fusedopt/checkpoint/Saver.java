@@ -159,11 +159,11 @@ final class Saver {
         }
     }
 
-    /** One entry to write: a slot of a tensor, or the per-tensor state when {@code tensor} is null. */
-    private record Planned(String name, Tensor tensor, String slot, String dtype, long[] shape, long begin, long end) {
+    /** One entry to write (or of a {@link StateImage}): a slot of a tensor, or the tensor state when tensor is null. */
+    record Planned(String name, Tensor tensor, String slot, String dtype, long[] shape, long begin, long end) {
     }
 
-    private static List<Planned> plan(List<Tensor> tensors, List<String> slots, int width) {
+    static List<Planned> plan(List<Tensor> tensors, List<String> slots, int width) {
         List<Planned> plan = new ArrayList<>();
         long off = 0;
         for (Tensor t : tensors) {
@@ -180,7 +180,7 @@ final class Saver {
         return plan;
     }
 
-    private static List<Item> items(List<Planned> plan) {
+    static List<Item> items(List<Planned> plan) {
         List<Item> out = new ArrayList<>();
         for (Planned p : plan) {
             out.add(new Item(p.name, p.dtype, Arrays.stream(p.shape).boxed().toList(), p.begin, p.end, null, null));

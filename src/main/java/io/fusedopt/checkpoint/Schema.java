@@ -3,6 +3,7 @@ package io.fusedopt.checkpoint;
 import static io.fusedopt.Checkpoint.KEY_CHECKSUMS;
 import static io.fusedopt.Checkpoint.KEY_FORMAT;
 import static io.fusedopt.Checkpoint.KEY_HEADER_CHECKSUM;
+import static io.fusedopt.Checkpoint.KEY_LR_CONTROL;
 import static io.fusedopt.Checkpoint.KEY_OPTIMIZER;
 import static io.fusedopt.Checkpoint.KEY_SKIPPED;
 import static io.fusedopt.Checkpoint.KEY_SLOTS;
@@ -62,6 +63,9 @@ final class Schema {
         int width;
         Map<String, String> checksums;
         List<Item> entries;
+        /** The learning-rate control: each group's base rate, null when the checkpoint has none (configured). */
+        double[] baseLr;
+        double lrScale = 1.0;
 
         Item item(String name) {
             for (Item e : entries) {
@@ -76,12 +80,21 @@ final class Schema {
     /** Reads the header of {@code file} and checks the container and the schema. */
     static Parsed parse(Path file, FileChannel ch) throws IOException {
         Safetensors.Header h = Safetensors.read(file, ch);
-        Parsed p = new Parsed();
+        Map<String, String> meta = h.metadata();
+        format(file, meta);
+        Parsed p = parse(file, meta, Safetensors.entries(file, h));
         p.dataStart = h.dataStart();
         p.dataLength = h.dataLength();
-        Map<String, String> meta = h.metadata();
+        return p;
+    }
+
+    /**
+     * Checks the metadata and the entry table of a header, a file's or an in-memory {@link StateImage}'s ({@code file}
+     * names the source in messages); the data starts at 0.
+     */
+    static Parsed parse(Path file, Map<String, String> meta, List<Item> raw) {
+        Parsed p = new Parsed();
         p.format = format(file, meta);
-        List<Item> raw = Safetensors.entries(file, h);
         // Before any field is interpreted: a corrupt field is then reported as what it is.
         p.headerChecksum = HeaderChecksum.check(file, p.format, meta, raw);
 
@@ -100,7 +113,36 @@ final class Schema {
         p.entries = resolve(file, raw, p);
         p.checksums = checksums(file, Json.parse(file, METADATA + "." + KEY_CHECKSUMS,
                 required(file, meta, KEY_CHECKSUMS)), p.entries);
+        if (meta.containsKey(KEY_LR_CONTROL)) {
+            lrControl(file, Json.parse(file, METADATA + "." + KEY_LR_CONTROL, meta.get(KEY_LR_CONTROL)), p);
+        }
         return p;
+    }
+
+    /** Reads the optional learning-rate control: one finite base rate >= 0 per group, a finite scale > 0. */
+    private static void lrControl(Path file, JsonNode node, Parsed p) {
+        String at = METADATA + "." + KEY_LR_CONTROL;
+        int groups = p.optimizer.get("groups").size();
+        JsonNode base = node.isObject() ? node.get("base_lr") : null;
+        JsonNode scale = node.isObject() ? node.get("lr_scale") : null;
+        if (base == null || !base.isArray() || base.size() != groups) {
+            throw new CheckpointException(file, at + ".base_lr must be an array of " + groups + " rates (one per"
+                    + " group), got " + kind(base));
+        }
+        p.baseLr = new double[groups];
+        for (int g = 0; g < groups; g++) {
+            JsonNode v = base.get(g);
+            if (!v.isNumber() || !Double.isFinite(v.doubleValue()) || v.doubleValue() < 0) {
+                throw new CheckpointException(file, at + ".base_lr[" + g + "] (group '"
+                        + p.optimizer.get("groups").get(g).get("name").asText() + "') must be a finite rate >= 0,"
+                        + " got " + abbreviate(v.toString()));
+            }
+            p.baseLr[g] = v.doubleValue();
+        }
+        if (scale == null || !scale.isNumber() || !Double.isFinite(scale.doubleValue()) || scale.doubleValue() <= 0) {
+            throw new CheckpointException(file, at + ".lr_scale must be a finite number > 0, got " + kind(scale));
+        }
+        p.lrScale = scale.doubleValue();
     }
 
     /** The metadata of {@code opt}'s checkpoint with the given entry checksums, for the header of {@code entries}. */
@@ -124,11 +166,32 @@ final class Schema {
             m.put(KEY_SLOTS, Json.stable(opt.slotNames()));
             m.put(KEY_TENSOR_STATE_WIDTH, Integer.toString(width));
             m.put(KEY_CHECKSUMS, Json.stable(checksums));
+            String lr = lrControl(opt);
+            if (lr != null) {
+                m.put(KEY_LR_CONTROL, lr);
+            }
             m.put(KEY_HEADER_CHECKSUM, HeaderChecksum.of(m, entries));
             return m;
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot encode the optimizer description: " + e.getOriginalMessage(), e);
         }
+    }
+
+    /** The learning-rate control of {@code opt} as JSON, or null when it is the configured one. */
+    private static String lrControl(Optimizer opt) {
+        boolean configured = opt.lrScale() == 1.0;
+        List<Double> base = new ArrayList<>();
+        for (int g = 0; g < opt.groupNames().size(); g++) {
+            base.add(opt.baseLearningRate(g));
+            configured &= opt.baseLearningRate(g) == opt.rule().baseLr(g);
+        }
+        if (configured) {
+            return null;
+        }
+        Map<String, Object> control = new LinkedHashMap<>();
+        control.put("base_lr", base);
+        control.put("lr_scale", opt.lrScale());
+        return Json.stable(control);
     }
 
     private static int format(Path file, Map<String, String> meta) {

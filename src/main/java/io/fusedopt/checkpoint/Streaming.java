@@ -46,6 +46,15 @@ public final class Streaming {
     public interface Counters {
         /** Replaces the optimizer's counters and per-tensor state. */
         void restore(long stepCount, long skippedCount, double[] tensorState);
+
+        /**
+         * Replaces the optimizer's counters, per-tensor state and learning-rate control ({@code baseLr} null when
+         * the checkpoint has none: the configured rates, and {@code lrScale} 1). The default ignores the control.
+         */
+        default void restore(long stepCount, long skippedCount, double[] tensorState, double[] baseLr,
+                double lrScale) {
+            restore(stepCount, skippedCount, tensorState);
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ saving
@@ -109,30 +118,41 @@ public final class Streaming {
             } else {
                 data = new ChannelData(ch, p.dataStart);
             }
-            ByteBuffer buf = ByteBuffer.allocate(sliceElements * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            List<String> bad = new ArrayList<>();
-            for (Item e : p.entries) {
-                String crc = Safetensors.crc(data, e.begin(), e.end(), buf);
-                if (!crc.equals(p.checksums.get(e.name()))) {
-                    bad.add("'" + e.name() + "' (recorded " + p.checksums.get(e.name()) + ", computed " + crc + ")");
-                }
-            }
-            if (!bad.isEmpty()) {
-                throw new CheckpointException(file, "checksum mismatch in " + bad.size() + " of " + p.entries.size()
-                        + " entries, first " + bad.get(0) + ": the file is corrupt");
-            }
-            double[] tensorState = readTensorState(p, m, data, opt);
-            checkInvariants(file, p, data, opt, buf, tensorState);
-            // Everything is verified: from here on the optimizer changes.
-            apply(opt, file, p, inMemory ? data : new PlainData(raf, p.dataStart), !inMemory, buf, sliceElements,
-                    afterFirstSlice);
-            counters.restore(p.step, p.skipped, tensorState);
+            verifyAndApply(opt, file, p, m, data, inMemory ? data : new PlainData(raf, p.dataStart), !inMemory,
+                    sliceElements, afterFirstSlice, counters);
         } catch (ClosedByInterruptException e) {
             throw new CheckpointException(file, "cannot read: the loading thread was interrupted while the file was"
                     + " being verified; the optimizer is unchanged", e);
         } catch (IOException e) {
             throw new CheckpointException(file, "cannot read: " + Json.ioProblem(e), e);
         }
+    }
+
+    /**
+     * The checks and the apply pass every load makes once the header is parsed, a checkpoint file's or an in-memory
+     * {@link StateImage}'s, matched ({@code m}) to the optimizer: every checksum holds, the state is one the rule
+     * can produce; then {@code applyData} is written into the optimizer and the counters restored.
+     */
+    static void verifyAndApply(Optimizer opt, Path file, Schema.Parsed p, Matching.Matched m, Data data,
+            Data applyData, boolean recheck, int sliceElements, Runnable afterFirstSlice, Counters counters)
+            throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(sliceElements * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        List<String> bad = new ArrayList<>();
+        for (Item e : p.entries) {
+            String crc = Safetensors.crc(data, e.begin(), e.end(), buf);
+            if (!crc.equals(p.checksums.get(e.name()))) {
+                bad.add("'" + e.name() + "' (recorded " + p.checksums.get(e.name()) + ", computed " + crc + ")");
+            }
+        }
+        if (!bad.isEmpty()) {
+            throw new CheckpointException(file, "checksum mismatch in " + bad.size() + " of " + p.entries.size()
+                    + " entries, first " + bad.get(0) + ": the file is corrupt");
+        }
+        double[] tensorState = readTensorState(p, m, data, opt);
+        checkInvariants(file, p, data, opt, buf, tensorState);
+        // Everything is verified: from here on the optimizer changes.
+        apply(opt, file, p, applyData, recheck, buf, sliceElements, afterFirstSlice);
+        counters.restore(p.step, p.skipped, tensorState, p.baseLr, p.lrScale);
     }
 
     // RandomAccessFile says FileNotFoundException for every failure to open; name the usual two as FileChannel does.

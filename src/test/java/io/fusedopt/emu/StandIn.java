@@ -28,6 +28,8 @@ import java.util.Locale;
  *   <li>{@code sync}: {@code cuCtxSynchronize}, {@code cuStreamSynchronize}, {@code cuEventSynchronize};
  *   <li>{@code alloc}: device, managed and pinned host allocations; {@code free}: their frees;
  *   <li>{@code memset}: the {@code cuMemsetD8/16/32} family; {@code module}: module loads, unloads and look-ups;
+ *   <li>{@code graph_launch}: {@code cuGraphLaunch}; the kernels, copies and memsets a graph replays are not calls
+ *       and are not counted;
  *   <li>{@code any}: every driver call.
  * </ul>
  *
@@ -140,7 +142,8 @@ public final class StandIn {
     /**
      * Calls of all driver entry points of a category since the last {@link #resetCounters()}.
      *
-     * @param category one of {@code copy, blocking_copy, async_copy, launch, sync, alloc, free, memset, module, any}
+     * @param category one of {@code copy, blocking_copy, async_copy, launch, sync, alloc, free, memset, module,
+     *                 graph_launch, any}
      * @return the number of calls
      * @throws IllegalArgumentException for an unknown category
      */
@@ -160,6 +163,15 @@ public final class StandIn {
      */
     public static long launches() {
         return countCategory("launch");
+    }
+
+    /**
+     * Graph launches ({@code cuGraphLaunch}), failed ones included; what the graphs run is not counted as launches.
+     *
+     * @return the number of graph launch calls
+     */
+    public static long graphLaunches() {
+        return countCategory("graph_launch");
     }
 
     /**

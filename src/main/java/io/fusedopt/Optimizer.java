@@ -45,6 +45,8 @@ public final class Optimizer implements AutoCloseable {
     private final double[] baseLr;
     private double lrScale = 1.0;
     private volatile Rule.Rates rates;
+    /** The learning-rate setting of the last step issued (null before the first), for {@link #learningRate}. */
+    private volatile Rule.Rates stepRates;
     private String failure;
     private volatile boolean closed;
 
@@ -165,6 +167,7 @@ public final class Optimizer implements AutoCloseable {
         checkUsable();
         // One learning-rate setting for every row of this step's window.
         Rule.Rates rates = this.rates;
+        stepRates = rates;
         try {
             program.step((t, out, finish) -> stepScalars(rates, t, out, finish), stream);
             // THROW alone reads the outcome back: it must raise in the step() that met the bad gradient.
@@ -328,14 +331,16 @@ public final class Optimizer implements AutoCloseable {
     }
 
     /**
-     * The learning rate of group {@code group} at the last step; rejects an unknown group index. On CUDA this
-     * reads the device's step count.
+     * The learning rate of group {@code group} at the last step, under the learning-rate setting of the last
+     * {@code step()} call (before any step: the rate the first step will use); rejects an unknown group index. On
+     * CUDA this reads the device's step count.
      */
     public double learningRate(int group) {
         if (group < 0 || group >= groupNames.size()) {
             throw new IllegalArgumentException("group must be in [0, " + groupNames.size() + "), got " + group);
         }
-        return rates.at(group, Math.max(1, stepCount()));
+        Rule.Rates r = stepRates;
+        return (r != null ? r : rates).at(group, Math.max(1, stepCount()));
     }
 
     /**
@@ -565,6 +570,8 @@ public final class Optimizer implements AutoCloseable {
         program.setTensorState(tensorState);
         StepCounters c = program.counters();
         program.setCounters(stepCount, skippedCount, c.lossScale(), c.growthTracker());
+        // The restored rates give the last step's rate from now on.
+        stepRates = null;
     }
 
     /**

@@ -10,6 +10,7 @@ import io.fusedopt.backend.StepOptions;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Rule;
 import io.fusedopt.schedule.Schedule;
+import jcuda.driver.CUstream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -146,7 +147,7 @@ public final class Optimizer implements AutoCloseable {
      * @throws IllegalArgumentException when {@code stream} belongs to another CUDA context, or on the CPU backend
      * @throws NonFiniteGradientException, IllegalStateException, CudaException as {@link #step()}
      */
-    public void step(jcuda.driver.CUstream stream) {
+    public void step(CUstream stream) {
         step((Object) java.util.Objects.requireNonNull(stream, "stream must not be null"));
     }
 
@@ -237,7 +238,9 @@ public final class Optimizer implements AutoCloseable {
     private void checkUsable() {
         checkOpen();
         if (store.isClosed()) {
-            throw new IllegalStateException("the optimizer's parameter store is closed");
+            throw new IllegalStateException("the optimizer's parameter store is closed"
+                    + (program.captured() ? "; the captured step graph refers to its buffers and cannot be replayed"
+                    : ""));
         }
         if (failure != null) {
             throw new IllegalStateException("the optimizer refuses to step: an earlier device failure (" + failure
@@ -676,6 +679,39 @@ public final class Optimizer implements AutoCloseable {
             checkOpen();
             state.image().load(this, restorer());
         });
+    }
+
+    /**
+     * Records one whole step as a CUDA graph, replayed by every later {@link #step()} (or {@link #step(CUstream)})
+     * with a single graph launch: the finite check or the gradient norm, the device's decision (skip, clip
+     * coefficient, counts, loss scale), Lookahead's copy and sync, the rule's passes and finalize. The graph is the
+     * same for every step, since what changes between steps is decided on the device and the per-step scalars still
+     * go down as a window copied before each launch, so it stays valid for the optimizer's life, for every rule and
+     * policy, across checkpoint loads and learning-rate changes. Capturing runs nothing. A second call replaces the
+     * graph; {@link #releaseGraph()} goes back to launching each pass.
+     *
+     * @throws IllegalStateException on the CPU backend (it has no graphs), when the optimizer or its store is closed,
+     *     or after a device failure
+     * @throws CudaException when the driver refuses the capture; the optimizer keeps stepping without a graph
+     */
+    public void capture() {
+        store.device().use(() -> {
+            checkUsable();
+            program.capture();
+        });
+    }
+
+    /** Drops the graph of {@link #capture()}; later steps launch their passes one by one. Harmless without one. */
+    public void releaseGraph() {
+        store.device().use(() -> {
+            checkOpen();
+            program.releaseGraph();
+        });
+    }
+
+    /** Whether steps replay a graph recorded by {@link #capture()}. */
+    public boolean captured() {
+        return program.captured();
     }
 
     /** Waits until every step issued so far has finished on the device. */

@@ -30,6 +30,21 @@ public interface StepProgram extends AutoCloseable {
      */
     void configure(StepOptions options);
 
+    /**
+     * Records one whole step (everything {@link #step} launches) as a graph that every later {@link #step} replays
+     * with one launch, replacing an earlier graph. Captures nothing of the step's scalars, which still travel as a
+     * window copied before each replay.
+     *
+     * @throws IllegalStateException on the CPU backend, which has no graphs, and when the program is closed
+     */
+    void capture();
+
+    /** Drops the graph of {@link #capture}: later steps launch their passes one by one again. */
+    void releaseGraph();
+
+    /** Whether steps replay a captured graph. */
+    boolean captured();
+
     /** The step counters; on CUDA a read-back that waits for the steps issued so far. */
     StepCounters counters();
 

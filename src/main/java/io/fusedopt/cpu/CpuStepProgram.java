@@ -338,6 +338,22 @@ final class CpuStepProgram implements StepProgram {
     }
 
     @Override
+    public void capture() {
+        throw new IllegalStateException("capture() records a CUDA graph: the CPU backend runs each step on the"
+                + " calling thread and has none; build the optimizer on a CUDA device (Device.cuda())");
+    }
+
+    @Override
+    public void releaseGraph() {
+        // Nothing was captured on the CPU.
+    }
+
+    @Override
+    public boolean captured() {
+        return false;
+    }
+
+    @Override
     public long lossScaleAddress() {
         throw new IllegalStateException("the CPU backend keeps the loss scale in host memory and has no device"
                 + " address for it; read lossScale() instead");

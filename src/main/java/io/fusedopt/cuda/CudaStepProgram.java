@@ -14,6 +14,12 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuStreamGetCtx;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static jcuda.driver.JCudaDriver.cuStreamWaitEvent;
@@ -37,7 +43,10 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUresult;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 
 /**
  * One optimizer's step on CUDA, issued without waiting for the device. The chunk table, the tensor-to-group table
@@ -102,6 +111,9 @@ final class CudaStepProgram implements StepProgram {
     private CUstream stepStream;
     private CUevent orderEvent;
     private CUevent callerEvent;
+    /** The graph of one step ({@link #capture}), or null; and the buffer addresses its launches hold. */
+    private CUgraphExec graph;
+    private long[] graphBuffers;
     private final List<DevicePointer> owned = new ArrayList<>();
     private final DevicePointer chunkTable;
     private final CUdeviceptr groupTable;
@@ -432,6 +444,9 @@ final class CudaStepProgram implements StepProgram {
         }
         backend.makeCurrent();
         CUstream stream = callerStream == null ? backend.stream() : checkStream(callerStream);
+        if (graph != null) {
+            checkGraphBuffers();
+        }
         pollReadBacks();
         while (issued - knownIssued >= WINDOW) {
             waitOldestReadBack();
@@ -459,8 +474,12 @@ final class CudaStepProgram implements StepProgram {
         Driver.check(cuEventRecord(slotEvents[slot], stream), "recording the scalar copy's event");
         slotInFlight[slot] = true;
         stepStream = stream;
-        for (Launch l : launches) {
-            launch(l, stream);
+        if (graph != null) {
+            Driver.check(cuGraphLaunch(graph, stream), "launching the captured step graph");
+        } else {
+            for (Launch l : launches) {
+                launch(l, stream);
+            }
         }
         int r = (int) (issued % SCALAR_SLOTS);
         Driver.check(cuMemcpyDtoHAsync(readPointers[r], control, StepControlBlock.BYTES, stream),
@@ -491,6 +510,87 @@ final class CudaStepProgram implements StepProgram {
             callerEvent = e;
         }
         return callerEvent;
+    }
+
+    @Override
+    public void capture() {
+        if (closed) {
+            throw new IllegalStateException("the step program is closed");
+        }
+        if (options == null) {
+            throw new IllegalStateException("the step program is not configured");
+        }
+        backend.makeCurrent();
+        long[] buffers = bufferAddresses();
+        CUstream s = backend.stream();
+        // THREAD_LOCAL: only this thread's calls that a capture forbids are refused meanwhile, and it makes none.
+        Driver.check(cuStreamBeginCapture(s, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                "beginning the capture of a step");
+        CUgraph g = new CUgraph();
+        try {
+            for (Launch l : launches) {
+                launch(l, s);
+            }
+        } catch (RuntimeException e) {
+            if (cuStreamEndCapture(s, g) == CUresult.CUDA_SUCCESS) {
+                cuGraphDestroy(g);
+            }
+            throw e;
+        }
+        Driver.check(cuStreamEndCapture(s, g), "ending the capture of a step");
+        CUgraphExec exec = new CUgraphExec();
+        try {
+            Driver.check(cuGraphInstantiate(exec, g, 0), "instantiating the step graph");
+        } finally {
+            cuGraphDestroy(g);
+        }
+        releaseGraph();
+        graph = exec;
+        graphBuffers = buffers;
+    }
+
+    @Override
+    public void releaseGraph() {
+        if (graph != null) {
+            CUgraphExec g = graph;
+            graph = null;
+            graphBuffers = null;
+            backend.releaseQuietly(() -> cuGraphExecDestroy(g));
+        }
+    }
+
+    @Override
+    public boolean captured() {
+        return graph != null;
+    }
+
+    /** The addresses of the arena buffers a step reads and writes; throws naming a closed one. */
+    private long[] bufferAddresses() {
+        List<CudaBuffer> all = new ArrayList<>(List.of(params, grads));
+        all.addAll(slots);
+        if (slow != null) {
+            all.add(slow);
+        }
+        long[] out = new long[all.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = ((DevicePointer) all.get(i).pointer()).address();
+        }
+        return out;
+    }
+
+    /** Refuses to replay a graph whose buffers were closed or replaced since it was captured. */
+    private void checkGraphBuffers() {
+        long[] now;
+        try {
+            now = bufferAddresses();
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException("the captured step graph cannot be replayed: " + e.getMessage()
+                    + "; nothing was launched", e);
+        }
+        if (!java.util.Arrays.equals(now, graphBuffers)) {
+            throw new IllegalStateException("the captured step graph holds buffers the store no longer has (they"
+                    + " were reallocated since capture()); call capture() again. Nothing was launched");
+        }
     }
 
     /** The caller's stream, once it is known to belong to this device's context. */
@@ -723,6 +823,7 @@ final class CudaStepProgram implements StepProgram {
     @Override
     public void close() {
         if (!closed) {
+            releaseGraph();
             closed = true;
             backend.untrack(this);
             backend.releaseQuietly(this::freeOwned);

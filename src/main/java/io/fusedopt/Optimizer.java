@@ -323,8 +323,16 @@ public final class Optimizer implements AutoCloseable {
         return options;
     }
 
-    /** The loss-scale growth tracker: applied steps in a row since the scale last changed (0 without scaling). */
-    int lossScaleGrowthTracker() {
+    /** Whether the optimizer has dynamic loss scaling. */
+    public boolean scalesLoss() {
+        return options.scalesLoss();
+    }
+
+    /**
+     * The loss-scale growth tracker: applied steps in a row since the scale last changed (0 without scaling). On
+     * CUDA this waits for the steps issued.
+     */
+    public int lossScaleGrowthTracker() {
         return counters().growthTracker();
     }
 
@@ -598,6 +606,14 @@ public final class Optimizer implements AutoCloseable {
                 }
                 applyLrControl(b, base != null ? scale : 1.0);
                 restoreCounters(stepCount, skippedCount, tensorState);
+            }
+
+            @Override
+            public void restoreLossScale(float scale, int growthTracker) {
+                if (options.scalesLoss()) {
+                    StepCounters c = program.counters();
+                    program.setCounters(c.applied(), c.skipped(), scale, growthTracker);
+                }
             }
         };
     }

@@ -243,6 +243,48 @@ class TrainingLoopTest {
     }
 
     @Test
+    void aCheckpointCarriesTheLossScaleAcrossBackends() throws Exception {
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("loss-scale", ".safetensors");
+        try (Device cpu = Device.cpu(); ParameterStore s = store(); ParameterStore r = storeOn(cpu);
+                Optimizer o = Optimizers.adamW().clipGradNorm(0.5).lossScaling(1024, 2, 0.5, 3).build(s);
+                Optimizer resumed = Optimizers.adamW().clipGradNorm(0.5).lossScaling(1024, 2, 0.5, 3).build(r)) {
+            for (int k = 0; k < 5; k++) {
+                grads(s, k == 1 ? Float.POSITIVE_INFINITY : o.lossScale());
+                o.step();
+            }
+            assertEquals(1024f, o.lossScale(), "backed off to 512 at step 2, grown after three applied steps");
+            grads(s, o.lossScale());
+            o.step();
+            assertEquals(1, o.lossScaleGrowthTracker());
+            o.saveState(file);
+            resumed.loadState(file);
+            r.setParameters("a", s.parameters("a"));
+            r.setParameters("b", s.parameters("b"));
+            assertEquals(o.lossScale(), resumed.lossScale());
+            assertEquals(1, resumed.lossScaleGrowthTracker());
+            assertEquals(5, resumed.stepCount());
+            for (int k = 0; k < 3; k++) {
+                grads(s, o.lossScale());
+                grads(r, resumed.lossScale());
+                o.step();
+                resumed.step();
+                assertEquals(o.lossScale(), resumed.lossScale(), "step " + k);
+                assertNull(GoldenRunner.firstDifference(o, resumed), "step " + k);
+            }
+            assertEquals(2048f, o.lossScale(), "the resumed tracker grows the scale at the same step");
+        } finally {
+            java.nio.file.Files.deleteIfExists(file);
+        }
+    }
+
+    private static ParameterStore storeOn(Device d) {
+        ParameterStore s = ParameterStore.builder().add("a", 3, 5).add("b", 40_000 + 3).build(d);
+        s.setParameters("a", ramp(15, 0.1f, 0));
+        s.setParameters("b", ramp(40_003, -0.01f, 1));
+        return s;
+    }
+
+    @Test
     void badSettingsAreRejectedByName() {
         try (ParameterStore s = store()) {
             for (double bad : new double[] {0, -1, Double.NaN, Double.POSITIVE_INFINITY}) {

@@ -145,7 +145,9 @@ public final class Optimizer implements AutoCloseable {
      *
      * @param stream a stream of the optimizer's device, in its primary context; not null
      * @throws IllegalArgumentException when {@code stream} belongs to another CUDA context, or on the CPU backend
-     * @throws NonFiniteGradientException, IllegalStateException, CudaException as {@link #step()}
+     * @throws NonFiniteGradientException under {@link NonFinitePolicy#THROW}, as {@link #step()}
+     * @throws IllegalStateException as {@link #step()}
+     * @throws CudaException as {@link #step()}
      */
     public void step(CUstream stream) {
         step((Object) java.util.Objects.requireNonNull(stream, "stream must not be null"));

@@ -30,10 +30,24 @@ public final class StepBench {
      */
     public static StepTiming run(Device device, String optimizer, ModelLayout layout, int warmup, int steps,
             Supplier<? extends BandwidthProbe> reference) {
+        return run(device, optimizer, layout, warmup, steps, reference, false);
+    }
+
+    /**
+     * As {@link #run(Device, String, ModelLayout, int, int, Supplier)}; with {@code trainingLoop}, the optimizer
+     * also clips by the global norm (max norm 1), scales the loss (GradScaler's defaults) and skips non-finite
+     * steps, and the bytes per parameter count the norm pass ({@link Traffic#perParameter(io.fusedopt.rule.Rule,
+     * boolean)}).
+     */
+    public static StepTiming run(Device device, String optimizer, ModelLayout layout, int warmup, int steps,
+            Supplier<? extends BandwidthProbe> reference, boolean trainingLoop) {
         if (warmup < 0 || steps < 1) {
             throw new IllegalArgumentException("need warmup >= 0 and steps >= 1, got " + warmup + " and " + steps);
         }
         var builder = BenchOptimizers.builder(optimizer);
+        if (trainingLoop) {
+            builder.clipGradNorm(1.0).lossScaling().nonFinite(io.fusedopt.NonFinitePolicy.SKIP);
+        }
         try (ParameterStore store = layout.build(device)) {
             fill(store);
             try (Optimizer opt = builder.build(store); BandwidthProbe probe = reference.get()) {
@@ -57,7 +71,7 @@ public final class StepBench {
                         opt.step();
                     }
                 }) / steps;
-                int perParam = Traffic.perParameter(opt.rule());
+                int perParam = Traffic.perParameter(opt.rule(), trainingLoop);
                 long params = store.parameterCount();
                 return new StepTiming(optimizer, device.name(), params, store.tensors().size(), perParam,
                         perParam * params, Stats.median(ms), probe.bandwidth(probeSeconds), backToBack);

@@ -79,6 +79,10 @@ final class BenchCommand implements Callable<Integer> {
             description = "Untimed steps before the measured ones (default: ${DEFAULT-VALUE}).")
     int warmup;
 
+    @Option(names = "--training-loop", description = "Time the step with global-norm clipping (max norm 1), dynamic"
+            + " loss scaling (GradScaler's defaults) and the SKIP policy; B/param then counts the norm pass (+4).")
+    boolean trainingLoop;
+
     @Option(names = "--json", description = "Print one JSON object per configuration per line instead of a table.")
     boolean json;
 
@@ -126,7 +130,7 @@ final class BenchCommand implements Callable<Integer> {
             for (String name : names) {
                 StepTiming t;
                 try {
-                    t = StepBench.run(device, name, layout, warmup, steps, reference);
+                    t = StepBench.run(device, name, layout, warmup, steps, reference, trainingLoop);
                 } catch (OutOfMemoryError e) {
                     System.err.println("error: " + name + ": out of Java heap for " + layout.parameterCount()
                             + " parameters, their state and the stream reference (2 x " + bandwidthElements

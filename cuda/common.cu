@@ -9,8 +9,9 @@ using namespace fusedopt;
 
 namespace {
 
+template <class T>
 struct FiniteOp {
-    const float* g;
+    const T* g;
     bool bad;
 
     template <int N>
@@ -25,8 +26,9 @@ struct FiniteOp {
 };
 
 // Sums (g * u)^2 into the thread's lanes in Reduce.java's order, and notes a non-finite gradient.
+template <class T>
 struct SquareOp {
-    const float* g;
+    const T* g;
     float u;
     bool bad;
     float acc[VEC];
@@ -43,15 +45,38 @@ struct SquareOp {
     }
 };
 
+template <class T>
 struct CopyOp {
-    const float* w;
-    float* slow;
+    const T* w;
+    T* slow;
 
     template <int N>
     __device__ __forceinline__ void apply(long long i, int) {
-        store_frag<N>(slow, i, load_frag<N>(w, i));
+        // The stored bits, unconverted (a NaN keeps its payload, as the CPU backend's array copy does).
+        if constexpr (N == 1) {
+            slow[i] = w[i];
+        } else if constexpr (std::is_same<T, float>::value) {
+            *reinterpret_cast<float4*>(slow + i) = *reinterpret_cast<const float4*>(w + i);
+        } else {
+            *reinterpret_cast<uint2*>(slow + i) = *reinterpret_cast<const uint2*>(w + i);
+        }
     }
 };
+
+template <class T>
+__device__ __forceinline__ void finite_check(const T* g, const ChunkDesc* chunks, int num_chunks, int* flag) {
+    FiniteOp<T> op{g, false};
+    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) { walk_chunk(ch, op); });
+    if (op.bad) {
+        *flag = 1;
+    }
+}
+
+template <class T>
+__device__ __forceinline__ void lookahead_init(const T* w, T* slow, const ChunkDesc* chunks, int num_chunks) {
+    CopyOp<T> op{w, slow};
+    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) { walk_chunk(ch, op); });
+}
 
 }  // namespace
 
@@ -59,11 +84,20 @@ struct CopyOp {
 extern "C" __global__ void __launch_bounds__(BLOCK)
 finite_check_f32(const float* __restrict__ g, const ChunkDesc* __restrict__ chunks, int num_chunks,
                  int* __restrict__ flag) {
-    FiniteOp op{g, false};
-    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) { walk_chunk(ch, op); });
-    if (op.bad) {
-        *flag = 1;
-    }
+    finite_check(g, chunks, num_chunks, flag);
+}
+
+// The 16-bit gradients of the bf16/fp16 regimes (widened, an infinity or NaN stays one).
+extern "C" __global__ void __launch_bounds__(BLOCK)
+finite_check_bf16(const Bf16* __restrict__ g, const ChunkDesc* __restrict__ chunks, int num_chunks,
+                  int* __restrict__ flag) {
+    finite_check(g, chunks, num_chunks, flag);
+}
+
+extern "C" __global__ void __launch_bounds__(BLOCK)
+finite_check_fp16(const Fp16* __restrict__ g, const ChunkDesc* __restrict__ chunks, int num_chunks,
+                  int* __restrict__ flag) {
+    finite_check(g, chunks, num_chunks, flag);
 }
 
 // slow = w over the arena at Lookahead's first step. It reads the skip flag like every pass after the finite check,
@@ -72,20 +106,34 @@ extern "C" __global__ void __launch_bounds__(BLOCK)
 lookahead_init_f32(const float* __restrict__ w, float* __restrict__ slow, const ChunkDesc* __restrict__ chunks,
                    int num_chunks, const int* __restrict__ skip_flag) {
     if (*skip_flag != 0) return;
-    CopyOp op{w, slow};
-    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) { walk_chunk(ch, op); });
+    lookahead_init(w, slow, chunks, num_chunks);
 }
 
-// The per-chunk sums of the squared unscaled gradient, partials[c] = sum over chunk c of (g * u)^2 with
-// u = control->norm_unscale, in the fixed order of reduce.cuh; sets control->found for a NaN or infinite gradient.
+// The slow weights of the low-precision regimes, in the weights' dtype.
 extern "C" __global__ void __launch_bounds__(BLOCK)
-grad_norm_f32(const float* __restrict__ g, const ChunkDesc* __restrict__ chunks, int num_chunks,
-              StepControl* __restrict__ control, float* __restrict__ partials) {
+lookahead_init_bf16(const Bf16* __restrict__ w, Bf16* __restrict__ slow, const ChunkDesc* __restrict__ chunks,
+                    int num_chunks, const int* __restrict__ skip_flag) {
+    if (*skip_flag != 0) return;
+    lookahead_init(w, slow, chunks, num_chunks);
+}
+
+extern "C" __global__ void __launch_bounds__(BLOCK)
+lookahead_init_fp16(const Fp16* __restrict__ w, Fp16* __restrict__ slow, const ChunkDesc* __restrict__ chunks,
+                    int num_chunks, const int* __restrict__ skip_flag) {
+    if (*skip_flag != 0) return;
+    lookahead_init(w, slow, chunks, num_chunks);
+}
+
+namespace {
+
+template <class T>
+__device__ __forceinline__ void grad_norm(const T* g, const ChunkDesc* chunks, int num_chunks, StepControl* control,
+                                          float* partials) {
     __shared__ BlockSum<1>::Storage storage;
     const float u = control->norm_unscale;
     bool bad = false;
     for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) {
-        SquareOp op{g, u, false, {0.0f, 0.0f, 0.0f, 0.0f}};
+        SquareOp<T> op{g, u, false, {0.0f, 0.0f, 0.0f, 0.0f}};
         walk_chunk(ch, op);
         bad |= op.bad;
         float v[1] = {fold_lanes(op.acc)};
@@ -97,6 +145,29 @@ grad_norm_f32(const float* __restrict__ g, const ChunkDesc* __restrict__ chunks,
     if (bad) {
         control->found = 1;
     }
+}
+
+}  // namespace
+
+// The per-chunk sums of the squared unscaled gradient, partials[c] = sum over chunk c of (g * u)^2 with
+// u = control->norm_unscale, in the fixed order of reduce.cuh; sets control->found for a NaN or infinite gradient.
+extern "C" __global__ void __launch_bounds__(BLOCK)
+grad_norm_f32(const float* __restrict__ g, const ChunkDesc* __restrict__ chunks, int num_chunks,
+              StepControl* __restrict__ control, float* __restrict__ partials) {
+    grad_norm(g, chunks, num_chunks, control, partials);
+}
+
+// The 16-bit gradients of the bf16/fp16 and master regimes, widened exactly before they are unscaled and squared.
+extern "C" __global__ void __launch_bounds__(BLOCK)
+grad_norm_bf16(const Bf16* __restrict__ g, const ChunkDesc* __restrict__ chunks, int num_chunks,
+               StepControl* __restrict__ control, float* __restrict__ partials) {
+    grad_norm(g, chunks, num_chunks, control, partials);
+}
+
+extern "C" __global__ void __launch_bounds__(BLOCK)
+grad_norm_fp16(const Fp16* __restrict__ g, const ChunkDesc* __restrict__ chunks, int num_chunks,
+               StepControl* __restrict__ control, float* __restrict__ partials) {
+    grad_norm(g, chunks, num_chunks, control, partials);
 }
 
 namespace {

@@ -30,28 +30,43 @@ public final class StepBench {
      */
     public static StepTiming run(Device device, String optimizer, ModelLayout layout, int warmup, int steps,
             Supplier<? extends BandwidthProbe> reference) {
-        return run(device, optimizer, layout, warmup, steps, reference, false, false);
+        return run(device, optimizer, layout, warmup, steps, reference, io.fusedopt.core.Dtype.FLOAT32, false);
     }
 
     /**
-     * As {@link #run(Device, String, ModelLayout, int, int, Supplier)}; with {@code trainingLoop}, the optimizer
-     * also clips by the global norm (max norm 1), scales the loss (GradScaler's defaults) and skips non-finite
-     * steps, and the bytes per parameter count the norm pass ({@link Traffic#perParameter(io.fusedopt.rule.Rule,
+     * As above with parameters and gradients stored in {@code dtype} and, when {@code master}, float32 master
+     * weights and states (otherwise the states in {@code dtype}).
+     *
+     * @throws IllegalArgumentException also when {@code master} is set for float32
+     */
+    public static StepTiming run(Device device, String optimizer, ModelLayout layout, int warmup, int steps,
+            Supplier<? extends BandwidthProbe> reference, io.fusedopt.core.Dtype dtype, boolean master) {
+        return run(device, optimizer, layout, warmup, steps, reference, dtype, master, false, false);
+    }
+
+    /**
+     * As above; with {@code trainingLoop}, the optimizer also clips by the global norm (max norm 1), scales the loss
+     * (GradScaler's defaults) and skips non-finite steps, and the bytes per parameter count the norm pass
+     * ({@link Traffic#perParameter(io.fusedopt.rule.Rule, io.fusedopt.core.Dtype, io.fusedopt.core.Dtype, boolean,
      * boolean)}). With {@code graph}, the step is captured as a CUDA graph ({@link Optimizer#capture()}) before the
      * warm-up and every step replays it.
      *
      * @throws IllegalStateException for {@code graph} on the CPU backend
      */
     public static StepTiming run(Device device, String optimizer, ModelLayout layout, int warmup, int steps,
-            Supplier<? extends BandwidthProbe> reference, boolean trainingLoop, boolean graph) {
+            Supplier<? extends BandwidthProbe> reference, io.fusedopt.core.Dtype dtype, boolean master,
+            boolean trainingLoop, boolean graph) {
         if (warmup < 0 || steps < 1) {
             throw new IllegalArgumentException("need warmup >= 0 and steps >= 1, got " + warmup + " and " + steps);
         }
         var builder = BenchOptimizers.builder(optimizer);
+        if (master) {
+            builder.masterWeights(true);
+        }
         if (trainingLoop) {
             builder.clipGradNorm(1.0).lossScaling().nonFinite(io.fusedopt.NonFinitePolicy.SKIP);
         }
-        try (ParameterStore store = layout.build(device)) {
+        try (ParameterStore store = layout.build(device, dtype)) {
             fill(store);
             try (Optimizer opt = builder.build(store); BandwidthProbe probe = reference.get()) {
                 if (graph) {
@@ -80,7 +95,8 @@ public final class StepBench {
                     }
                     host[0] = System.nanoTime() - h0;
                 }) / steps;
-                int perParam = Traffic.perParameter(opt.rule(), trainingLoop);
+                int perParam = Traffic.perParameter(opt.rule(), dtype,
+                        master ? io.fusedopt.core.Dtype.FLOAT32 : dtype, master, trainingLoop);
                 long params = store.parameterCount();
                 return new StepTiming(optimizer, device.name(), params, store.tensors().size(), perParam,
                         perParam * params, Stats.median(ms), probe.bandwidth(probeSeconds), backToBack,

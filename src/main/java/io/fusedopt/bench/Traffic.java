@@ -1,5 +1,6 @@
 package io.fusedopt.bench;
 
+import io.fusedopt.core.Dtype;
 import io.fusedopt.rule.Rule;
 
 /**
@@ -39,6 +40,12 @@ import io.fusedopt.rule.Rule;
  * Global-norm clipping adds {@link #CLIP_NORM_BYTES} ({@link #perParameter(Rule, boolean)}): its norm pass reads g
  * once and also serves as the finite check, and the coefficient and the loss-scale unscaling are applied as the
  * update loads g, so clipping with loss scaling under any policy costs that one read and nothing more.
+ *
+ * <p>With 16-bit storage ({@link #perParameter(Rule, Dtype, Dtype, boolean)}) each buffer counts its own dtype's
+ * bytes. Low precision: every buffer in the parameters' dtype, so AdamW in bfloat16 reads w, g, m, v (8 bytes) and
+ * writes w, m, v (6): 14. Master weights: the update reads the 16-bit g, the float32 master and the states and
+ * writes the master, the states and the 16-bit model copy, so AdamW with bfloat16 g and model and float32 master
+ * and states reads 2 + 12 and writes 12 + 2: 28, as float32 AdamW; with bfloat16 states, 20.
  */
 public final class Traffic {
     /** Bytes of one float32 element. */
@@ -64,6 +71,16 @@ public final class Traffic {
         return perParameter(rule) + (clips ? CLIP_NORM_BYTES : 0);
     }
 
+    /**
+     * Bytes per parameter of {@link #perParameter(Rule, Dtype, Dtype, boolean)}, with global-norm clipping when
+     * {@code clips}: the norm pass reads the gradients once, in their dtype ({@code param}).
+     *
+     * @throws NullPointerException when an argument is null
+     */
+    public static int perParameter(Rule rule, Dtype param, Dtype state, boolean master, boolean clips) {
+        return perParameter(rule, param, state, master) + (clips ? param.bytes() : 0);
+    }
+
     /** Bytes of an update pass that uses {@code slots} state slots: read w, g and the slots, write w and the slots. */
     public static int updatePass(int slots) {
         return FLOAT * (2 + slots) + FLOAT * (1 + slots);
@@ -83,11 +100,26 @@ public final class Traffic {
      * @throws NullPointerException when {@code rule} is null
      */
     public static int perParameter(Rule rule) {
+        return perParameter(rule, Dtype.FLOAT32, Dtype.FLOAT32, false);
+    }
+
+    /**
+     * Bytes per parameter of one step of {@code rule} with parameters and gradients in {@code param}, states in
+     * {@code state} and, when {@code master}, float32 master weights and a {@code param} model copy (see above).
+     *
+     * @throws NullPointerException when an argument is null
+     */
+    public static int perParameter(Rule rule, Dtype param, Dtype state, boolean master) {
+        int w = master ? Dtype.FLOAT32.bytes() : param.bytes();
+        int g = param.bytes();
+        int s = state.bytes();
+        int model = master ? param.bytes() : 0;
         int bytes = 0;
         for (Rule.Pass p : rule.passes()) {
             switch (p) {
-                case NORM -> bytes += normPass(rule.normSlotsRead());
-                case UPDATE, UPDATE_WITH_SUMS -> bytes += updatePass(rule.slotsTouched());
+                case NORM -> bytes += w + g + s * rule.normSlotsRead();
+                case UPDATE, UPDATE_WITH_SUMS -> bytes += (w + g + s * rule.slotsTouched())
+                        + (w + s * rule.slotsTouched() + model);
                 default -> {
                     // The per-tensor fold reads a few partials per chunk: nothing per parameter.
                 }

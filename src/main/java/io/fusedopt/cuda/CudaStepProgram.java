@@ -132,11 +132,31 @@ final class CudaStepProgram implements StepProgram {
     private final int windowBytes;
     private final DevicePointer partials;
     private final DevicePointer tensorState;
-    private final java.util.Map<StepPlan.Pass, Kernel> kernels = new java.util.HashMap<>();
     private boolean closed;
+    /** The storage regime, the suffix of every entry this program launches ({@link Kernel#REGIMES}). */
+    private final String regime;
+    /** The model copy of a master regime, or null. */
+    private final CudaBuffer model;
+    private final boolean stochastic;
+    private final long seed;
 
     CudaStepProgram(CudaBackend backend, Rule rule, ArenaLayout layout, CudaBuffer params, CudaBuffer grads,
             List<CudaBuffer> slots, CudaBuffer slow) {
+        this(backend, rule, layout, params, grads, slots, slow, io.fusedopt.backend.Precision.PLAIN);
+    }
+
+    /**
+     * As above with the buffers' storage types checked: the kernels here run the float32 regime only.
+     *
+     * @throws IllegalArgumentException naming the regime when it is not float32
+     */
+    CudaStepProgram(CudaBackend backend, Rule rule, ArenaLayout layout, CudaBuffer params, CudaBuffer grads,
+            List<CudaBuffer> slots, CudaBuffer slow, io.fusedopt.backend.Precision precision) {
+        this.regime = precision.regime(params.dtype(), grads.dtype(), slots.stream().map(CudaBuffer::dtype)
+                .toList(), slow == null ? null : slow.dtype());
+        this.model = (CudaBuffer) precision.modelCopy();
+        this.stochastic = precision.stochastic();
+        this.seed = precision.seed();
         this.backend = backend;
         this.rule = rule;
         this.layout = layout;
@@ -367,11 +387,12 @@ final class CudaStepProgram implements StepProgram {
                 slow == null ? null : slow.pointer(), chunkTable, chunks, groupTable, scalars,
                 f == 0 ? null : scalars.withByteOffset((k * Float.BYTES + 7) & ~7),
                 control.withByteOffset(StepControlBlock.SKIP), partials, tensorState, firstChunk, tensors);
+        Tail tail = new Tail(model == null ? null : model.pointer(), stochastic, seed);
         if (o.clips()) {
-            out.add(new Launch(Kernel.GRAD_NORM_F32, chunks, gradNormArgs(grads.pointer(), chunkTable, chunks,
+            out.add(new Launch(Kernel.gradNorm(regime), chunks, gradNormArgs(grads.pointer(), chunkTable, chunks,
                     control, norm)));
         } else if (o.skips()) {
-            out.add(new Launch(Kernel.FINITE_CHECK_F32, chunks, finiteArgs(grads.pointer(), chunkTable, chunks,
+            out.add(new Launch(Kernel.finiteCheck(regime), chunks, finiteArgs(grads.pointer(), chunkTable, chunks,
                     control.withByteOffset(StepControlBlock.FOUND))));
         }
         out.add(new Launch(Kernel.STEP_DECIDE, 1, decideArgs(control, norm == null ? partialsOrControl() : norm,
@@ -379,22 +400,25 @@ final class CudaStepProgram implements StepProgram {
         boolean la = o.lookaheadK() > 0;
         if (la) {
             StepPlan.Pass init = new StepPlan.Pass(StepPlan.Kind.LOOKAHEAD_INIT, false, false);
-            out.add(new Launch(Kernel.LOOKAHEAD_INIT_F32, chunks, args(Kernel.LOOKAHEAD_INIT_F32, init,
+            Kernel copy = Kernel.lookaheadInit(regime);
+            out.add(new Launch(copy, chunks, args(copy, init,
                     base.gatedBy(control.withByteOffset(StepControlBlock.SKIP_LOOKAHEAD_INIT)), o.lookaheadAlpha())));
         }
         for (StepPlan.Pass pass : StepPlan.of(rule, false, false, false).passes()) {
             int grid = pass.kind() == StepPlan.Kind.FINISH ? blocksFor(tensors) : chunks;
             if (pass.kind() == StepPlan.Kind.UPDATE && la) {
-                Kernel plain = Kernel.of(rule, pass);
+                Kernel plain = Kernel.of(rule, pass, regime);
                 out.add(new Launch(plain, grid, args(plain, pass,
-                        base.gatedBy(control.withByteOffset(StepControlBlock.SKIP_PLAIN_UPDATE)), o.lookaheadAlpha())));
+                        base.gatedBy(control.withByteOffset(StepControlBlock.SKIP_PLAIN_UPDATE)), o.lookaheadAlpha(),
+                        tail)));
                 StepPlan.Pass sync = new StepPlan.Pass(StepPlan.Kind.UPDATE, pass.sums(), true);
-                Kernel synced = Kernel.of(rule, sync);
+                Kernel synced = Kernel.of(rule, sync, regime);
                 out.add(new Launch(synced, grid, args(synced, sync,
-                        base.gatedBy(control.withByteOffset(StepControlBlock.SKIP_SYNC_UPDATE)), o.lookaheadAlpha())));
+                        base.gatedBy(control.withByteOffset(StepControlBlock.SKIP_SYNC_UPDATE)), o.lookaheadAlpha(),
+                        tail)));
             } else {
-                Kernel kernel = Kernel.of(rule, pass);
-                out.add(new Launch(kernel, grid, args(kernel, pass, base, o.lookaheadAlpha())));
+                Kernel kernel = Kernel.of(rule, pass, regime);
+                out.add(new Launch(kernel, grid, args(kernel, pass, base, o.lookaheadAlpha(), tail)));
             }
         }
         return java.util.List.copyOf(out);
@@ -658,6 +682,30 @@ final class CudaStepProgram implements StepProgram {
         }
     }
 
+    /**
+     * What an update entry of a non-float32 regime takes last: the model copy (master regimes) or the stochastic
+     * rounding seed (the step number its bits depend on is the device's applied count, read from the step-control
+     * block, so a graph of the step stays valid).
+     *
+     * @param model the model copy, or null
+     * @param stochastic whether the seed follows
+     * @param seed the stochastic rounding seed
+     */
+    record Tail(CUdeviceptr model, boolean stochastic, long seed) {
+        /** Nothing: the float32 and low-precision regimes. */
+        static final Tail NONE = new Tail(null, false, 0L);
+
+        KernelArgs append(KernelArgs a) {
+            if (model != null) {
+                a.ptr(model);
+            }
+            if (stochastic) {
+                a.u64(seed);
+            }
+            return a;
+        }
+    }
+
     /** Takes in every read-back whose copy has completed, without waiting. */
     private void pollReadBacks() {
         while (knownIssued < issued && !lagging) {
@@ -724,6 +772,16 @@ final class CudaStepProgram implements StepProgram {
 
     /** The arguments of {@code kernel} running {@code pass}; static so the signature test can build them. */
     static KernelArgs args(Kernel kernel, StepPlan.Pass pass, Pointers p, float alpha) {
+        return args(kernel, pass, p, alpha, Tail.NONE);
+    }
+
+    /** As above, with the regime's {@code tail} after an update entry's arguments. */
+    static KernelArgs args(Kernel kernel, StepPlan.Pass pass, Pointers p, float alpha, Tail tail) {
+        if (pass.kind() == StepPlan.Kind.UPDATE) {
+            return tail.append(updateArgs(kernel, p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(), p.groups(),
+                    p.scalars(), p.flag(), p.tensorState(), pass.sums() ? p.partials() : null,
+                    pass.lookaheadSync() ? p.slow() : null, alpha));
+        }
         return switch (pass.kind()) {
             case FINITE_CHECK -> finiteArgs(p.g(), p.chunkTable(), p.chunks(), p.flag());
             case LOOKAHEAD_INIT -> lookaheadInitArgs(p.w(), p.slow(), p.chunkTable(), p.chunks(), p.flag());

@@ -163,10 +163,20 @@ fi
 if [ $QUICK = 0 ] && step bench-gpt2 120 "$JAVA" -jar "$JAR" bench --backend cuda --optimizer adamw --model gpt2-small --json; then
     grep '^{' "$DIR/bench-gpt2.out" | tee -a "$BENCH" | sed 's/^{/{"figure": "fusedopt_step_wall", /' >> "$JSONL"
 fi
+# The training loop on GPT-2 small's 148 tensors: clipping, loss scaling and SKIP, eager and replayed as a graph;
+# host_ms_per_step is the host time of a step() call (issuing only), back_to_back_ms the device time per step.
+for mode in eager graph; do
+    extra=(); [ $mode = graph ] && extra=(--graph)
+    if [ $QUICK = 0 ] && step "bench-gpt2-loop-$mode" 120 "$JAVA" -jar "$JAR" bench --backend cuda --optimizer adamw \
+            --model gpt2-small --training-loop ${extra[@]+"${extra[@]}"} --json; then
+        grep '^{' "$DIR/bench-gpt2-loop-$mode.out" \
+            | sed "s/^{/{\"figure\": \"fusedopt_loop_step_$mode\", /" >> "$JSONL"
+    fi
+done
 
 section "PyTorch fused AdamW on the same sizes"
 if [ $QUICK = 0 ] && python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
-    if step torch 180 python3 native-build/torch_adamw_bench.py --params "$PARAMS" --gpt2-small; then
+    if step torch 240 python3 native-build/torch_adamw_bench.py --params "$PARAMS" --gpt2-small --training-loop; then
         grep '^{' "$DIR/torch.out" >> "$JSONL"
     fi
 else

@@ -7,7 +7,11 @@ the copy-bandwidth reference (a device-to-device copy of the parameters' bytes) 
 over R repetitions is printed, one JSON object per figure per line:
 {"figure", "config", "params", "tensors", "k", "kernel_ms_per_step", "wall_ms_per_step"} and
 {"figure": "torch_copy", ..., "gbps_kernel", "gbps_wall"}.
-Usage: torch_adamw_bench.py [--params N] [--gpt2-small] [--k K] [--reps R]
+With --training-loop a step is also what fusedopt's bench --training-loop times: the gradients held scaled by a
+torch.amp.GradScaler, unscale_, clip_grad_norm_(max_norm=1), scaler.step and scaler.update (figure
+"torch_adamw_fused_loop_step"). unscale_ divides the gradients in place and nothing scales them again between
+steps, so they shrink towards zero; the steps are memory-bound and their time does not depend on the values.
+Usage: torch_adamw_bench.py [--params N] [--gpt2-small] [--training-loop] [--k K] [--reps R]
 """
 import argparse
 import json
@@ -45,7 +49,7 @@ def timed(fn, k, reps):
     return statistics.median(kernel), statistics.median(wall)
 
 
-def run(config, shapes, k, reps):
+def run(config, shapes, k, reps, loop=False):
     params = [torch.randn(s, device="cuda", dtype=torch.float32) * 0.02 for s in shapes]
     for p in params:
         p.requires_grad_(True)
@@ -55,6 +59,22 @@ def run(config, shapes, k, reps):
     kernel, wall = timed(opt.step, k, reps)
     print(json.dumps({"figure": "torch_adamw_fused_step", "config": config, "params": n, "tensors": len(params),
                       "k": k, "kernel_ms_per_step": kernel, "wall_ms_per_step": wall}), flush=True)
+    if loop:
+        scaler = torch.amp.GradScaler("cuda")
+        scale = scaler.get_scale()
+        for p in params:
+            p.grad.mul_(scale)
+
+        def loop_step():
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            scaler.step(opt)
+            scaler.update()
+
+        kernel, wall = timed(loop_step, k, reps)
+        print(json.dumps({"figure": "torch_adamw_fused_loop_step", "config": config, "params": n,
+                          "tensors": len(params), "k": k, "kernel_ms_per_step": kernel, "wall_ms_per_step": wall}),
+              flush=True)
     src = torch.empty(n, device="cuda", dtype=torch.float32)
     dst = torch.empty_like(src)
     kernel, wall = timed(lambda: dst.copy_(src), k, reps)
@@ -69,13 +89,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--params", type=int, default=0)
     ap.add_argument("--gpt2-small", action="store_true")
+    ap.add_argument("--training-loop", action="store_true", help="also time GradScaler + clip_grad_norm_ steps")
     ap.add_argument("--k", type=int, default=20, help="back-to-back steps between the two events")
     ap.add_argument("--reps", type=int, default=5)
     a = ap.parse_args()
     if a.params:
-        run("params", [(a.params,)], a.k, a.reps)
+        run("params", [(a.params,)], a.k, a.reps, a.training_loop)
     if a.gpt2_small:
-        run("gpt2-small", gpt2_small_shapes(), a.k, a.reps)
+        run("gpt2-small", gpt2_small_shapes(), a.k, a.reps, a.training_loop)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@
 // same list from the registry and the PTX signature test holds the two together):
 //
 //   <name>_<regime>(w, g, slots..., chunks, num_chunks, tensor_group, scalars, skip_flag [, tensor_state]
-//                   [, partials] [, slow, alpha] [, model | , seed, step])
+//                   [, partials] [, slow, alpha] [, model | , seed])
 //
 // with regime f32, bf16, fp16 (low precision), bf16_master, fp16_master, bf16_master_bf16s (float32 masters, the
-// model copy last) or bf16_sr (stochastic rounding of the weights: seed and step last). A body is a function
+// model copy last) or bf16_sr (stochastic rounding of the weights: the seed last; the step number is the applied
+// count in the step-control block, read by the walker). A body is a function
 // template body<Storage, MODE, S>(const Update<Storage, S>&); a norm body norm<Storage, S>(const Norm<Storage, S>&).
 #ifndef FUSEDOPT_ENTRIES_CUH
 #define FUSEDOPT_ENTRIES_CUH
@@ -39,14 +40,14 @@
 #define FO_TAIL_bf16_master , Bf16* __restrict__ model
 #define FO_TAIL_fp16_master , Fp16* __restrict__ model
 #define FO_TAIL_bf16_master_bf16s , Bf16* __restrict__ model
-#define FO_TAIL_bf16_sr , unsigned long long seed, unsigned long long step
+#define FO_TAIL_bf16_sr , unsigned long long seed
 #define FO_OUT_f32 {nullptr, 0ull, 0ull}
 #define FO_OUT_bf16 {nullptr, 0ull, 0ull}
 #define FO_OUT_fp16 {nullptr, 0ull, 0ull}
 #define FO_OUT_bf16_master {model, 0ull, 0ull}
 #define FO_OUT_fp16_master {model, 0ull, 0ull}
 #define FO_OUT_bf16_master_bf16s {model, 0ull, 0ull}
-#define FO_OUT_bf16_sr {nullptr, seed, step}
+#define FO_OUT_bf16_sr {nullptr, seed, 0ull}
 
 #define FO_UPDATE_HEAD(R, NS)                                                                                    \
     fusedopt::regime::R::Wt* __restrict__ w, const fusedopt::regime::R::Gt* __restrict__ g,                      \
@@ -54,16 +55,18 @@
             const int* __restrict__ tensor_group, const float* __restrict__ scalars,                             \
             const int* __restrict__ skip_flag
 
-// The plain and the Lookahead update entry of one regime.
+// The plain and the Lookahead update entry of one regime. Every entry asks for at least one block per
+// multiprocessor (the second bound): with the maximum block size alone ptxas may squeeze an entry near 32
+// registers into 32 for full occupancy and spill, which the gradient coefficient's two values tip several over.
 #define FO_UPDATE_PAIR(NAME, R, NS, EXTRA, BODY)                                                                 \
-    extern "C" __global__ void __launch_bounds__(fusedopt::BLOCK)                                                \
+    extern "C" __global__ void __launch_bounds__(fusedopt::BLOCK, 1)                                             \
     NAME##_##R(FO_UPDATE_HEAD(R, NS) FO_EXTRA_##EXTRA FO_TAIL_##R) {                                             \
         if (*skip_flag != 0) return;                                                                             \
         BODY<fusedopt::regime::R, fusedopt::kStore, NS>(fusedopt::Update<fusedopt::regime::R, NS>{               \
                 {chunks, num_chunks, tensor_group}, w, g, FO_SLOT_ARGS_##NS, scalars, FO_EXTRA_ARGS_##EXTRA,     \
                 {nullptr, 0.0f}, FO_OUT_##R});                                                                   \
     }                                                                                                            \
-    extern "C" __global__ void __launch_bounds__(fusedopt::BLOCK)                                                \
+    extern "C" __global__ void __launch_bounds__(fusedopt::BLOCK, 1)                                             \
     NAME##_lookahead_##R(FO_UPDATE_HEAD(R, NS) FO_EXTRA_##EXTRA, fusedopt::regime::R::Wt* __restrict__ slow,     \
                          float alpha FO_TAIL_##R) {                                                              \
         if (*skip_flag != 0) return;                                                                             \
@@ -84,7 +87,7 @@
     FO_UPDATE_PAIR(NAME, bf16_sr, NS, EXTRA, BODY)
 
 #define FO_NORM_ENTRY(NAME, R, NS, BODY)                                                                         \
-    extern "C" __global__ void __launch_bounds__(fusedopt::BLOCK) NAME##_##R(                                    \
+    extern "C" __global__ void __launch_bounds__(fusedopt::BLOCK, 1) NAME##_##R(                                 \
             const fusedopt::regime::R::Wt* __restrict__ w, const fusedopt::regime::R::Gt* __restrict__ g,        \
             FO_SLOTS_##NS(const fusedopt::regime::R::St) const fusedopt::ChunkDesc* __restrict__ chunks,         \
             int num_chunks, const int* __restrict__ tensor_group, const float* __restrict__ scalars,             \

@@ -12,6 +12,7 @@
 
 #include "fusedopt/dtype.cuh"
 #include "fusedopt/lookahead.cuh"
+#include "fusedopt/step_control.cuh"
 
 namespace fusedopt {
 
@@ -39,24 +40,38 @@ static_assert(sizeof(ChunkDesc) == 16, "the host writes 16-byte chunk records");
 struct Arena {
     const ChunkDesc* chunks;
     int num_chunks;
-    const int* tensor_group;  // null for kernels that ignore groups
+    const int* tensor_group;  // null for kernels that ignore groups; else preceded by the StepControl block
 };
 
-// One chunk as a block sees it.
+// One chunk as a block sees it. unscale and clip are the step's gradient coefficient (step_control.cuh): the
+// element passes load (g * unscale) * clip; both are 1 for kernels without groups. step is the applied-step count
+// of the step being run (1 at the first), which stochastic rounding draws its bits from; 0 without groups.
 struct ChunkRef {
     long long index;
     long long base;
     int length;
     int tensor;
     int group;
+    float unscale;
+    float clip;
+    unsigned long long step;
 };
 
 template <class Body>
 __device__ __forceinline__ void for_each_chunk(const Arena& arena, Body&& body) {
     for (long long c = blockIdx.x; c < arena.num_chunks; c += gridDim.x) {
         const ChunkDesc d = arena.chunks[c];
-        const int group = arena.tensor_group != nullptr ? arena.tensor_group[d.tensor] : 0;
-        body(ChunkRef{c, d.offset, d.length, d.tensor, group});
+        float unscale = 1.0f, clip = 1.0f;
+        unsigned long long step = 0;
+        int group = 0;
+        if (arena.tensor_group != nullptr) {
+            const StepControl* control = step_control_of(arena.tensor_group);
+            unscale = control->unscale;
+            clip = control->clip;
+            step = static_cast<unsigned long long>(control->applied);
+            group = arena.tensor_group[d.tensor];
+        }
+        body(ChunkRef{c, d.offset, d.length, d.tensor, group, unscale, clip, step});
     }
 }
 
@@ -180,6 +195,12 @@ __device__ __forceinline__ void store_frag(T* p, long long i, const Frag<N>& f) 
     }
 }
 
+// The gradient the rule sees: (g * unscale) * clip, two float products in this order, as CpuStepProgram computes
+// it (an exact identity when both are 1).
+__device__ __forceinline__ float grad_coef(float g, float unscale, float clip) {
+    return (g * unscale) * clip;
+}
+
 // Stores bfloat16 weights rounded stochastically, element i drawing sr_bits(seed, step, i).
 template <int N>
 __device__ __forceinline__ void store_frag_stochastic(Bf16* p, long long i, const Frag<N>& f,
@@ -278,11 +299,17 @@ struct ElementOp {
     Out<St> out;
     Fn fn;
     Lanes acc;
+    float unscale;
+    float clip;
 
     template <int N>
     __device__ __forceinline__ void apply(long long i, int lane) {
         Frag<N> wf = load_frag<N>(w, i);
-        const Frag<N> gf = load_frag<N>(g, i);
+        Frag<N> gf = load_frag<N>(g, i);
+#pragma unroll
+        for (int c = 0; c < N; ++c) {
+            gf.v[c] = grad_coef(gf.v[c], unscale, clip);
+        }
         Frag<N> sf[S > 0 ? S : 1];
 #pragma unroll
         for (int k = 0; k < S; ++k) {
@@ -299,11 +326,12 @@ struct ElementOp {
             for (int k = 0; k < S; ++k) {
                 x[k] = sf[k].v[c];
             }
+            const float gc = gf.v[c];
             if constexpr ((MODE & kReduce) != 0) {
                 static_assert(N <= VEC, "a reducing pass walks 4-element vectors");
-                fn(wf.v[c], gf.v[c], x, acc.a[lane + c], acc.b[lane + c]);
+                fn(wf.v[c], gc, x, acc.a[lane + c], acc.b[lane + c]);
             } else {
-                fn(wf.v[c], gf.v[c], x);
+                fn(wf.v[c], gc, x);
             }
 #pragma unroll
             for (int k = 0; k < S; ++k) {
@@ -343,7 +371,13 @@ __device__ __forceinline__ Lanes walk_elements(const ChunkRef& ch,
                                                const Fn& fn) {
     static_assert((MODE & (kStore | kLookahead)) != kLookahead, "the Lookahead sync stores");
     constexpr int WIDTH = ((MODE & kReduce) != 0 || St::kAllF32) ? VEC : 2 * VEC;
-    ElementOp<MODE, St, S, Fn> op{w, g, slots, la, out, fn, Lanes{}};
+    Out<St> o = out;
+    if constexpr (St::kStochastic) {
+        // The step number lives on the device (step_decide has just counted this step), so one graph of the step
+        // draws fresh bits at every replay.
+        o.step = ch.step;
+    }
+    ElementOp<MODE, St, S, Fn> op{w, g, slots, la, o, fn, Lanes{}, ch.unscale, ch.clip};
     walk_chunk<WIDTH>(ch, op);
     return op.acc;
 }

@@ -36,6 +36,9 @@ import java.util.Map;
  *       {@link Optimizer#setLrScale}); written only when they differ from the configured rates and 1, so that
  *       checkpoints of optimizers that never change them are as before. Loading restores it (absent: the
  *       configured rates and 1); it is state, not configuration, so it need not match the loading optimizer;</li>
+ *   <li>{@value #KEY_LOSS_SCALE}, optional: JSON {@code {"scale": S, "growth_tracker": k}}, the loss scale (a
+ *       float32, written exactly) and the applied steps since it last changed; written only by an optimizer with
+ *       loss scaling, restored only into one (absent: the loading optimizer keeps its own);</li>
  *   <li>{@value #KEY_CHECKSUMS}: JSON {@code {"<entry>": "<crc32c, 8 lowercase hex digits>"}} of every entry's
  *       bytes;</li>
  *   <li>{@value #KEY_HEADER_CHECKSUM}: the CRC32C of every other {@code fusedopt.*} field and the entry table, in
@@ -105,6 +108,11 @@ public final class Checkpoint {
      * {@link Optimizer#setLrScale}; present only when it differs from the configuration (format 2, optional).
      */
     public static final String KEY_LR_CONTROL = "fusedopt.lr_control";
+    /**
+     * Metadata key of the dynamic loss scale and its growth tracker ({@link OptimizerBuilder#lossScaling}); present
+     * only for an optimizer with loss scaling (format 2, optional).
+     */
+    public static final String KEY_LOSS_SCALE = "fusedopt.loss_scale";
 
     /** Floats per slice when streaming a tensor (4 MiB). */
     static final int DEFAULT_SLICE_ELEMENTS = Streaming.DEFAULT_SLICE_ELEMENTS;

@@ -6,9 +6,13 @@ public enum NonFinitePolicy {
     PROPAGATE,
     /**
      * Skip the whole step: parameters, state and the step count stay as they were, and
-     * {@link Optimizer#skippedSteps()} grows by one. Costs a norm pass and, on CUDA, one 4-byte read-back per step.
+     * {@link Optimizer#skippedSteps()} grows by one. Costs a read-only pass over the gradients (none more with
+     * clipping, whose norm pass is the check); decided on the device, so {@code step()} never waits for it.
      */
     SKIP,
-    /** Leave everything untouched, as {@link #SKIP} does, and throw {@link NonFiniteGradientException}. */
+    /**
+     * Leave everything untouched, as {@link #SKIP} does, and throw {@link NonFiniteGradientException}. On CUDA the
+     * step reads its outcome back to throw in the same call, so each {@code step()} waits for the device.
+     */
     THROW
 }

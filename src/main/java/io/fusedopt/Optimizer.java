@@ -5,10 +5,12 @@ import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
 import io.fusedopt.backend.Backend;
-import io.fusedopt.backend.StepPlan;
+import io.fusedopt.backend.StepCounters;
+import io.fusedopt.backend.StepOptions;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Rule;
 import io.fusedopt.schedule.Schedule;
+import jcuda.driver.CUstream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -37,17 +39,15 @@ public final class Optimizer implements AutoCloseable {
     private final ArenaBuffer slow;
     private final StepProgram program;
     private final AtomicBoolean stepping = new AtomicBoolean();
-    private final float[] scalars;
-    private final double[] finishScalars;
-    private final double[] lastLr;
+    private final StepOptions options;
     // Learning-rate control (setLearningRate, setLrScale): the base rate each group's schedule scales, and a factor
     // on every scheduled rate. Rates is rebuilt from a copy on every change, so a step sees one consistent setting
     // and a rule that caches by the Rates it was given (Schedule-Free AdamW) recomputes.
     private final double[] baseLr;
     private double lrScale = 1.0;
     private volatile Rule.Rates rates;
-    private long steps;
-    private long skipped;
+    /** The learning-rate setting of the last step issued (null before the first), for {@link #learningRate}. */
+    private volatile Rule.Rates stepRates;
     private String failure;
     private volatile boolean closed;
 
@@ -74,6 +74,13 @@ public final class Optimizer implements AutoCloseable {
 
     Optimizer(ParameterStore store, Rule rule, Schedule schedule, NonFinitePolicy policy, int lookaheadK,
             double lookaheadAlpha, List<String> groupNames, int[] tensorGroup, Storage storage) {
+        this(store, rule, schedule, policy, lookaheadK, lookaheadAlpha, groupNames, tensorGroup, storage, 0,
+                OptimizerBuilder.LossScaling.NONE);
+    }
+
+    Optimizer(ParameterStore store, Rule rule, Schedule schedule, NonFinitePolicy policy, int lookaheadK,
+            double lookaheadAlpha, List<String> groupNames, int[] tensorGroup, Storage storage, double maxNorm,
+            OptimizerBuilder.LossScaling scaling) {
         this.storage = storage;
         this.store = store;
         this.rule = rule;
@@ -83,9 +90,6 @@ public final class Optimizer implements AutoCloseable {
         this.lookaheadAlpha = lookaheadAlpha;
         this.groupNames = List.copyOf(groupNames);
         this.layout = new ArenaLayout(store.tensors(), tensorGroup, groupNames.size(), store.arenaElements());
-        this.scalars = new float[rule.scalarCount() * groupNames.size()];
-        this.finishScalars = new double[rule.finishScalarCount() * groupNames.size()];
-        this.lastLr = new double[groupNames.size()];
         List<String> names = new ArrayList<>(rule.slots());
         if (lookaheadK > 0) {
             names.add("slow");
@@ -130,10 +134,20 @@ public final class Optimizer implements AutoCloseable {
             }
             this.slow = slowBuffer;
             this.slots = List.copyOf(made.subList(0, rule.slots().size()));
+            this.options = new StepOptions(policy != NonFinitePolicy.PROPAGATE, maxNorm, scaling.initScale(),
+                    scaling.growthFactor(), scaling.backoffFactor(), scaling.growthInterval(), lookaheadK,
+                    (float) lookaheadAlpha);
             io.fusedopt.backend.Precision precision = new io.fusedopt.backend.Precision(
                     storage.master() ? store.parameterBuffer() : null, storage.stochastic(), storage.seed());
-            this.program = backend.program(rule, layout, storage.master() ? master : store.parameterBuffer(),
+            StepProgram p = backend.program(rule, layout, storage.master() ? master : store.parameterBuffer(),
                     store.gradientBuffer(), slots, slow, precision);
+            try {
+                p.configure(options);
+            } catch (RuntimeException e) {
+                p.close();
+                throw e;
+            }
+            this.program = p;
         } catch (RuntimeException e) {
             for (ArenaBuffer b : made) {
                 b.close();
@@ -145,9 +159,6 @@ public final class Optimizer implements AutoCloseable {
             baseLr[g] = rule.baseLr(g);
         }
         this.rates = rates(baseLr, lrScale);
-        for (int g = 0; g < lastLr.length; g++) {
-            lastLr[g] = rates.at(g, 1);
-        }
     }
 
     private Rule.Rates rates(double[] base, double scale) {
@@ -164,58 +175,78 @@ public final class Optimizer implements AutoCloseable {
      * @throws CudaException when the device fails; the optimizer then refuses further steps
      */
     public void step() {
+        step((Object) null);
+    }
+
+    /**
+     * Applies one step as {@link #step()}, queued on the caller's CUDA stream: the step reads the gradients after
+     * everything queued earlier on {@code stream} (the framework's backward pass) and its parameter updates come
+     * before anything queued on it later, without the host waiting for the device. fusedopt's own later work
+     * (copies to and from the store, later steps on its stream, checkpoints) is ordered after the step through an
+     * event, and the step after fusedopt's earlier work, so mixing streams never needs a device-wide
+     * synchronisation.
+     *
+     * @param stream a stream of the optimizer's device, in its primary context; not null
+     * @throws IllegalArgumentException when {@code stream} belongs to another CUDA context, or on the CPU backend
+     * @throws NonFiniteGradientException under {@link NonFinitePolicy#THROW}, as {@link #step()}
+     * @throws IllegalStateException as {@link #step()}
+     * @throws CudaException as {@link #step()}
+     */
+    public void step(CUstream stream) {
+        step((Object) java.util.Objects.requireNonNull(stream, "stream must not be null"));
+    }
+
+    private void step(Object stream) {
         if (!stepping.compareAndSet(false, true)) {
             throw new IllegalStateException("step() is already running on this optimizer in another thread;"
                     + " an optimizer steps from one thread at a time");
         }
         try {
             // A close of this optimizer, its store or its device waits until the step has been issued.
-            store.device().use(this::stepLocked);
+            store.device().use(() -> stepLocked(stream));
         } finally {
             stepping.set(false);
         }
     }
 
-    private void stepLocked() {
+    private void stepLocked(Object stream) {
         checkUsable();
-        if (steps == Long.MAX_VALUE) {
-            throw new IllegalStateException("the step count is " + steps + ", the largest a long holds: another"
-                    + " step would overflow it");
-        }
-        long t = steps + 1;
+        // One learning-rate setting for every row of this step's window.
         Rule.Rates rates = this.rates;
-        double[] lrs = new double[lastLr.length];
-        for (int g = 0; g < lrs.length; g++) {
-            double lr = rates.at(g, t);
-            if (!Double.isFinite(lr) || lr < 0) {
-                throw new IllegalStateException("schedule " + schedule + " gave learning rate " + lr
-                        + " at step " + steps + " for group '" + groupNames.get(g) + "'");
-            }
-            lrs[g] = lr;
-            rule.scalars(g, t, lr, rates, scalars, g * rule.scalarCount());
-            rule.finishScalars(g, t, lr, finishScalars, g * rule.finishScalarCount());
-            checkScalars(g, t, lr);
-        }
-        boolean check = policy != NonFinitePolicy.PROPAGATE;
-        StepPlan plan = StepPlan.of(rule, check, lookaheadK > 0 && t == 1, lookaheadK > 0 && t % lookaheadK == 0);
+        stepRates = rates;
         try {
-            program.beginStep(t);
-            program.run(plan, scalars, finishScalars, (float) lookaheadAlpha);
-            if (check && program.lastStepSkipped()) {
-                skipped++;
-                if (policy == NonFinitePolicy.THROW) {
-                    throw new NonFiniteGradientException("a gradient is not finite at step " + t
-                            + "; the step was not applied (parameters and state unchanged)");
-                }
-                return;
+            program.step((t, out, finish) -> stepScalars(rates, t, out, finish), stream);
+            // THROW alone reads the outcome back: it must raise in the step() that met the bad gradient.
+            if (policy == NonFinitePolicy.THROW && program.counters().lastSkipped()) {
+                throw new NonFiniteGradientException("a gradient is not finite at step " + (stepCount() + 1)
+                        + "; the step was not applied (parameters and state unchanged)");
             }
         } catch (CudaException e) {
             failure = e.getMessage();
-            throw new CudaException(e.code(), e.errorName(), e.action() + " during step " + t
+            throw new CudaException(e.code(), e.errorName(), e.action() + " during a step"
                     + "; the device state is now unknown: restore the optimizer from the last checkpoint");
         }
-        steps = t;
-        System.arraycopy(lrs, 0, lastLr, 0, lrs.length);
+    }
+
+    /**
+     * The per-step scalars of every group for the step that makes the applied count {@code t}, computed in double
+     * and checked; throws before anything is issued when the kernels could not use them.
+     */
+    private void stepScalars(Rule.Rates rates, long t, float[] out, double[] finish) {
+        if (t <= 0) {
+            throw new IllegalStateException("the step count is " + (t - 1) + ", the largest a long holds: another"
+                    + " step would overflow it");
+        }
+        for (int g = 0; g < groupNames.size(); g++) {
+            double lr = rates.at(g, t);
+            if (!Double.isFinite(lr) || lr < 0) {
+                throw new IllegalStateException("schedule " + schedule + " gave learning rate " + lr
+                        + " at step " + (t - 1) + " for group '" + groupNames.get(g) + "'");
+            }
+            rule.scalars(g, t, lr, rates, out, g * rule.scalarCount());
+            rule.finishScalars(g, t, lr, finish, g * rule.finishScalarCount());
+            checkScalars(g, t, lr, out, finish);
+        }
     }
 
     /**
@@ -223,7 +254,7 @@ public final class Optimizer implements AutoCloseable {
      * NaN as a float (a schedule past {@code Float.MAX_VALUE}, a decay factor that overflows) would write inf or NaN
      * into every parameter. Checked before anything is issued, so nothing changes.
      */
-    private void checkScalars(int g, long t, double lr) {
+    private void checkScalars(int g, long t, double lr, float[] scalars, double[] finishScalars) {
         String where = (g == 0 ? "" : "group '" + groupNames.get(g) + "': ") + "at step " + t + " (learning rate "
                 + lr + ")";
         if (Float.isInfinite((float) lr)) {
@@ -252,7 +283,9 @@ public final class Optimizer implements AutoCloseable {
     private void checkUsable() {
         checkOpen();
         if (store.isClosed()) {
-            throw new IllegalStateException("the optimizer's parameter store is closed");
+            throw new IllegalStateException("the optimizer's parameter store is closed"
+                    + (program.captured() ? "; the captured step graph refers to its buffers and cannot be replayed"
+                    : ""));
         }
         if (failure != null) {
             throw new IllegalStateException("the optimizer refuses to step: an earlier device failure (" + failure
@@ -260,27 +293,110 @@ public final class Optimizer implements AutoCloseable {
         }
     }
 
-    /** Steps applied so far; skipped steps do not count. */
+    /**
+     * Steps applied so far; skipped steps do not count. On CUDA the count lives on the device and this waits for
+     * the steps issued so far.
+     */
     public long stepCount() {
-        return steps;
+        return counters().applied();
     }
 
-    /** Steps skipped for a non-finite gradient under {@link NonFinitePolicy#SKIP} or {@link NonFinitePolicy#THROW}. */
+    /** Steps applied so far, as {@link #stepCount()}. */
+    public long appliedSteps() {
+        return stepCount();
+    }
+
+    /**
+     * Steps skipped for a non-finite gradient (under {@link NonFinitePolicy#SKIP} or {@link NonFinitePolicy#THROW},
+     * or for an overflow under loss scaling). On CUDA this waits for the steps issued so far.
+     */
     public long skippedSteps() {
-        return skipped;
+        return counters().skipped();
+    }
+
+    /**
+     * The global gradient norm of the last step, after unscaling and before clipping (torch's
+     * {@code clip_grad_norm_} return value); NaN before the first step. On CUDA this waits for the steps issued.
+     *
+     * @throws IllegalStateException when the optimizer does not clip ({@link OptimizerBuilder#clipGradNorm})
+     */
+    public double lastGradNorm() {
+        if (!options.clips()) {
+            throw new IllegalStateException("the optimizer does not clip gradients: build it with clipGradNorm(maxNorm)");
+        }
+        return counters().lastGradNorm();
+    }
+
+    /**
+     * The current loss scale: multiply the loss by it before the backward pass. On CUDA this waits for the steps
+     * issued; {@link #lossScaleAddress()} gives the device copy without waiting.
+     *
+     * @throws IllegalStateException when the optimizer has no loss scaling ({@link OptimizerBuilder#lossScaling})
+     */
+    public float lossScale() {
+        if (!options.scalesLoss()) {
+            throw new IllegalStateException("the optimizer has no loss scaling: build it with lossScaling(...)");
+        }
+        return counters().lossScale();
+    }
+
+    /**
+     * The device address of the current loss scale (a float32 the step updates on the device), so a framework can
+     * multiply its loss by it on its stream without a read-back; valid until the optimizer is closed.
+     *
+     * @throws IllegalStateException without loss scaling, or on the CPU backend, which has no device memory
+     */
+    public long lossScaleAddress() {
+        if (!options.scalesLoss()) {
+            throw new IllegalStateException("the optimizer has no loss scaling: build it with lossScaling(...)");
+        }
+        return store.device().use(() -> {
+            checkOpen();
+            return program.lossScaleAddress();
+        });
+    }
+
+    private StepCounters counters() {
+        return store.device().use(() -> {
+            checkOpen();
+            return program.counters();
+        });
+    }
+
+    /** The step options (clipping, loss scaling, skipping, Lookahead) this optimizer was built with. */
+    StepOptions options() {
+        return options;
+    }
+
+    /** Whether the optimizer has dynamic loss scaling. */
+    public boolean scalesLoss() {
+        return options.scalesLoss();
+    }
+
+    /**
+     * The loss-scale growth tracker: applied steps in a row since the scale last changed (0 without scaling). On
+     * CUDA this waits for the steps issued.
+     */
+    public int lossScaleGrowthTracker() {
+        return counters().growthTracker();
     }
 
     /** The learning rate of the first group at the last step (before any step: the rate the first step will use). */
     public double learningRate() {
-        return lastLr[0];
+        return learningRate(0);
     }
 
-    /** The learning rate of group {@code group} at the last step; rejects an unknown group index. */
+    /**
+     * The learning rate of group {@code group} at the last step, under the learning-rate setting of the last
+     * {@code step()} call (before any step: the rate the first step will use); rejects an unknown group index. On
+     * CUDA this reads the device's step count.
+     */
     public double learningRate(int group) {
-        if (group < 0 || group >= lastLr.length) {
-            throw new IllegalArgumentException("group must be in [0, " + lastLr.length + "), got " + group);
+        if (group < 0 || group >= groupNames.size()) {
+            throw new IllegalArgumentException("group must be in [0, " + groupNames.size() + "), got " + group);
         }
-        return lastLr[group];
+        Rule.Rates r = stepRates;
+        return (r != null ? r : rates).at(group, Math.max(1, stepCount()));
     }
 
     /**
@@ -351,6 +467,7 @@ public final class Optimizer implements AutoCloseable {
     /** Refuses a setting under which the next step's rate of some group would overflow a float32 in the kernels. */
     private void checkNextRates(String what, double[] base, double scale) {
         Rule.Rates next = rates(base, scale);
+        long steps = stepCount();
         for (int g = 0; g < base.length; g++) {
             double lr = next.at(g, steps + 1);
             if (!Float.isFinite((float) lr)) {
@@ -381,11 +498,6 @@ public final class Optimizer implements AutoCloseable {
         System.arraycopy(base, 0, baseLr, 0, baseLr.length);
         lrScale = scale;
         rates = rates(baseLr, lrScale);
-        if (steps == 0) {
-            for (int g = 0; g < lastLr.length; g++) {
-                lastLr[g] = rates.at(g, 1);
-            }
-        }
     }
 
     /** The group names; index 0 is the default group. */
@@ -492,7 +604,7 @@ public final class Optimizer implements AutoCloseable {
         return store.device().use(() -> {
             checkOpen();
             float[] w = master != null ? state(tensor, "master") : store.parameters(tensor);
-            if (!rule.hasEvalWeights() || steps == 0) {
+            if (!rule.hasEvalWeights() || program.counters().applied() == 0) {
                 return w;
             }
             Tensor t = store.tensor(tensor);
@@ -525,11 +637,10 @@ public final class Optimizer implements AutoCloseable {
     void restoreCounters(long stepCount, long skippedCount, double[] tensorState) {
         checkOpen();
         program.setTensorState(tensorState);
-        this.steps = stepCount;
-        this.skipped = skippedCount;
-        for (int g = 0; g < lastLr.length; g++) {
-            lastLr[g] = rates.at(g, Math.max(1, stepCount));
-        }
+        StepCounters c = program.counters();
+        program.setCounters(stepCount, skippedCount, c.lossScale(), c.growthTracker());
+        // The restored rates give the last step's rate from now on.
+        stepRates = null;
     }
 
     /**
@@ -553,6 +664,14 @@ public final class Optimizer implements AutoCloseable {
                 }
                 applyLrControl(b, base != null ? scale : 1.0);
                 restoreCounters(stepCount, skippedCount, tensorState);
+            }
+
+            @Override
+            public void restoreLossScale(float scale, int growthTracker) {
+                if (options.scalesLoss()) {
+                    StepCounters c = program.counters();
+                    program.setCounters(c.applied(), c.skipped(), scale, growthTracker);
+                }
             }
         };
     }
@@ -610,7 +729,8 @@ public final class Optimizer implements AutoCloseable {
     public OptimizerState state() {
         return store.device().use(() -> {
             checkUsable();
-            return new OptimizerState(io.fusedopt.checkpoint.StateImage.capture(this), steps, skipped);
+            StepCounters c = program.counters();
+            return new OptimizerState(io.fusedopt.checkpoint.StateImage.capture(this), c.applied(), c.skipped());
         });
     }
 
@@ -633,6 +753,39 @@ public final class Optimizer implements AutoCloseable {
             checkOpen();
             state.image().load(this, restorer());
         });
+    }
+
+    /**
+     * Records one whole step as a CUDA graph, replayed by every later {@link #step()} (or {@link #step(CUstream)})
+     * with a single graph launch: the finite check or the gradient norm, the device's decision (skip, clip
+     * coefficient, counts, loss scale), Lookahead's copy and sync, the rule's passes and finalize. The graph is the
+     * same for every step, since what changes between steps is decided on the device and the per-step scalars still
+     * go down as a window copied before each launch, so it stays valid for the optimizer's life, for every rule and
+     * policy, across checkpoint loads and learning-rate changes. Capturing runs nothing. A second call replaces the
+     * graph; {@link #releaseGraph()} goes back to launching each pass.
+     *
+     * @throws IllegalStateException on the CPU backend (it has no graphs), when the optimizer or its store is closed,
+     *     or after a device failure
+     * @throws CudaException when the driver refuses the capture; the optimizer keeps stepping without a graph
+     */
+    public void capture() {
+        store.device().use(() -> {
+            checkUsable();
+            program.capture();
+        });
+    }
+
+    /** Drops the graph of {@link #capture()}; later steps launch their passes one by one. Harmless without one. */
+    public void releaseGraph() {
+        store.device().use(() -> {
+            checkOpen();
+            program.releaseGraph();
+        });
+    }
+
+    /** Whether steps replay a graph recorded by {@link #capture()}. */
+    public boolean captured() {
+        return program.captured();
     }
 
     /** Waits until every step issued so far has finished on the device. */

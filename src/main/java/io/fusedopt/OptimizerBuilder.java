@@ -31,11 +31,26 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
     private int lookaheadK;
     private double lookaheadAlpha = 0.5;
     private boolean lookaheadSet;
+    private double clipMaxNorm;
+    private boolean clipSet;
+    private LossScaling scaling = LossScaling.NONE;
     private List<GroupSpec> groups = new ArrayList<>();
     private io.fusedopt.core.Dtype stateDtype;
     private boolean masterWeights;
     private boolean stochasticRounding;
     private long roundingSeed;
+
+    /**
+     * Dynamic loss scaling settings, torch {@code GradScaler}'s: {@code initScale == 0} means none.
+     *
+     * @param initScale the first scale
+     * @param growthFactor the factor after {@code growthInterval} applied steps in a row
+     * @param backoffFactor the factor at a skipped step
+     * @param growthInterval applied steps in a row before the scale grows
+     */
+    record LossScaling(double initScale, double growthFactor, double backoffFactor, int growthInterval) {
+        static final LossScaling NONE = new LossScaling(0, 0, 0, 0);
+    }
 
     private record GroupSpec(String name, Consumer<Object> overrides, List<String> tensors) {
     }
@@ -114,6 +129,41 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
         this.lookaheadAlpha = alpha;
         this.lookaheadSet = true;
         return self();
+    }
+
+    /**
+     * Clips the gradients by their global norm before the rule sees them, with torch's {@code clip_grad_norm_}
+     * semantics: {@code total} is the L2 norm over every element of every tensor (of the unscaled gradients under
+     * loss scaling) and every gradient is multiplied by {@code min(1, maxNorm / (total + 1e-6))}. The norm and the
+     * coefficient are computed on the device and applied as the update loads the gradients; the gradient buffer is
+     * not changed. A non-finite norm counts as a non-finite gradient for the {@link #nonFinite} policy (under
+     * {@link NonFinitePolicy#PROPAGATE} the coefficient is then 0 or NaN, as torch's). {@code maxNorm} must be
+     * finite and {@code > 0}, checked in {@link #build}.
+     */
+    public B clipGradNorm(double maxNorm) {
+        this.clipMaxNorm = maxNorm;
+        this.clipSet = true;
+        return self();
+    }
+
+    /**
+     * Dynamic loss scaling with torch {@code GradScaler}'s semantics: the gradients in the store are those of the
+     * loss multiplied by the current scale {@link Optimizer#lossScale()}; each step unscales them (by the float32
+     * reciprocal of the scale) as it loads them; a NaN or infinity in any gradient skips the whole step (parameters,
+     * state and step count untouched, whatever the {@link #nonFinite} policy) and multiplies the scale by
+     * {@code backoffFactor}; after {@code growthInterval} applied steps in a row the scale is multiplied by
+     * {@code growthFactor}. The scale lives on the device. Checked in {@link #build}: {@code initScale} finite and
+     * {@code > 0} as a float32, {@code growthFactor > 1} and finite, {@code backoffFactor} in (0, 1),
+     * {@code growthInterval >= 1}.
+     */
+    public B lossScaling(double initScale, double growthFactor, double backoffFactor, int growthInterval) {
+        this.scaling = new LossScaling(initScale, growthFactor, backoffFactor, growthInterval);
+        return self();
+    }
+
+    /** Dynamic loss scaling with torch's defaults: scale 65536, growth 2, backoff 0.5, interval 2000. */
+    public B lossScaling() {
+        return lossScaling(65536.0, 2.0, 0.5, 2000);
     }
 
     /**
@@ -202,6 +252,12 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
         if (!copy.groups.isEmpty()) {
             return "nested groups";
         }
+        if (copy.clipSet != clipSet || Double.compare(copy.clipMaxNorm, clipMaxNorm) != 0) {
+            return "gradient clipping";
+        }
+        if (!copy.scaling.equals(scaling)) {
+            return "loss scaling";
+        }
         if (copy.stateDtype != stateDtype || copy.masterWeights != masterWeights
                 || copy.stochasticRounding != stochasticRounding || copy.roundingSeed != roundingSeed) {
             return "the storage types (state dtype, master weights, stochastic rounding)";
@@ -221,6 +277,12 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
         if (lookaheadSet) {
             Check.atLeast("lookahead k", lookaheadK, 1);
             Check.halfOpenUnit("lookahead alpha", lookaheadAlpha);
+        }
+        if (clipSet && !(clipMaxNorm > 0 && Double.isFinite(clipMaxNorm))) {
+            throw new IllegalArgumentException("clipGradNorm maxNorm must be finite and > 0, got " + clipMaxNorm);
+        }
+        if (scaling != LossScaling.NONE) {
+            checkScaling(scaling);
         }
         List<HyperValues> values = new ArrayList<>();
         List<String> names = new ArrayList<>();
@@ -259,7 +321,26 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
         }
         Rule rule = algorithm.create(values, names);
         return new Optimizer(store, rule, schedule, policy, lookaheadSet ? lookaheadK : 0, lookaheadAlpha, names,
-                tensorGroup, storage(store));
+                tensorGroup, storage(store), clipSet ? clipMaxNorm : 0, scaling);
+    }
+
+    private static void checkScaling(LossScaling s) {
+        float init = (float) s.initScale();
+        if (!(s.initScale() > 0 && Float.isFinite(init) && init > 0)) {
+            throw new IllegalArgumentException("lossScaling initScale must be finite and > 0 as a float32, got "
+                    + s.initScale());
+        }
+        if (!(s.growthFactor() > 1 && Float.isFinite((float) s.growthFactor()))) {
+            throw new IllegalArgumentException("lossScaling growthFactor must be finite and > 1, got "
+                    + s.growthFactor());
+        }
+        if (!(s.backoffFactor() > 0 && s.backoffFactor() < 1 && (float) s.backoffFactor() > 0)) {
+            throw new IllegalArgumentException("lossScaling backoffFactor must be in (0, 1), got "
+                    + s.backoffFactor());
+        }
+        if (s.growthInterval() < 1) {
+            throw new IllegalArgumentException("lossScaling growthInterval must be >= 1, got " + s.growthInterval());
+        }
     }
 
     /** The storage settings checked against the store's dtype. */

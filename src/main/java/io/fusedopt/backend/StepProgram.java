@@ -1,29 +1,62 @@
 package io.fusedopt.backend;
 
 /**
- * The prepared step of one optimizer on one backend. {@link #run} issues the passes of a step; on CUDA it does not
- * wait for them.
+ * The prepared step of one optimizer on one backend. {@link #step} issues a step; on CUDA it does not wait for it:
+ * what the step decides (skipped or applied, the clip coefficient, the loss scale) is decided on the device, and
+ * {@link #counters()} reads it back on demand.
  */
 public interface StepProgram extends AutoCloseable {
     /**
-     * Issues the passes of {@code plan}, in order.
-     *
-     * @param plan the passes of this step
-     * @param scalars the rule's float scalars, {@code scalarCount} per group, groups in order
-     * @param finishScalars the rule's double finish scalars per group (empty for rules without a reduction)
-     * @param lookaheadAlpha Lookahead's α
+     * Issues one whole step under {@code options} ({@link #configure}): the finite check or the gradient norm,
+     * the decision to skip, the rule's passes with the gradient coefficient, Lookahead and the loss-scale update.
+     * The applied-step count {@code t} of the step is this program's {@link StepCounters#applied()} + 1 when the
+     * step is applied; on CUDA it is known only on the device, so the program asks {@code rows} for a window of
+     * counts and the device picks the row. Nothing is issued when {@code rows} throws for the count the step
+     * would use.
      */
-    void run(StepPlan plan, float[] scalars, double[] finishScalars, float lookaheadAlpha);
+    void step(ScalarRows rows);
 
     /**
-     * Tells the program the 1-based number of the step the next {@link #run} performs; only stochastic rounding
-     * reads it (its random bits depend on the step). The default ignores it.
+     * As {@link #step(ScalarRows)}, on the caller's stream ({@code jcuda.driver.CUstream}); null for the backend's.
+     *
+     * @throws IllegalArgumentException for a stream the backend cannot use (another context; any stream on the CPU)
      */
-    default void beginStep(long t) {
-    }
+    void step(ScalarRows rows, Object stream);
 
-    /** Whether the last {@link #run} with {@code checkFinite} found a non-finite gradient; waits for it on CUDA. */
-    boolean lastStepSkipped();
+    /**
+     * Fixes what {@link #step} does; called once, before the first step. Allocates what clipping needs.
+     *
+     * @throws IllegalStateException when called twice
+     */
+    void configure(StepOptions options);
+
+    /**
+     * Records one whole step (everything {@link #step} launches) as a graph that every later {@link #step} replays
+     * with one launch, replacing an earlier graph. Captures nothing of the step's scalars, which still travel as a
+     * window copied before each replay.
+     *
+     * @throws IllegalStateException on the CPU backend, which has no graphs, and when the program is closed
+     */
+    void capture();
+
+    /** Drops the graph of {@link #capture}: later steps launch their passes one by one again. */
+    void releaseGraph();
+
+    /** Whether steps replay a captured graph. */
+    boolean captured();
+
+    /** The step counters; on CUDA a read-back that waits for the steps issued so far. */
+    StepCounters counters();
+
+    /**
+     * The device address of the loss scale (float32).
+     *
+     * @throws IllegalStateException on the CPU backend
+     */
+    long lossScaleAddress();
+
+    /** Replaces the counters (restoring a checkpoint); the loss scale and tracker only with loss scaling. */
+    void setCounters(long applied, long skipped, float lossScale, int growthTracker);
 
     /** The rule's per-tensor state (tensors × width doubles); a copy, read back from the device on CUDA. */
     double[] tensorState();

@@ -18,14 +18,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param backToBackMs device time per step of steps issued back to back, between two events on the step stream
  *     (the CPU: their wall time), in milliseconds
  * @param backToBackGbps bytesPerStep / backToBackMs, in GB/s
+ * @param hostMsPerStep host time per {@code step()} call of the back-to-back steps, in milliseconds
  */
 public record BenchResult(String optimizer, String backend, long params, int tensors, double stepMsMedian,
         long bytesPerStep, double gbps, double bandwidthGbps, double fractionOfBandwidth, double backToBackMs,
-        double backToBackGbps) {
+        double backToBackGbps, double hostMsPerStep) {
     /** The JSON field names, in output order. */
     public static final java.util.List<String> FIELDS = java.util.List.of("optimizer", "backend", "params", "tensors",
             "step_ms_median", "bytes_per_step", "gbps", "bandwidth_gbps", "fraction_of_bandwidth", "back_to_back_ms",
-            "back_to_back_gbps");
+            "back_to_back_gbps", "host_ms_per_step");
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -35,7 +36,7 @@ public record BenchResult(String optimizer, String backend, long params, int ten
         double reference = t.reference().medianGbps();
         return new BenchResult(t.optimizer(), t.backend(), t.params(), t.tensors(), t.stepMsMedian(),
                 t.bytesPerStep(), gbps, reference, gbps / reference, t.backToBackMs(),
-                t.bytesPerStep() / (t.backToBackMs() / 1e3) / 1e9);
+                t.bytesPerStep() / (t.backToBackMs() / 1e3) / 1e9, t.hostMsPerStep());
     }
 
     /** One line of JSON with exactly the fields of {@link #FIELDS}. */
@@ -52,6 +53,7 @@ public record BenchResult(String optimizer, String backend, long params, int ten
         n.put("fraction_of_bandwidth", fractionOfBandwidth);
         n.put("back_to_back_ms", backToBackMs);
         n.put("back_to_back_gbps", backToBackGbps);
+        n.put("host_ms_per_step", hostMsPerStep);
         try {
             return JSON.writeValueAsString(n);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

@@ -41,6 +41,21 @@ public final class StepBench {
      */
     public static StepTiming run(Device device, String optimizer, ModelLayout layout, int warmup, int steps,
             Supplier<? extends BandwidthProbe> reference, io.fusedopt.core.Dtype dtype, boolean master) {
+        return run(device, optimizer, layout, warmup, steps, reference, dtype, master, false, false);
+    }
+
+    /**
+     * As above; with {@code trainingLoop}, the optimizer also clips by the global norm (max norm 1), scales the loss
+     * (GradScaler's defaults) and skips non-finite steps, and the bytes per parameter count the norm pass
+     * ({@link Traffic#perParameter(io.fusedopt.rule.Rule, io.fusedopt.core.Dtype, io.fusedopt.core.Dtype, boolean,
+     * boolean)}). With {@code graph}, the step is captured as a CUDA graph ({@link Optimizer#capture()}) before the
+     * warm-up and every step replays it.
+     *
+     * @throws IllegalStateException for {@code graph} on the CPU backend
+     */
+    public static StepTiming run(Device device, String optimizer, ModelLayout layout, int warmup, int steps,
+            Supplier<? extends BandwidthProbe> reference, io.fusedopt.core.Dtype dtype, boolean master,
+            boolean trainingLoop, boolean graph) {
         if (warmup < 0 || steps < 1) {
             throw new IllegalArgumentException("need warmup >= 0 and steps >= 1, got " + warmup + " and " + steps);
         }
@@ -48,9 +63,15 @@ public final class StepBench {
         if (master) {
             builder.masterWeights(true);
         }
+        if (trainingLoop) {
+            builder.clipGradNorm(1.0).lossScaling().nonFinite(io.fusedopt.NonFinitePolicy.SKIP);
+        }
         try (ParameterStore store = layout.build(device, dtype)) {
             fill(store);
             try (Optimizer opt = builder.build(store); BandwidthProbe probe = reference.get()) {
+                if (graph) {
+                    opt.capture();
+                }
                 for (int i = 0; i < warmup; i++) {
                     opt.step();
                     opt.synchronize();
@@ -66,16 +87,20 @@ public final class StepBench {
                     probeSeconds[i] = probe.timeOnce();
                 }
                 // The same number of steps again, issued back to back between two events, as torch is timed.
+                long[] host = new long[1];
                 double backToBack = device.backend().timeQueued(() -> {
+                    long h0 = System.nanoTime();
                     for (int i = 0; i < steps; i++) {
                         opt.step();
                     }
+                    host[0] = System.nanoTime() - h0;
                 }) / steps;
                 int perParam = Traffic.perParameter(opt.rule(), dtype,
-                        master ? io.fusedopt.core.Dtype.FLOAT32 : dtype, master);
+                        master ? io.fusedopt.core.Dtype.FLOAT32 : dtype, master, trainingLoop);
                 long params = store.parameterCount();
                 return new StepTiming(optimizer, device.name(), params, store.tensors().size(), perParam,
-                        perParam * params, Stats.median(ms), probe.bandwidth(probeSeconds), backToBack);
+                        perParam * params, Stats.median(ms), probe.bandwidth(probeSeconds), backToBack,
+                        host[0] / 1e6 / steps);
             }
         }
     }

@@ -14,7 +14,9 @@ package io.fusedopt.bench;
  * @param reference the reference pattern, timed once after each measured step
  * @param backToBackMs the device time per step of the same number of steps issued back to back, between two
  *     events on the step stream (on the CPU, their wall time): what a training loop that never waits sees
+ * @param hostMsPerStep the host time per {@code step()} call of those back-to-back steps (issuing them, up to the
+ *     last call's return, without waiting for the device on CUDA)
  */
 public record StepTiming(String optimizer, String backend, long params, int tensors, int bytesPerParameter,
-        long bytesPerStep, double stepMsMedian, Bandwidth reference, double backToBackMs) {
+        long bytesPerStep, double stepMsMedian, Bandwidth reference, double backToBackMs, double hostMsPerStep) {
 }

@@ -37,6 +37,9 @@ import io.fusedopt.rule.Rule;
  * <p>Outside what {@code bench} measures: Lookahead adds {@link #LOOKAHEAD_SYNC_BYTES} on every k-th step (the
  * slow weights, read and written in the same pass) and a copy of the parameters at the first step; a
  * non-finite policy other than {@code PROPAGATE} adds {@link #FINITE_CHECK_BYTES} (a read-only pass over g).
+ * Global-norm clipping adds {@link #CLIP_NORM_BYTES} ({@link #perParameter(Rule, boolean)}): its norm pass reads g
+ * once and also serves as the finite check, and the coefficient and the loss-scale unscaling are applied as the
+ * update loads g, so clipping with loss scaling under any policy costs that one read and nothing more.
  *
  * <p>With 16-bit storage ({@link #perParameter(Rule, Dtype, Dtype, boolean)}) each buffer counts its own dtype's
  * bytes. Low precision: every buffer in the parameters' dtype, so AdamW in bfloat16 reads w, g, m, v (8 bytes) and
@@ -52,7 +55,30 @@ public final class Traffic {
     /** Extra bytes per parameter of the non-finite gradient check: one read of g. */
     public static final int FINITE_CHECK_BYTES = FLOAT;
 
+    /** Extra bytes per parameter of global-norm clipping: the norm pass reads g once. */
+    public static final int CLIP_NORM_BYTES = FLOAT;
+
     private Traffic() {
+    }
+
+    /**
+     * Bytes per parameter of one step of {@code rule} ({@link #perParameter(Rule)}), with global-norm clipping when
+     * {@code clips} (with or without loss scaling, under any non-finite policy).
+     *
+     * @throws NullPointerException when {@code rule} is null
+     */
+    public static int perParameter(Rule rule, boolean clips) {
+        return perParameter(rule) + (clips ? CLIP_NORM_BYTES : 0);
+    }
+
+    /**
+     * Bytes per parameter of {@link #perParameter(Rule, Dtype, Dtype, boolean)}, with global-norm clipping when
+     * {@code clips}: the norm pass reads the gradients once, in their dtype ({@code param}).
+     *
+     * @throws NullPointerException when an argument is null
+     */
+    public static int perParameter(Rule rule, Dtype param, Dtype state, boolean master, boolean clips) {
+        return perParameter(rule, param, state, master) + (clips ? param.bytes() : 0);
     }
 
     /** Bytes of an update pass that uses {@code slots} state slots: read w, g and the slots, write w and the slots. */

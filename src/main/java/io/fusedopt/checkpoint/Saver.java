@@ -171,12 +171,13 @@ final class Saver {
     record Planned(String name, Tensor tensor, String slot, String dtype, long[] shape, long begin, long end) {
     }
 
+    /** The entries of a checkpoint or state image of {@code opt}, each slot in its own dtype (float32 when {@code opt} is null). */
     static List<Planned> plan(List<Tensor> tensors, List<String> slots, int width, Optimizer opt) {
         List<Planned> plan = new ArrayList<>();
         long off = 0;
         for (Tensor t : tensors) {
             for (String s : slots) {
-                io.fusedopt.core.Dtype d = opt.slotDtype(s);
+                io.fusedopt.core.Dtype d = opt == null ? io.fusedopt.core.Dtype.FLOAT32 : opt.slotDtype(s);
                 long end = Math.addExact(off, Math.multiplyExact(t.length(), (long) d.bytes()));
                 plan.add(new Planned(t.name() + "." + s, t, s, d.safetensorsName(), t.shape(), off, end));
                 off = end;

@@ -3,6 +3,7 @@ package io.fusedopt.checkpoint;
 import static io.fusedopt.Checkpoint.KEY_CHECKSUMS;
 import static io.fusedopt.Checkpoint.KEY_FORMAT;
 import static io.fusedopt.Checkpoint.KEY_HEADER_CHECKSUM;
+import static io.fusedopt.Checkpoint.KEY_LOSS_SCALE;
 import static io.fusedopt.Checkpoint.KEY_LR_CONTROL;
 import static io.fusedopt.Checkpoint.KEY_OPTIMIZER;
 import static io.fusedopt.Checkpoint.KEY_SKIPPED;
@@ -66,6 +67,9 @@ final class Schema {
         /** The learning-rate control: each group's base rate, null when the checkpoint has none (configured). */
         double[] baseLr;
         double lrScale = 1.0;
+        /** The loss scale and its growth tracker; scale 0 when the checkpoint has none. */
+        float lossScale;
+        int growthTracker;
 
         Item item(String name) {
             for (Item e : entries) {
@@ -116,6 +120,9 @@ final class Schema {
         if (meta.containsKey(KEY_LR_CONTROL)) {
             lrControl(file, Json.parse(file, METADATA + "." + KEY_LR_CONTROL, meta.get(KEY_LR_CONTROL)), p);
         }
+        if (meta.containsKey(KEY_LOSS_SCALE)) {
+            lossScale(file, Json.parse(file, METADATA + "." + KEY_LOSS_SCALE, meta.get(KEY_LOSS_SCALE)), p);
+        }
         return p;
     }
 
@@ -145,6 +152,23 @@ final class Schema {
         p.lrScale = scale.doubleValue();
     }
 
+    /** Reads the optional loss scale: a finite float32 > 0 and a whole tracker >= 0. */
+    private static void lossScale(Path file, JsonNode node, Parsed p) {
+        String at = METADATA + "." + KEY_LOSS_SCALE;
+        JsonNode scale = node.isObject() ? node.get("scale") : null;
+        JsonNode tracker = node.isObject() ? node.get("growth_tracker") : null;
+        if (scale == null || !scale.isNumber() || !(scale.doubleValue() > 0) || !Float.isFinite(scale.floatValue())
+                || (double) scale.floatValue() != scale.doubleValue()) {
+            throw new CheckpointException(file, at + ".scale must be a finite float32 > 0, got " + kind(scale));
+        }
+        if (tracker == null || !tracker.isIntegralNumber() || !tracker.canConvertToInt() || tracker.intValue() < 0) {
+            throw new CheckpointException(file, at + ".growth_tracker must be a whole number >= 0, got "
+                    + kind(tracker));
+        }
+        p.lossScale = scale.floatValue();
+        p.growthTracker = tracker.intValue();
+    }
+
     /** The metadata of {@code opt}'s checkpoint with the given entry checksums, for the header of {@code entries}. */
     static Map<String, String> metadata(Optimizer opt, int width, Map<String, String> checksums, List<Item> entries) {
         try {
@@ -169,6 +193,12 @@ final class Schema {
             String lr = lrControl(opt);
             if (lr != null) {
                 m.put(KEY_LR_CONTROL, lr);
+            }
+            if (opt.scalesLoss()) {
+                Map<String, Object> ls = new LinkedHashMap<>();
+                ls.put("scale", (double) opt.lossScale());
+                ls.put("growth_tracker", opt.lossScaleGrowthTracker());
+                m.put(KEY_LOSS_SCALE, Json.stable(ls));
             }
             m.put(KEY_HEADER_CHECKSUM, HeaderChecksum.of(m, entries));
             return m;

@@ -55,6 +55,10 @@ public final class Streaming {
                 double lrScale) {
             restore(stepCount, skippedCount, tensorState);
         }
+
+        /** Replaces the loss scale and its growth tracker, after {@link #restore}; the default ignores them. */
+        default void restoreLossScale(float scale, int growthTracker) {
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ saving
@@ -153,6 +157,9 @@ public final class Streaming {
         // Everything is verified: from here on the optimizer changes.
         apply(opt, file, p, applyData, recheck, buf, sliceElements, afterFirstSlice);
         counters.restore(p.step, p.skipped, tensorState, p.baseLr, p.lrScale);
+        if (p.lossScale > 0) {
+            counters.restoreLossScale(p.lossScale, p.growthTracker);
+        }
     }
 
     // RandomAccessFile says FileNotFoundException for every failure to open; name the usual two as FileChannel does.

@@ -88,6 +88,13 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--master", description = "Keep float32 master weights and states for bf16/fp16 parameters.")
     boolean master;
 
+    @Option(names = "--training-loop", description = "Time the step with global-norm clipping (max norm 1), dynamic"
+            + " loss scaling (GradScaler's defaults) and the SKIP policy; B/param then counts the norm pass (+4).")
+    boolean trainingLoop;
+
+    @Option(names = "--graph", description = "Capture the step as a CUDA graph and replay it (CUDA only).")
+    boolean graph;
+
     @Option(names = "--json", description = "Print one JSON object per configuration per line instead of a table.")
     boolean json;
 
@@ -124,6 +131,10 @@ final class BenchCommand implements Callable<Integer> {
                         + " checks that bench works, its timings and bandwidth figures are meaningless.");
             }
             boolean cuda = "cuda".equals(device.name());
+            if (graph && !cuda) {
+                System.err.println("error: --graph: the step runs on the CPU backend, which has no CUDA graphs");
+                return 1;
+            }
             Supplier<BandwidthProbe> reference = cuda ? () -> CudaCopyBandwidth.open(device)
                     : () -> StreamBandwidth.open(bandwidthElements);
             if (!json) {
@@ -135,7 +146,8 @@ final class BenchCommand implements Callable<Integer> {
             for (String name : names) {
                 StepTiming t;
                 try {
-                    t = StepBench.run(device, name, layout, warmup, steps, reference, Dtype.parse(dtype), master);
+                    t = StepBench.run(device, name, layout, warmup, steps, reference, Dtype.parse(dtype), master,
+                            trainingLoop, graph);
                 } catch (OutOfMemoryError e) {
                     System.err.println("error: " + name + ": out of Java heap for " + layout.parameterCount()
                             + " parameters, their state and the stream reference (2 x " + bandwidthElements

@@ -1,13 +1,16 @@
 package io.fusedopt.cpu;
 
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.ScalarRows;
+import io.fusedopt.backend.StepCounters;
+import io.fusedopt.backend.StepOptions;
 import io.fusedopt.backend.Precision;
 import io.fusedopt.core.Dtype;
 import io.fusedopt.core.DtypeConversions;
 import io.fusedopt.core.DtypeStochastic;
-import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.backend.StepPlan;
 import io.fusedopt.backend.StepProgram;
+import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.rule.Chunk;
 import io.fusedopt.rule.Reduce;
 import io.fusedopt.rule.Rule;
@@ -36,12 +39,29 @@ final class CpuStepProgram implements StepProgram {
     private final float[] partialB;
     private double[] tensorState;
     private boolean lastSkipped;
+    private StepOptions options;
+    /** Per-chunk sums of the squared unscaled gradient, for the global norm (clipping only). */
+    private float[] normPartials;
+    private final float[] stepScalars;
+    private final double[] stepFinish;
+    private long applied;
+    private long skipped;
+    private double lastGradNorm = Double.NaN;
+    private float lossScale;
+    private int growthTracker;
+    /** The gradient coefficient of the step being run: {@code (g · unscale) · clip}; both 1 when off. */
+    private float unscale = 1f;
+    private float clip = 1f;
+    /** Each thread's copy of the raw gradients of the chunk it is scaling, put back after the chunk. */
+    private static final ThreadLocal<float[]> RAW_GRADIENTS =
+            ThreadLocal.withInitial(() -> new float[LaunchConfig.CHUNK]);
     /** The model's 16-bit parameters written from the weights, or null. */
     private final CpuBuffer model;
     /** Whether any buffer is 16-bit, so chunks go through float32 scratch. */
     private final boolean converts;
     private final boolean stochastic;
     private final long seed;
+    /** The applied-step count of the step being run, for stochastic rounding's bits. */
     private long step;
     /** Float32 scratch views of one chunk, one set per thread. */
     private final ThreadLocal<Scratch> scratch;
@@ -103,16 +123,13 @@ final class CpuStepProgram implements StepProgram {
         for (int t = 0; t < layout.tensors().size(); t++) {
             System.arraycopy(rule.tensorStateInit(layout.group(t)), 0, tensorState, t * width, width);
         }
+        this.stepScalars = new float[rule.scalarCount() * layout.groupCount()];
+        this.stepFinish = new double[rule.finishScalarCount() * layout.groupCount()];
     }
 
     /** Runs {@code work} over the whole chunk list, split among the threads by {@link #runner}. */
     private void parallel(PassRunner.RangeWork work) {
         runner.run(work);
-    }
-
-    @Override
-    public void beginStep(long t) {
-        step = t;
     }
 
     /** Points {@code c} at chunk {@code k}'s arrays and range, or at float32 scratch copies of them. */
@@ -297,8 +314,8 @@ final class CpuStepProgram implements StepProgram {
         return found.get();
     }
 
-    @Override
-    public void run(StepPlan plan, float[] scalars, double[] finishScalars, float alpha) {
+    /** Runs the passes of {@code plan} with the given scalars and the current gradient coefficient. */
+    void run(StepPlan plan, float[] scalars, double[] finishScalars, float alpha) {
         lastSkipped = false;
         for (StepPlan.Pass pass : plan.passes()) {
             switch (pass.kind()) {
@@ -326,7 +343,12 @@ final class CpuStepProgram implements StepProgram {
                 bind(c, ch);
                 Arrays.fill(c.laneA, 0f);
                 Arrays.fill(c.laneB, 0f);
-                rule.normChunk(c, scalars, c.group * k);
+                boolean scaled = scaleGradients(c);
+                try {
+                    rule.normChunk(c, scalars, c.group * k);
+                } finally {
+                    restoreGradients(c, scaled);
+                }
                 partialA[ch] = Reduce.chunkSum(c.laneA);
                 partialB[ch] = Reduce.chunkSum(c.laneB);
             }
@@ -347,7 +369,12 @@ final class CpuStepProgram implements StepProgram {
                     Arrays.fill(c.laneA, 0f);
                     Arrays.fill(c.laneB, 0f);
                 }
-                rule.update(c, scalars, c.group * k, ts);
+                boolean scaled = scaleGradients(c);
+                try {
+                    rule.update(c, scalars, c.group * k, ts);
+                } finally {
+                    restoreGradients(c, scaled);
+                }
                 if (sums) {
                     partialA[ch] = Reduce.chunkSum(c.laneA);
                     partialB[ch] = Reduce.chunkSum(c.laneB);
@@ -382,9 +409,167 @@ final class CpuStepProgram implements StepProgram {
         }
     }
 
+    /**
+     * Replaces the chunk's gradients by {@code (g · unscale) · clip}, the values the CUDA walker computes as it loads
+     * them, after keeping the raw ones in this thread's copy; returns whether it did (not when both factors are 1,
+     * an exact identity). The rules then read plain arrays, as without clipping.
+     */
+    private boolean scaleGradients(Chunk c) {
+        if (unscale == 1f && clip == 1f) {
+            return false;
+        }
+        float[] g = c.g;
+        float[] raw = RAW_GRADIENTS.get();
+        int n = c.to - c.from;
+        System.arraycopy(g, c.from, raw, 0, n);
+        float u = unscale, k = clip;
+        for (int i = c.from; i < c.to; i++) {
+            g[i] = (g[i] * u) * k;
+        }
+        return true;
+    }
+
+    /** Puts back the raw gradients {@link #scaleGradients} kept: the caller's gradient buffer is never changed. */
+    private static void restoreGradients(Chunk c, boolean scaled) {
+        if (scaled) {
+            System.arraycopy(RAW_GRADIENTS.get(), 0, c.g, c.from, c.to - c.from);
+        }
+    }
+
     @Override
-    public boolean lastStepSkipped() {
-        return lastSkipped;
+    public void configure(StepOptions o) {
+        if (options != null) {
+            throw new IllegalStateException("the step program is already configured");
+        }
+        options = o;
+        normPartials = o.clips() ? new float[layout.chunkCount()] : null;
+        lossScale = o.scalesLoss() ? (float) o.initScale() : 0f;
+    }
+
+    @Override
+    public void step(ScalarRows rows, Object stream) {
+        if (stream != null) {
+            throw new IllegalArgumentException("stream: the CPU backend runs a step on the calling thread and takes"
+                    + " no CUDA stream, got " + stream);
+        }
+        step(rows);
+    }
+
+    @Override
+    public void step(ScalarRows rows) {
+        StepOptions o = options;
+        long t = applied + 1;
+        // Validated before anything runs, so a bad rate changes nothing.
+        rows.fill(t, stepScalars, stepFinish);
+        lastSkipped = false;
+        float u = o.scalesLoss() ? StepOptions.unscale(lossScale) : 1f;
+        float k = 1f;
+        boolean found = false;
+        if (o.clips()) {
+            gradientNorm(u);
+            double total = 0.0;
+            for (float p : normPartials) {
+                total += p;
+            }
+            total = Math.sqrt(total);
+            lastGradNorm = total;
+            found = !Double.isFinite(total);
+            k = o.clipCoefficient(total);
+        } else if (o.skips()) {
+            found = anyNonFinite();
+        }
+        boolean skip = found && o.skips();
+        if (o.scalesLoss()) {
+            if (skip) {
+                lossScale = lossScale * (float) o.backoffFactor();
+                growthTracker = 0;
+            } else if (++growthTracker == o.growthInterval()) {
+                lossScale = lossScale * (float) o.growthFactor();
+                growthTracker = 0;
+            }
+        }
+        if (skip) {
+            skipped++;
+            lastSkipped = true;
+            return;
+        }
+        int la = o.lookaheadK();
+        StepPlan plan = StepPlan.of(rule, false, la > 0 && t == 1, la > 0 && t % la == 0);
+        unscale = u;
+        clip = k;
+        // Stochastic rounding draws from the applied count of the step, as the kernels read it from the device.
+        step = t;
+        try {
+            run(plan, stepScalars, stepFinish, o.lookaheadAlpha());
+        } finally {
+            unscale = 1f;
+            clip = 1f;
+        }
+        applied = t;
+    }
+
+    /**
+     * The per-chunk sums of {@code (g · u)²} into {@link #normPartials}, in the lane order of {@link Reduce}. A NaN
+     * or infinite gradient makes its chunk's sum, and so the norm, non-finite, which {@link #step} treats as the
+     * finite check's finding, as the CUDA decision does.
+     */
+    private void gradientNorm(float u) {
+        parallel((from, to, c) -> {
+            float[] lanes = c.laneA;
+            float[] row = c.rows[0];
+            for (int ch = from; ch < to; ch++) {
+                bind(c, ch);
+                float[] g = c.g;
+                Arrays.fill(lanes, 0f);
+                // Copied a row at a time so that the loop indexes one array at l, which C2 vectorises.
+                for (int base = c.from; base < c.to; base += LaunchConfig.LANES) {
+                    int n = Math.min(LaunchConfig.LANES, c.to - base);
+                    System.arraycopy(g, base, row, 0, n);
+                    for (int l = 0; l < n; l++) {
+                        float x = row[l] * u;
+                        lanes[l] = Math.fma(x, x, lanes[l]);
+                    }
+                }
+                normPartials[ch] = Reduce.chunkSum(lanes);
+            }
+        });
+    }
+
+    @Override
+    public StepCounters counters() {
+        return new StepCounters(applied, skipped, lastSkipped, lastGradNorm, lossScale, growthTracker);
+    }
+
+    @Override
+    public void setCounters(long applied, long skipped, float lossScale, int growthTracker) {
+        this.applied = applied;
+        this.skipped = skipped;
+        if (options != null && options.scalesLoss()) {
+            this.lossScale = lossScale;
+            this.growthTracker = growthTracker;
+        }
+    }
+
+    @Override
+    public void capture() {
+        throw new IllegalStateException("capture() records a CUDA graph: the CPU backend runs each step on the"
+                + " calling thread and has none; build the optimizer on a CUDA device (Device.cuda())");
+    }
+
+    @Override
+    public void releaseGraph() {
+        // Nothing was captured on the CPU.
+    }
+
+    @Override
+    public boolean captured() {
+        return false;
+    }
+
+    @Override
+    public long lossScaleAddress() {
+        throw new IllegalStateException("the CPU backend keeps the loss scale in host memory and has no device"
+                + " address for it; read lossScale() instead");
     }
 
     @Override

@@ -202,6 +202,11 @@ public final class CudaBackend implements Backend {
         return stream;
     }
 
+    /** Whether {@code other} is this backend's context. */
+    boolean isContext(CUcontext other) {
+        return other.equals(context);
+    }
+
     CudaModules modules() {
         return modules;
     }

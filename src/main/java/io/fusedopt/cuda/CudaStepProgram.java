@@ -12,13 +12,25 @@ import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemFreeHost;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
+import static jcuda.driver.JCudaDriver.cuStreamGetCtx;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static jcuda.driver.JCudaDriver.cuStreamWaitEvent;
 import static jcuda.driver.JCudaDriver.cuMemsetD32;
-import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
 
 import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.ScalarRows;
+import io.fusedopt.backend.StepCounters;
+import io.fusedopt.backend.StepOptions;
 import io.fusedopt.backend.StepPlan;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Rule;
@@ -31,14 +43,21 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUresult;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 
 /**
- * One optimizer's step on CUDA. The chunk table, the tensor-to-group table and the first-chunk table are uploaded
- * once; a step is one small asynchronous copy of the scalars followed by the launches of its passes, all on the
- * backend's stream, with no synchronisation.
+ * One optimizer's step on CUDA, issued without waiting for the device. The chunk table, the tensor-to-group table
+ * (after the step-control block, {@code step_control.cuh}) and the first-chunk table are uploaded once. A step is:
+ * one asynchronous copy of the scalar window (the per-step scalars of every applied count the step may have), the
+ * finite check or the gradient-norm pass, {@code step_decide} (skip or apply, clip coefficient, counts, loss scale,
+ * the scalar row of the device's count), the rule's passes gated by the block, and an asynchronous copy of the
+ * block back into pinned memory, which tells the host the count for later windows once its event has completed.
  *
- * <p>The scalars are written into one of {@link #SCALAR_SLOTS} pinned host slots, so the copy never makes the driver
- * wait (a copy from pageable memory may).
+ * <p>Every upload comes from pinned memory (a copy from pageable memory may make the driver wait). The host keeps at
+ * most {@link #WINDOW} steps in flight: only when it is that far ahead of the device does it wait for the oldest.
  *
  * <p>Why the scalars always travel as one copy rather than as kernel parameters: every group's row goes down in the
  * same 100-odd bytes, so one kernel signature serves one group or many, and the copy is queued on the stream like
@@ -47,8 +66,12 @@ import jcuda.driver.CUresult;
 final class CudaStepProgram implements StepProgram {
     /** Bytes of one {@code ChunkDesc}: {@code long long offset; int length; int tensor}. */
     static final int CHUNK_DESC_BYTES = 16;
-    /** Pinned scalar slots per optimizer: how many steps the host may run ahead of the device. */
-    static final int SCALAR_SLOTS = 4;
+    /**
+     * Steps the host may issue ahead of what it knows of the device's applied count, and so the rows of the scalar
+     * window; also the number of pinned upload and read-back slots.
+     */
+    static final int WINDOW = 8;
+    static final int SCALAR_SLOTS = WINDOW;
 
     private final CudaBackend backend;
     private final Rule rule;
@@ -71,15 +94,44 @@ final class CudaStepProgram implements StepProgram {
     private final CUevent[] slotEvents = new CUevent[SCALAR_SLOTS];
     private final boolean[] slotInFlight = new boolean[SCALAR_SLOTS];
     private int nextSlot;
+    /**
+     * Pinned copies of the step-control block, one per step in flight, each filled by an asynchronous copy after
+     * its step and complete when its event is.
+     */
+    private final ByteBuffer[] readSlots = new ByteBuffer[SCALAR_SLOTS];
+    private final Pointer[] readPointers = new Pointer[SCALAR_SLOTS];
+    private final CUevent[] readEvents = new CUevent[SCALAR_SLOTS];
+    /** Steps issued, and what the host last learnt of the device's counts: as of {@code knownIssued} steps. */
+    private long issued;
+    private long knownIssued;
+    private long knownApplied;
+    private StepOptions options;
+    /**
+     * Tests only: take in a completed read-back only when the window is full, as on a GPU that runs
+     * {@link #WINDOW} steps behind the host. The stand-in completes every copy at once, so without this the window
+     * would always hold one row.
+     */
+    boolean lagging;
+    private java.util.List<Launch> launches;
+    /** The stream of the last step, and the caller's stream when the step ran on one (see {@link #step}). */
+    private CUstream stepStream;
+    private CUevent orderEvent;
+    private CUevent callerEvent;
+    /** The graph of one step ({@link #capture}), or null; and the buffer addresses its launches hold. */
+    private CUgraphExec graph;
+    private long[] graphBuffers;
     private final List<DevicePointer> owned = new ArrayList<>();
     private final DevicePointer chunkTable;
-    private final DevicePointer groupTable;
+    private final CUdeviceptr groupTable;
     private final DevicePointer firstChunk;
     private final DevicePointer scalars;
-    private final DevicePointer flag;
+    /** The step-control block and, {@link StepControlBlock#BYTES} after it, the tensor-to-group table. */
+    private final DevicePointer control;
+    /** The scalar window: a header and {@link #WINDOW} rows of {@link #scalarBytes}. */
+    private final DevicePointer window;
+    private final int windowBytes;
     private final DevicePointer partials;
     private final DevicePointer tensorState;
-    private final java.util.Map<StepPlan.Pass, Kernel> kernels = new java.util.HashMap<>();
     private boolean closed;
     /** The storage regime, the suffix of every entry this program launches ({@link Kernel#REGIMES}). */
     private final String regime;
@@ -87,7 +139,6 @@ final class CudaStepProgram implements StepProgram {
     private final CudaBuffer model;
     private final boolean stochastic;
     private final long seed;
-    private long step;
 
     CudaStepProgram(CudaBackend backend, Rule rule, ArenaLayout layout, CudaBuffer params, CudaBuffer grads,
             List<CudaBuffer> slots, CudaBuffer slow) {
@@ -122,25 +173,38 @@ final class CudaStepProgram implements StepProgram {
         backend.makeCurrent();
         try {
             chunkTable = upload(encodeChunks(layout), "the chunk table");
-            groupTable = upload(ints(layout.groups()), "the tensor-to-group table");
+            ByteBuffer tables = ByteBuffer.allocate(StepControlBlock.BYTES + tensors * Integer.BYTES)
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            tables.position(StepControlBlock.BYTES);
+            tables.put(ints(layout.groups()));
+            control = upload(tables.flip(), "the step-control block and the tensor-to-group table");
+            groupTable = control.withByteOffset(StepControlBlock.BYTES);
             int[] first = new int[tensors + 1];
             for (int t = 0; t <= tensors; t++) {
                 first[t] = layout.firstChunk(t);
             }
             firstChunk = upload(ints(first), "the first-chunk table");
+            this.windowBytes = StepControlBlock.WINDOW_HEADER_BYTES + WINDOW * scalarBytes;
             for (int i = 0; i < SCALAR_SLOTS; i++) {
                 Pointer p = new Pointer();
-                Driver.check(cuMemAllocHost(p, Math.max(8, scalarBytes)), "allocating pinned memory for the step"
-                        + " scalars (" + Math.max(8, scalarBytes) + " bytes)");
+                Driver.check(cuMemAllocHost(p, windowBytes), "allocating pinned memory for the step scalars ("
+                        + windowBytes + " bytes)");
                 hostPointers[i] = p;
-                hostSlots[i] = p.getByteBuffer(0, Math.max(8, scalarBytes)).order(ByteOrder.LITTLE_ENDIAN);
+                hostSlots[i] = p.getByteBuffer(0, windowBytes).order(ByteOrder.LITTLE_ENDIAN);
                 CUevent e = new CUevent();
                 Driver.check(cuEventCreate(e, CUevent_flags.CU_EVENT_DISABLE_TIMING), "creating a scalar-slot event");
                 slotEvents[i] = e;
+                Pointer r = new Pointer();
+                Driver.check(cuMemAllocHost(r, StepControlBlock.BYTES), "allocating pinned memory for the step"
+                        + " read-back (" + StepControlBlock.BYTES + " bytes)");
+                readPointers[i] = r;
+                readSlots[i] = r.getByteBuffer(0, StepControlBlock.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+                CUevent re = new CUevent();
+                Driver.check(cuEventCreate(re, CUevent_flags.CU_EVENT_DISABLE_TIMING), "creating a read-back event");
+                readEvents[i] = re;
             }
             scalars = alloc(Math.max(8, scalarBytes), "the step scalars");
-            flag = alloc(Integer.BYTES, "the non-finite flag");
-            Driver.check(cuMemsetD32(flag, 0, 1), "clearing the non-finite flag");
+            window = alloc(windowBytes, "the scalar window");
             partials = rule.reduction() == Rule.Reduction.NONE ? null
                     : alloc(2L * chunks * Float.BYTES, "the reduction partials");
             if (partials != null) {
@@ -285,9 +349,102 @@ final class CudaStepProgram implements StepProgram {
         return new KernelArgs().ptr(w).ptr(slow).ptr(chunks).i32(numChunks).ptr(flag);
     }
 
-    private void launch(Kernel k, int grid, KernelArgs a) {
-        Driver.check(cuLaunchKernel(backend.modules().function(k), grid, 1, 1, LaunchConfig.BLOCK, 1, 1, 0,
-                backend.stream(), a.toKernelParams(k), null), "launching " + k.entry() + " on " + grid + " blocks");
+    /** One launch of a step: the entry, its grid and its arguments, built once when the program is configured. */
+    record Launch(Kernel kernel, int grid, KernelArgs args) {
+    }
+
+    @Override
+    public void configure(StepOptions o) {
+        if (options != null) {
+            throw new IllegalStateException("the step program is already configured");
+        }
+        backend.makeCurrent();
+        DevicePointer norm = o.clips() ? alloc((long) Math.max(1, chunks) * Float.BYTES, "the gradient-norm partials")
+                : null;
+        ByteBuffer block = ByteBuffer.allocate(StepControlBlock.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        StepControlBlock.init(block, o);
+        Driver.check(cuMemcpyHtoD(control, Pointer.to(block.array()), StepControlBlock.BYTES),
+                "writing the step-control block");
+        this.options = o;
+        this.launches = plan(o, norm);
+        this.stepStream = backend.stream();
+    }
+
+    /**
+     * The launches of every step, the same for every step (so that a graph of one step replays any later one):
+     * the finite check or the norm pass, the decision, Lookahead's first copy, the rule's passes, and with Lookahead
+     * both update entries, each gated by the block so that exactly one of them runs.
+     */
+    private java.util.List<Launch> plan(StepOptions o, DevicePointer norm) {
+        java.util.List<Launch> out = new ArrayList<>();
+        List<CUdeviceptr> slotPointers = new ArrayList<>();
+        for (CudaBuffer s : slots) {
+            slotPointers.add(s.pointer());
+        }
+        int k = rule.scalarCount() * layout.groupCount();
+        int f = rule.finishScalarCount() * layout.groupCount();
+        Pointers base = new Pointers(params.pointer(), grads.pointer(), slotPointers,
+                slow == null ? null : slow.pointer(), chunkTable, chunks, groupTable, scalars,
+                f == 0 ? null : scalars.withByteOffset((k * Float.BYTES + 7) & ~7),
+                control.withByteOffset(StepControlBlock.SKIP), partials, tensorState, firstChunk, tensors);
+        Tail tail = new Tail(model == null ? null : model.pointer(), stochastic, seed);
+        if (o.clips()) {
+            out.add(new Launch(Kernel.gradNorm(regime), chunks, gradNormArgs(grads.pointer(), chunkTable, chunks,
+                    control, norm)));
+        } else if (o.skips()) {
+            out.add(new Launch(Kernel.finiteCheck(regime), chunks, finiteArgs(grads.pointer(), chunkTable, chunks,
+                    control.withByteOffset(StepControlBlock.FOUND))));
+        }
+        out.add(new Launch(Kernel.STEP_DECIDE, 1, decideArgs(control, norm == null ? partialsOrControl() : norm,
+                chunks, window, scalars)));
+        boolean la = o.lookaheadK() > 0;
+        if (la) {
+            StepPlan.Pass init = new StepPlan.Pass(StepPlan.Kind.LOOKAHEAD_INIT, false, false);
+            Kernel copy = Kernel.lookaheadInit(regime);
+            out.add(new Launch(copy, chunks, args(copy, init,
+                    base.gatedBy(control.withByteOffset(StepControlBlock.SKIP_LOOKAHEAD_INIT)), o.lookaheadAlpha())));
+        }
+        for (StepPlan.Pass pass : StepPlan.of(rule, false, false, false).passes()) {
+            int grid = pass.kind() == StepPlan.Kind.FINISH ? blocksFor(tensors) : chunks;
+            if (pass.kind() == StepPlan.Kind.UPDATE && la) {
+                Kernel plain = Kernel.of(rule, pass, regime);
+                out.add(new Launch(plain, grid, args(plain, pass,
+                        base.gatedBy(control.withByteOffset(StepControlBlock.SKIP_PLAIN_UPDATE)), o.lookaheadAlpha(),
+                        tail)));
+                StepPlan.Pass sync = new StepPlan.Pass(StepPlan.Kind.UPDATE, pass.sums(), true);
+                Kernel synced = Kernel.of(rule, sync, regime);
+                out.add(new Launch(synced, grid, args(synced, sync,
+                        base.gatedBy(control.withByteOffset(StepControlBlock.SKIP_SYNC_UPDATE)), o.lookaheadAlpha(),
+                        tail)));
+            } else {
+                Kernel kernel = Kernel.of(rule, pass, regime);
+                out.add(new Launch(kernel, grid, args(kernel, pass, base, o.lookaheadAlpha(), tail)));
+            }
+        }
+        return java.util.List.copyOf(out);
+    }
+
+    /** step_decide reads the norm partials only when clipping; without clipping any valid pointer will do. */
+    private CUdeviceptr partialsOrControl() {
+        return control;
+    }
+
+    /** {@code grad_norm_f32}'s arguments. */
+    static KernelArgs gradNormArgs(CUdeviceptr g, CUdeviceptr chunks, int numChunks, CUdeviceptr control,
+            CUdeviceptr normPartials) {
+        return new KernelArgs().ptr(g).ptr(chunks).i32(numChunks).ptr(control).ptr(normPartials);
+    }
+
+    /** {@code step_decide}'s arguments. */
+    static KernelArgs decideArgs(CUdeviceptr control, CUdeviceptr normPartials, int numChunks, CUdeviceptr window,
+            CUdeviceptr scalars) {
+        return new KernelArgs().ptr(control).ptr(normPartials).i32(numChunks).ptr(window).ptr(scalars);
+    }
+
+    private void launch(Launch l, CUstream stream) {
+        Kernel k = l.kernel();
+        Driver.check(cuLaunchKernel(backend.modules().function(k), l.grid(), 1, 1, LaunchConfig.BLOCK, 1, 1, 0,
+                stream, l.args().toKernelParams(k), null), "launching " + k.entry() + " on " + l.grid() + " blocks");
     }
 
     private static int blocksFor(int threads) {
@@ -295,21 +452,200 @@ final class CudaStepProgram implements StepProgram {
     }
 
     @Override
-    public void run(StepPlan plan, float[] stepScalars, double[] finishScalars, float alpha) {
-        int k = rule.scalarCount() * layout.groupCount();
-        int f = rule.finishScalarCount() * layout.groupCount();
-        if (stepScalars.length != k || finishScalars.length != f) {
-            throw new IllegalArgumentException("scalars have " + stepScalars.length + " + " + finishScalars.length
-                    + " values, expected " + k + " + " + f);
-        }
+    public void step(ScalarRows rows) {
+        step(rows, null);
+    }
+
+    /**
+     * Issues one step on {@code callerStream}, or on the backend's stream when it is null. The step then starts after
+     * everything queued before it on that stream (the caller's backward pass) and everything fusedopt issued before
+     * (earlier steps, gradient and parameter copies), and what fusedopt issues later waits for it, all through
+     * events on the device: the host never waits.
+     *
+     * @throws IllegalArgumentException when {@code callerStream} belongs to another context than the device's
+     */
+    @Override
+    public void step(ScalarRows rows, Object callerStream) {
         if (closed) {
             throw new IllegalStateException("the step program is closed");
         }
+        if (options == null) {
+            throw new IllegalStateException("the step program is not configured");
+        }
         backend.makeCurrent();
+        CUstream stream = callerStream == null ? backend.stream() : checkStream(callerStream);
+        if (graph != null) {
+            checkGraphBuffers();
+        }
+        pollReadBacks();
+        while (issued - knownIssued >= WINDOW) {
+            waitOldestReadBack();
+        }
         int slot = nextSlot;
+        waitForSlot(slot);
+        ByteBuffer host = hostSlots[slot];
+        try {
+            fillWindow(host, rows);
+        } catch (IllegalStateException e) {
+            if (issued == knownIssued) {
+                throw e;
+            }
+            // A count the window may need is refused: learn the device's exact count, then refuse or go on.
+            drainReadBacks();
+            fillWindow(host, rows);
+        }
         nextSlot = (nextSlot + 1) % SCALAR_SLOTS;
+        if (stream != backend.stream()) {
+            // The caller's stream first waits for what fusedopt queued on its own stream.
+            Driver.check(cuEventRecord(orderEvent(), backend.stream()), "recording the order of fusedopt's stream");
+            Driver.check(cuStreamWaitEvent(stream, orderEvent, 0), "ordering the caller's stream after fusedopt's");
+        }
+        Driver.check(cuMemcpyHtoDAsync(window, hostPointers[slot], windowBytes, stream), "queueing the scalar window");
+        Driver.check(cuEventRecord(slotEvents[slot], stream), "recording the scalar copy's event");
+        slotInFlight[slot] = true;
+        stepStream = stream;
+        if (graph != null) {
+            Driver.check(cuGraphLaunch(graph, stream), "launching the captured step graph");
+        } else {
+            for (Launch l : launches) {
+                launch(l, stream);
+            }
+        }
+        int r = (int) (issued % SCALAR_SLOTS);
+        Driver.check(cuMemcpyDtoHAsync(readPointers[r], control, StepControlBlock.BYTES, stream),
+                "queueing the read-back of the step's counts");
+        Driver.check(cuEventRecord(readEvents[r], stream), "recording the read-back's event");
+        issued++;
+        if (stream != backend.stream()) {
+            // Later copies of parameters and gradients, on fusedopt's stream, wait for this step.
+            Driver.check(cuEventRecord(callerEvent(), stream), "recording the step on the caller's stream");
+            Driver.check(cuStreamWaitEvent(backend.stream(), callerEvent, 0),
+                    "ordering fusedopt's stream after the step");
+        }
+    }
+
+    private CUevent orderEvent() {
+        if (orderEvent == null) {
+            CUevent e = new CUevent();
+            Driver.check(cuEventCreate(e, CUevent_flags.CU_EVENT_DISABLE_TIMING), "creating a stream-order event");
+            orderEvent = e;
+        }
+        return orderEvent;
+    }
+
+    private CUevent callerEvent() {
+        if (callerEvent == null) {
+            CUevent e = new CUevent();
+            Driver.check(cuEventCreate(e, CUevent_flags.CU_EVENT_DISABLE_TIMING), "creating a stream-order event");
+            callerEvent = e;
+        }
+        return callerEvent;
+    }
+
+    @Override
+    public void capture() {
+        if (closed) {
+            throw new IllegalStateException("the step program is closed");
+        }
+        if (options == null) {
+            throw new IllegalStateException("the step program is not configured");
+        }
+        backend.makeCurrent();
+        long[] buffers = bufferAddresses();
+        CUstream s = backend.stream();
+        // THREAD_LOCAL: only this thread's calls that a capture forbids are refused meanwhile, and it makes none.
+        Driver.check(cuStreamBeginCapture(s, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                "beginning the capture of a step");
+        CUgraph g = new CUgraph();
+        try {
+            for (Launch l : launches) {
+                launch(l, s);
+            }
+        } catch (RuntimeException e) {
+            if (cuStreamEndCapture(s, g) == CUresult.CUDA_SUCCESS) {
+                cuGraphDestroy(g);
+            }
+            throw e;
+        }
+        Driver.check(cuStreamEndCapture(s, g), "ending the capture of a step");
+        CUgraphExec exec = new CUgraphExec();
+        try {
+            Driver.check(cuGraphInstantiate(exec, g, 0), "instantiating the step graph");
+        } finally {
+            cuGraphDestroy(g);
+        }
+        releaseGraph();
+        graph = exec;
+        graphBuffers = buffers;
+    }
+
+    @Override
+    public void releaseGraph() {
+        if (graph != null) {
+            CUgraphExec g = graph;
+            graph = null;
+            graphBuffers = null;
+            backend.releaseQuietly(() -> cuGraphExecDestroy(g));
+        }
+    }
+
+    @Override
+    public boolean captured() {
+        return graph != null;
+    }
+
+    /** The addresses of the arena buffers a step reads and writes; throws naming a closed one. */
+    private long[] bufferAddresses() {
+        List<CudaBuffer> all = new ArrayList<>(List.of(params, grads));
+        all.addAll(slots);
+        if (slow != null) {
+            all.add(slow);
+        }
+        long[] out = new long[all.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = ((DevicePointer) all.get(i).pointer()).address();
+        }
+        return out;
+    }
+
+    /** Refuses to replay a graph whose buffers were closed or replaced since it was captured. */
+    private void checkGraphBuffers() {
+        long[] now;
+        try {
+            now = bufferAddresses();
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException("the captured step graph cannot be replayed: " + e.getMessage()
+                    + "; nothing was launched", e);
+        }
+        if (!java.util.Arrays.equals(now, graphBuffers)) {
+            throw new IllegalStateException("the captured step graph holds buffers the store no longer has (they"
+                    + " were reallocated since capture()); call capture() again. Nothing was launched");
+        }
+    }
+
+    /** The caller's stream, once it is known to belong to this device's context. */
+    private CUstream checkStream(Object s) {
+        if (!(s instanceof CUstream stream)) {
+            throw new IllegalArgumentException("stream must be a jcuda.driver.CUstream, got "
+                    + s.getClass().getName());
+        }
+        jcuda.driver.CUcontext ctx = new jcuda.driver.CUcontext();
+        int rc = cuStreamGetCtx(stream, ctx);
+        if (rc != CUresult.CUDA_SUCCESS) {
+            throw new IllegalArgumentException("stream " + stream + " is not a valid stream ("
+                    + CUresult.stringFor(rc) + ")");
+        }
+        if (!backend.isContext(ctx)) {
+            throw new IllegalArgumentException("stream " + stream + " belongs to another CUDA context than the"
+                    + " optimizer's device (" + backend.description() + "); step on a stream of that device's"
+                    + " primary context");
+        }
+        return stream;
+    }
+
+    /** Waits for the copy that last read pinned upload slot {@code slot}; only when the host is far ahead. */
+    private void waitForSlot(int slot) {
         if (slotInFlight[slot]) {
-            // Only when the host is SCALAR_SLOTS steps ahead does the query find the copy still pending.
             int q = cuEventQuery(slotEvents[slot]);
             if (q != CUresult.CUDA_SUCCESS) {
                 Driver.check(q == CUresult.CUDA_ERROR_NOT_READY ? cuEventSynchronize(slotEvents[slot]) : q,
@@ -317,70 +653,109 @@ final class CudaStepProgram implements StepProgram {
             }
             slotInFlight[slot] = false;
         }
-        ByteBuffer host = hostSlots[slot];
-        host.clear();
-        for (float v : stepScalars) {
-            host.putFloat(v);
-        }
-        host.position((k * Float.BYTES + 7) & ~7);
-        for (double v : finishScalars) {
-            host.putDouble(v);
-        }
-        if (scalarBytes > 0) {
-            Driver.check(cuMemcpyHtoDAsync(scalars, hostPointers[slot], scalarBytes, backend.stream()),
-                    "queueing the step scalars");
-            Driver.check(cuEventRecord(slotEvents[slot], backend.stream()), "recording the scalar copy's event");
-            slotInFlight[slot] = true;
-        }
-        if (plan.checksFinite()) {
-            Driver.check(cuMemsetD32Async(flag, 0, 1, backend.stream()), "clearing the non-finite flag");
-        }
-        List<CUdeviceptr> slotPointers = new ArrayList<>();
-        for (CudaBuffer s : slots) {
-            slotPointers.add(s.pointer());
-        }
-        Pointers ptrs = new Pointers(params.pointer(), grads.pointer(), slotPointers,
-                slow == null ? null : slow.pointer(), chunkTable, chunks, groupTable, scalars,
-                f == 0 ? null : scalars.withByteOffset((k * Float.BYTES + 7) & ~7), flag, partials, tensorState,
-                firstChunk, tensors);
-        Tail tail = new Tail(model == null ? null : model.pointer(), stochastic, seed, step);
-        for (StepPlan.Pass pass : plan.passes()) {
-            // A plan has a handful of distinct passes: derive each one's entry once, not on every step.
-            Kernel kernel = kernels.computeIfAbsent(pass, p -> Kernel.of(rule, p, regime));
-            int grid = pass.kind() == StepPlan.Kind.FINISH ? blocksFor(tensors) : chunks;
-            launch(kernel, grid, args(kernel, pass, ptrs, alpha, tail));
-        }
     }
 
-    @Override
-    public void beginStep(long t) {
-        step = t;
+    /**
+     * Writes the window for the counts this step may have: from the last count the host knows + 1, one row per
+     * step still in flight beyond it. Throws, having changed nothing on the device, when a row is refused.
+     */
+    private void fillWindow(ByteBuffer host, ScalarRows rows) {
+        int k = rule.scalarCount() * layout.groupCount();
+        int f = rule.finishScalarCount() * layout.groupCount();
+        int n = (int) (issued - knownIssued) + 1;
+        float[] sc = new float[k];
+        double[] fs = new double[f];
+        host.clear();
+        host.putLong(0, knownApplied + 1);
+        host.putInt(8, n);
+        host.putInt(12, scalarBytes / Integer.BYTES);
+        for (int row = 0; row < n; row++) {
+            rows.fill(knownApplied + 1 + row, sc, fs);
+            int at = StepControlBlock.WINDOW_HEADER_BYTES + row * scalarBytes;
+            for (int i = 0; i < k; i++) {
+                host.putFloat(at + i * Float.BYTES, sc[i]);
+            }
+            int d = at + ((k * Float.BYTES + 7) & ~7);
+            for (int i = 0; i < f; i++) {
+                host.putDouble(d + i * Double.BYTES, fs[i]);
+            }
+        }
     }
 
     /**
      * What an update entry of a non-float32 regime takes last: the model copy (master regimes) or the stochastic
-     * rounding seed and step.
+     * rounding seed (the step number its bits depend on is the device's applied count, read from the step-control
+     * block, so a graph of the step stays valid).
      *
      * @param model the model copy, or null
-     * @param stochastic whether the seed and step follow
+     * @param stochastic whether the seed follows
      * @param seed the stochastic rounding seed
-     * @param step the 1-based step number
      */
-    record Tail(CUdeviceptr model, boolean stochastic, long seed, long step) {
+    record Tail(CUdeviceptr model, boolean stochastic, long seed) {
         /** Nothing: the float32 and low-precision regimes. */
-        static final Tail NONE = new Tail(null, false, 0L, 0L);
+        static final Tail NONE = new Tail(null, false, 0L);
 
         KernelArgs append(KernelArgs a) {
             if (model != null) {
                 a.ptr(model);
             }
             if (stochastic) {
-                a.u64(seed).u64(step);
+                a.u64(seed);
             }
             return a;
         }
     }
 
+    /** Takes in every read-back whose copy has completed, without waiting. */
+    private void pollReadBacks() {
+        while (knownIssued < issued && !lagging) {
+            int r = (int) (knownIssued % SCALAR_SLOTS);
+            int q = cuEventQuery(readEvents[r]);
+            if (q == CUresult.CUDA_ERROR_NOT_READY) {
+                return;
+            }
+            Driver.check(q, "querying a step's read-back");
+            takeReadBack(r);
+        }
+    }
+
+    private void waitOldestReadBack() {
+        int r = (int) (knownIssued % SCALAR_SLOTS);
+        Driver.check(cuEventSynchronize(readEvents[r]), "waiting for the step " + WINDOW + " steps back");
+        takeReadBack(r);
+    }
+
+    private void drainReadBacks() {
+        while (knownIssued < issued) {
+            waitOldestReadBack();
+        }
+    }
+
+    private void takeReadBack(int r) {
+        ByteBuffer b = readSlots[r];
+        if (StepControlBlock.windowMissed(b)) {
+            throw new IllegalStateException("a step found no scalars for its count on the device (the host's"
+                    + " window started at " + (knownApplied + 1) + "); the step was not applied");
+        }
+        knownApplied = b.getLong(StepControlBlock.APPLIED);
+        knownIssued++;
+    }
+
+    /** The block as the device holds it after every step issued so far; waits for them. */
+    private ByteBuffer readBlock() {
+        backend.makeCurrent();
+        Driver.check(cuStreamSynchronize(stepStream()), "waiting for the steps issued");
+        Driver.check(cuStreamSynchronize(backend.stream()), "waiting for the steps issued");
+        byte[] bytes = new byte[StepControlBlock.BYTES];
+        Driver.check(cuMemcpyDtoH(Pointer.to(bytes), control, bytes.length), "reading the step-control block");
+        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        drainReadBacks();
+        return b;
+    }
+
+    private CUstream stepStream() {
+        return stepStream == null ? backend.stream() : stepStream;
+    }
     /**
      * The device buffers and counts a step's launches read; {@code slow}, {@code finishScalars}, {@code partials}
      * and {@code tensorState} are null where the optimizer has none.
@@ -388,6 +763,11 @@ final class CudaStepProgram implements StepProgram {
     record Pointers(CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr slow, CUdeviceptr chunkTable,
             int chunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr finishScalars, CUdeviceptr flag,
             CUdeviceptr partials, CUdeviceptr tensorState, CUdeviceptr firstChunk, int tensors) {
+        /** The same pointers with the pass gated by {@code gate} (one of the step-control block's ints). */
+        Pointers gatedBy(CUdeviceptr gate) {
+            return new Pointers(w, g, slots, slow, chunkTable, chunks, groups, scalars, finishScalars, gate, partials,
+                    tensorState, firstChunk, tensors);
+        }
     }
 
     /** The arguments of {@code kernel} running {@code pass}; static so the signature test can build them. */
@@ -416,11 +796,28 @@ final class CudaStepProgram implements StepProgram {
     }
 
     @Override
-    public boolean lastStepSkipped() {
-        backend.makeCurrent();
-        int[] v = new int[1];
-        Driver.check(cuMemcpyDtoH(Pointer.to(v), flag, Integer.BYTES), "reading the non-finite flag");
-        return v[0] != 0;
+    public StepCounters counters() {
+        if (closed) {
+            throw new IllegalStateException("the step program is closed");
+        }
+        return StepControlBlock.counters(readBlock());
+    }
+
+    @Override
+    public void setCounters(long applied, long skipped, float lossScale, int growthTracker) {
+        if (closed) {
+            throw new IllegalStateException("the step program is closed");
+        }
+        ByteBuffer b = readBlock();
+        StepControlBlock.setCounters(b, options, applied, skipped, lossScale, growthTracker);
+        Driver.check(cuMemcpyHtoD(control, Pointer.to(b.array()), StepControlBlock.BYTES),
+                "writing the step-control block");
+        knownApplied = applied;
+    }
+
+    @Override
+    public long lossScaleAddress() {
+        return control.address() + StepControlBlock.SCALE;
     }
 
     @Override
@@ -467,7 +864,22 @@ final class CudaStepProgram implements StepProgram {
                 cuMemFreeHost(hostPointers[i]);
                 hostPointers[i] = null;
             }
+            if (readEvents[i] != null) {
+                cuEventDestroy(readEvents[i]);
+                readEvents[i] = null;
+            }
+            if (readPointers[i] != null) {
+                cuMemFreeHost(readPointers[i]);
+                readPointers[i] = null;
+            }
         }
+        for (CUevent e : new CUevent[] {orderEvent, callerEvent}) {
+            if (e != null) {
+                cuEventDestroy(e);
+            }
+        }
+        orderEvent = null;
+        callerEvent = null;
         return 0;
     }
 
@@ -475,6 +887,7 @@ final class CudaStepProgram implements StepProgram {
     @Override
     public void close() {
         if (!closed) {
+            releaseGraph();
             closed = true;
             backend.untrack(this);
             backend.releaseQuietly(this::freeOwned);

@@ -20,8 +20,9 @@ import java.util.Map;
  *
  * <p>Update entries take {@code (w, g, slots..., chunks, num_chunks, tensor_group, scalars, skip_flag)}, then
  * {@code tensor_state} (rules with per-tensor state), {@code partials} (rules that sum during the update), then
- * {@code slow, alpha} for the Lookahead variants, which the host launches only at synchronisation steps, then the
- * regime's tail: {@code model} (the master regimes) or {@code seed, step} (stochastic rounding, both {@code .u64}).
+ * {@code slow, alpha} for the Lookahead variants (launched beside the plain entry at every step, the step-control
+ * block's gates letting one run), then the regime's tail: {@code model} (the master regimes) or {@code seed}
+ * (stochastic rounding, {@code .u64}; the step number comes from the step-control block).
  *
  * <p>Every update and norm entry exists once per storage regime ({@link #REGIMES}, the entry's suffix; see
  * {@code cuda/include/fusedopt/entries.cuh}). The finite check exists per gradient dtype and Lookahead's first copy
@@ -72,6 +73,16 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
     /** {@code lookahead_init_fp16(w, slow, chunks, num_chunks, skip_flag)}: float16 weights. */
     public static final Kernel LOOKAHEAD_INIT_FP16 = new Kernel("lookahead_init_fp16", COMMON,
             LOOKAHEAD_INIT_F32.params(), false);
+    /** {@code grad_norm_f32(g, chunks, num_chunks, control, partials)}: the per-chunk sums of the squared gradient. */
+    public static final Kernel GRAD_NORM_F32 = new Kernel("grad_norm_f32", COMMON,
+            List.of(Param.PTR, Param.PTR, Param.INT, Param.PTR, Param.PTR), false);
+    /** {@code step_decide(control, norm_partials, num_chunks, window, scalars)}: the step's decision on the device. */
+    public static final Kernel STEP_DECIDE = new Kernel("step_decide", COMMON,
+            List.of(Param.PTR, Param.PTR, Param.INT, Param.PTR, Param.PTR), false);
+    /** {@code grad_norm_bf16(g, chunks, num_chunks, control, partials)}: bfloat16 gradients. */
+    public static final Kernel GRAD_NORM_BF16 = new Kernel("grad_norm_bf16", COMMON, GRAD_NORM_F32.params(), false);
+    /** {@code grad_norm_fp16(g, chunks, num_chunks, control, partials)}: float16 gradients. */
+    public static final Kernel GRAD_NORM_FP16 = new Kernel("grad_norm_fp16", COMMON, GRAD_NORM_F32.params(), false);
 
     /** Copies the parameter list. */
     public Kernel {
@@ -90,9 +101,15 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
         return regime.contains("_master");
     }
 
-    /** Whether {@code regime} rounds the weights stochastically (its entries take {@code seed, step} last). */
+    /** Whether {@code regime} rounds the weights stochastically (its entries take {@code seed} last). */
     public static boolean stochasticRegime(String regime) {
         return regime.endsWith("_sr");
+    }
+
+    /** The gradient-norm pass over gradients of {@code regime}. */
+    public static Kernel gradNorm(String regime) {
+        checkRegime(regime);
+        return regime.startsWith("bf16") ? GRAD_NORM_BF16 : regime.startsWith("fp16") ? GRAD_NORM_FP16 : GRAD_NORM_F32;
     }
 
     /** The finite check of gradients of {@code regime}. */
@@ -140,7 +157,6 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
             p.add(Param.PTR);
         }
         if (stochasticRegime(regime)) {
-            p.add(Param.PTR);
             p.add(Param.PTR);
         }
         String name = rule.kernelFamily() + (lookahead ? "_lookahead" : "") + "_" + regime;
@@ -218,7 +234,7 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
     private static List<Kernel> derive() {
         Map<String, Kernel> m = new LinkedHashMap<>();
         for (Kernel k : List.of(FINITE_CHECK_F32, FINITE_CHECK_BF16, FINITE_CHECK_FP16, LOOKAHEAD_INIT_F32,
-                LOOKAHEAD_INIT_BF16, LOOKAHEAD_INIT_FP16)) {
+                LOOKAHEAD_INIT_BF16, LOOKAHEAD_INIT_FP16, GRAD_NORM_F32, GRAD_NORM_BF16, GRAD_NORM_FP16, STEP_DECIDE)) {
             m.put(k.entry(), k);
         }
         for (Algorithm a : Algorithms.all()) {

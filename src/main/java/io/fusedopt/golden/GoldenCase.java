@@ -34,7 +34,8 @@ public record GoldenCase(
         int ulps,
         int formatVersion,
         List<String> unsupported,
-        Storage storage) {
+        Storage storage,
+        LoopFields loop) {
 
     /**
      * The storage of a format-2 case (FORMAT.md, "Mixed precision"): the parameters' and gradients' dtype, the
@@ -293,6 +294,8 @@ public record GoldenCase(
                     : "must be a number >= 0, got " + lr0);
         }
         List<String> unsupported = version >= 2 ? unsupported(root, optimizer, lookahead) : List.of();
+        int[] sizes = initial.stream().mapToInt(a -> a.length).toArray();
+        LoopFields loop = version >= 2 && optimizer != null ? LoopFields.parse(file, root, sizes) : null;
         Storage storage = version >= 2 && unsupported.isEmpty() ? storage(root) : Storage.FLOAT32;
         if (storage.master()) {
             for (int s = 0; s < steps.size(); s++) {
@@ -303,7 +306,7 @@ public record GoldenCase(
             }
         }
         return new GoldenCase(file, name, optimizer, hyper, schedule, lookahead, shapes, initial, steps, rel, abs,
-                ulps, version, unsupported, storage);
+                ulps, version, unsupported, storage, loop);
     }
 
     /**
@@ -345,12 +348,6 @@ public record GoldenCase(
             } else if (!master && d[2] != d[0]) {
                 out.add("state_dtype: " + d[2].label() + " states for " + d[0].label() + " parameters without"
                         + " master weights are not supported");
-            }
-        }
-        for (String key : List.of("clip", "loss_scale")) {
-            JsonNode n = root.get(key);
-            if (n != null && !n.isNull()) {
-                out.add(key + ": " + (key.equals("clip") ? "gradient clipping" : "loss scaling") + " is not supported");
             }
         }
         return List.copyOf(out);

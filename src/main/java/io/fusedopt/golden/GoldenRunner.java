@@ -65,7 +65,31 @@ public final class GoldenRunner {
         if (st.state() != st.param() || st.master()) {
             b.stateDtype(st.state());
         }
+        LoopFields loop = c.loop();
+        if (loop != null && loop.clips()) {
+            b.clipGradNorm(loop.maxNorm());
+        }
+        if (loop != null && loop.scalesLoss()) {
+            b.lossScaling(loop.initScale(), loop.growthFactor(), loop.backoffFactor(), loop.growthInterval());
+        }
         return b.build(store);
+    }
+
+    /** Writes step {@code s}'s gradients into the store, with the case's planted NaNs and infinities. */
+    static void setGradients(GoldenCase c, int s, ParameterStore store) {
+        GoldenCase.Step step = c.steps().get(s);
+        for (int i = 0; i < c.shapes().size(); i++) {
+            float[] g = step.grads().get(i);
+            if (c.loop() != null && !c.loop().nonFinite().isEmpty()) {
+                g = g.clone();
+                for (LoopFields.Plant p : c.loop().nonFinite().get(s)) {
+                    if (p.tensor() == i) {
+                        g[p.index()] = p.value();
+                    }
+                }
+            }
+            store.setGradients(tensorName(i), g);
+        }
     }
 
     private static final class Worst {
@@ -131,11 +155,21 @@ public final class GoldenRunner {
         try (ParameterStore store = store(c, device); Optimizer opt = optimizer(c, store)) {
             for (int s = 0; s < c.steps().size(); s++) {
                 GoldenCase.Step step = c.steps().get(s);
-                for (int i = 0; i < c.shapes().size(); i++) {
-                    store.setGradients(tensorName(i), step.grads().get(i));
-                }
+                setGradients(c, s, store);
+                long skippedBefore = opt.skippedSteps();
                 opt.step();
-                worst.offer(opt.learningRate(), step.lr(), LR_ABS, LR_REL, "steps[" + s + "].lr");
+                LoopFields loop = c.loop();
+                if (loop != null && loop.scalesLoss()) {
+                    // A skipped step's rate is listed but not used; skipped and scale must match exactly.
+                    boolean skipped = opt.skippedSteps() > skippedBefore;
+                    if (skipped != loop.skipped().get(s)) {
+                        worst.offer(skipped ? 1 : 0, loop.skipped().get(s) ? 1 : 0, 0, 0, "steps[" + s + "].skipped");
+                    }
+                    worst.offer(opt.lossScale(), loop.scale().get(s), 0, 0, "steps[" + s + "].scale");
+                }
+                if (loop == null || !loop.scalesLoss() || !loop.skipped().get(s)) {
+                    worst.offer(opt.learningRate(), step.lr(), LR_ABS, LR_REL, "steps[" + s + "].lr");
+                }
                 io.fusedopt.core.Dtype dtype = c.storage().param();
                 for (int i = 0; i < c.shapes().size(); i++) {
                     float[] actual = store.parameters(tensorName(i));
@@ -187,10 +221,8 @@ public final class GoldenRunner {
         try (ParameterStore sa = store(c, a); Optimizer oa = optimizer(c, sa);
                 ParameterStore sb = store(c, b); Optimizer ob = optimizer(c, sb)) {
             for (int s = 0; s < c.steps().size(); s++) {
-                for (int i = 0; i < c.shapes().size(); i++) {
-                    sa.setGradients(tensorName(i), c.steps().get(s).grads().get(i));
-                    sb.setGradients(tensorName(i), c.steps().get(s).grads().get(i));
-                }
+                setGradients(c, s, sa);
+                setGradients(c, s, sb);
                 oa.step();
                 ob.step();
                 String diff = firstDifference(oa, ob);

@@ -81,6 +81,22 @@ class BenchCommandTest {
     }
 
     @Test
+    void theTrainingLoopCountsTheNormPass() throws Exception {
+        Run r = bench(with("--json", "--optimizer", "adamw", "--training-loop"));
+        assertEquals(0, r.code(), r.err());
+        JsonNode n = new ObjectMapper().readTree(r.out().lines().filter(l -> !l.isBlank()).findFirst().orElseThrow());
+        assertEquals((28L + 4) * 4097, n.get("bytes_per_step").asLong(), "AdamW's 28 B/param and one read of g");
+        assertTrue(n.get("host_ms_per_step").asDouble() > 0);
+    }
+
+    @Test
+    void aGraphNeedsCuda() {
+        Run r = bench(with("--graph"));
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("--graph") && r.err().contains("CPU"), r.err());
+    }
+
+    @Test
     void allRunsEveryConfigurationOnePerLine() throws Exception {
         Run r = bench(with("--json", "--optimizer", "all"));
         assertEquals(0, r.code(), r.err());

@@ -58,6 +58,17 @@ class TrafficTest {
     }
 
     @Test
+    void clippingAddsOneReadOfTheGradients() {
+        try (Device cpu = Device.cpu(); ParameterStore store = ParameterStore.builder().add("x", 3).build(cpu);
+                Optimizer adamw = BenchOptimizers.builder("adamw").clipGradNorm(1).lossScaling().build(store);
+                Optimizer lamb = BenchOptimizers.builder("lamb").clipGradNorm(1).build(store)) {
+            assertEquals(28 + 4, Traffic.perParameter(adamw.rule(), true), "AdamW with clipping and loss scaling");
+            assertEquals(28, Traffic.perParameter(adamw.rule(), false));
+            assertEquals(44 + 4, Traffic.perParameter(lamb.rule(), true));
+        }
+    }
+
+    @Test
     void sgdMeansMomentum() {
         try (Device cpu = Device.cpu(); ParameterStore store = ParameterStore.builder().add("x", 3).build(cpu);
                 Optimizer sgd = BenchOptimizers.builder("sgd").build(store);

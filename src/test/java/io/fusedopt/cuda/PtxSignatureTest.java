@@ -136,9 +136,9 @@ class PtxSignatureTest {
                 CudaStepProgram.Pointers ptrs = new CudaStepProgram.Pointers(p, p, slots, p, p, 1, p, p,
                         rule.finishScalarCount() > 0 ? p : null, p, p, rule.tensorStateWidth() > 0 ? p : null, p, 1);
                 for (String regime : Kernel.REGIMES) {
-                    // The regime's tail as the step program builds it: the model copy, or the seed and step.
+                    // The regime's tail as the step program builds it: the model copy, or the seed.
                     CudaStepProgram.Tail tail = new CudaStepProgram.Tail(Kernel.masterRegime(regime) ? p : null,
-                            Kernel.stochasticRegime(regime), 7L, 3L);
+                            Kernel.stochasticRegime(regime), 7L);
                     for (boolean check : new boolean[] {false, true}) {
                         for (boolean init : new boolean[] {false, true}) {
                             for (boolean sync : new boolean[] {false, true}) {
@@ -154,6 +154,14 @@ class PtxSignatureTest {
                 }
             }
         }
+        // The step's own entries, launched around the rule's passes by every step.
+        for (String regime : Kernel.REGIMES) {
+            Kernel norm = Kernel.gradNorm(regime);
+            assertEquals(ptxParams(norm), CudaStepProgram.gradNormArgs(p, p, 1, p, p).kinds(), norm.entry());
+            launched.add(norm.entry());
+        }
+        assertEquals(ptxParams(Kernel.STEP_DECIDE), CudaStepProgram.decideArgs(p, p, 1, p, p).kinds());
+        launched.add(Kernel.STEP_DECIDE.entry());
         Set<String> all = new TreeSet<>();
         Kernel.all().forEach(k -> all.add(k.entry()));
         assertEquals(all, launched, "every kernel is launched by some plan");

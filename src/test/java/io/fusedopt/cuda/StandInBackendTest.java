@@ -84,26 +84,28 @@ class StandInBackendTest {
     }
 
     @Test
-    void aStepIsOneCopyAndOneLaunchWithNoSynchronisation() {
-        assertEquals(java.util.List.of(5L, 5L, 0L, 0L, 0L),
+    void aStepIsTwoCopiesAndTwoLaunchesWithNoSynchronisation() {
+        // Per step: the scalar window down and the step-control block back, both asynchronous; step_decide and
+        // the update.
+        assertEquals(java.util.List.of(10L, 10L, 0L, 0L, 0L),
                 Arrays.stream(callsPerStep(() -> Optimizers.adamW(), 3, 5)).boxed().toList());
     }
 
     @Test
     void manyTensorsStillTakeOneUpdateLaunch() {
         long[] c = callsPerStep(() -> Optimizers.adamW(), 148, 1);
-        assertEquals(1, c[0], "one update launch for 148 tensors");
-        assertEquals(1, c[1]);
+        assertEquals(2, c[0], "the decision and one update launch for 148 tensors");
+        assertEquals(2, c[1]);
         assertEquals(0, c[3]);
     }
 
     @Test
     void lambAndSwatsAddOnlyTheirSmallPasses() {
         long[] lamb = callsPerStep(() -> Optimizers.lamb(), 4, 1);
-        assertEquals(3, lamb[0], "norm pass, finalize, update");
+        assertEquals(4, lamb[0], "decision, norm pass, finalize, update");
         assertEquals(0, lamb[2] + lamb[3]);
         long[] swats = callsPerStep(() -> Optimizers.swats(), 4, 1);
-        assertEquals(2, swats[0], "update, finalize");
+        assertEquals(3, swats[0], "decision, update, finalize");
         assertEquals(0, swats[2] + swats[3]);
     }
 
@@ -154,17 +156,48 @@ class StandInBackendTest {
     @Test
     void lookaheadSyncHappensInsideTheUpdateLaunch() {
         long[] c = callsPerStep(() -> Optimizers.adam().lookahead(1, 0.5), 2, 3);
-        assertEquals(3, c[0], "one launch per step even at every sync step");
+        // The same launches at every step, so one graph replays any step: the decision, the first-step copy, and
+        // both update entries, of which the device's gates let exactly one run.
+        assertEquals(3 * 4, c[0], "the sync costs no launch of its own");
         assertEquals(0, c[3]);
     }
 
     @Test
-    void skipPolicyReadsOnlyTheFlagBack() {
+    void skipPolicyReadsNothingBack() {
         long[] c = callsPerStep(() -> Optimizers.adamW().nonFinite(NonFinitePolicy.SKIP), 2, 1);
-        assertEquals(2, c[0], "finite check and update");
-        assertEquals(1, c[2], "one 4-byte read of the flag");
-        assertEquals(1, c[4], "the flag is cleared on the stream");
+        assertEquals(3, c[0], "finite check, decision and update");
+        assertEquals(0, c[2], "the skip is decided on the device: no read-back");
+        assertEquals(0, c[4], "the flag is cleared by the decision, not by a memset");
         assertEquals(0, c[3]);
+    }
+
+    @Test
+    void aSteadyStateStepWithClippingAndLossScalingNeverWaits() {
+        long[] c = callsPerStep(() -> Optimizers.adamW().nonFinite(NonFinitePolicy.SKIP).clipGradNorm(1.0)
+                .lossScaling(), 4, 20);
+        assertEquals(20 * 3, c[0], "norm pass, decision, update");
+        assertEquals(20 * 2, c[1], "the window down and the counts back, asynchronously");
+        assertEquals(0, c[2], "no blocking copy");
+        assertEquals(0, c[3], "no synchronisation");
+    }
+
+    @Test
+    void skippedStepsUnderLossScalingNeverWaitEither() {
+        try (Device d = Device.cuda(); ParameterStore s = store(d, 2, 1000);
+                Optimizer opt = Optimizers.lamb().clipGradNorm(0.1).lossScaling(1024, 2, 0.5, 2).build(s)) {
+            opt.step();
+            StandIn.resetCounters();
+            for (int i = 0; i < 6; i++) {
+                float[] g = new float[1000];
+                Arrays.fill(g, i % 2 == 0 ? 0.01f : Float.POSITIVE_INFINITY);
+                s.setGradients("t0", g);
+                StandIn.resetCounters();
+                opt.step();
+                assertEquals(0, StandIn.blockingCopies() + StandIn.synchronizations(), "step " + i);
+            }
+            assertEquals(3, opt.skippedSteps(), "read on demand");
+            assertEquals(4, opt.appliedSteps());
+        }
     }
 
     @Test

@@ -206,8 +206,13 @@ class StreamCaptureTest {
             table.putLong(0).putInt(N).putInt(0);  // ChunkDesc {offset, length, tensor}
             chunks = alloc(16);
             ok(cuMemcpyHtoD(chunks, Pointer.to(table.array()), 16));
-            groups = alloc(4);
-            ok(cuMemcpyHtoD(groups, Pointer.to(new int[] {0}), 4));
+            // The tensor-to-group table comes after the step-control block (step_control.cuh), where the walker
+            // reads the gradient coefficient: unscale and clip 1, so the kernel sees the gradient as uploaded.
+            ByteBuffer control = ByteBuffer.allocate(128 + 4).order(ByteOrder.LITTLE_ENDIAN);
+            control.putFloat(24, 1f).putFloat(28, 1f).putInt(128, 0);
+            CUdeviceptr block = alloc(128 + 4);
+            ok(cuMemcpyHtoD(block, Pointer.to(control.array()), 128 + 4));
+            groups = block.withByteOffset(128);
             // AdamScalars: b1, 1-b1, b2, 1-b2, eps, wd, decay, -lr/bc1, sqrt(bc2), here at step 3.
             double lr = 1e-2;
             double bc1 = 1 - Math.pow(0.9, 3);

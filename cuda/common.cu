@@ -38,7 +38,10 @@ extern "C" __global__ void __launch_bounds__(BLOCK)
 finite_check_f32(const float* __restrict__ g, const ChunkDesc* __restrict__ chunks, int num_chunks,
                  int* __restrict__ flag) {
     FiniteOp op{g, false};
-    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) { walk_chunk(ch, op); });
+    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) {
+        op.g = chunk_view(ch.g, g, ch.base);
+        walk_chunk(ch, op);
+    });
     if (op.bad) {
         *flag = 1;
     }
@@ -51,5 +54,8 @@ lookahead_init_f32(const float* __restrict__ w, float* __restrict__ slow, const 
                    int num_chunks, const int* __restrict__ skip_flag) {
     if (*skip_flag != 0) return;
     CopyOp op{w, slow};
-    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) { walk_chunk(ch, op); });
+    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) {
+        op.w = chunk_view(ch.w, w, ch.base);
+        walk_chunk(ch, op);
+    });
 }

@@ -25,13 +25,18 @@ static_assert(CHUNK % LANES == 0, "a chunk is a whole number of block-wide float
 static_assert(ALIGN % VEC == 0, "aligned chunk offsets keep float4 accesses 16-byte aligned");
 
 // One record of the chunk table. offset is the absolute arena index of the chunk's first element, a multiple of
-// ALIGN; length is at most CHUNK; only a tensor's last chunk may be shorter.
+// ALIGN; length is at most CHUNK; only a tensor's last chunk may be shorter. w and g are the device addresses of
+// the chunk's first parameter and gradient when the caller owns that memory (a registered tensor, the pointer
+// table of the multi-tensor step), 0 when the store's buffer holds them at offset; the state slots always sit at
+// offset of their arena buffers.
 struct ChunkDesc {
     long long offset;
     int length;
     int tensor;
+    unsigned long long w;
+    unsigned long long g;
 };
-static_assert(sizeof(ChunkDesc) == 16, "the host writes 16-byte chunk records");
+static_assert(sizeof(ChunkDesc) == 32, "the host writes 32-byte chunk records");
 
 // The chunk table and the tensor-to-group map, as every arena kernel receives them.
 struct Arena {
@@ -40,13 +45,17 @@ struct Arena {
     const int* tensor_group;  // null for kernels that ignore groups
 };
 
-// One chunk as a block sees it.
+// One chunk as a block sees it. w and g as in ChunkDesc; vec is false when a caller-owned w or g is not 16-byte
+// aligned, and the chunk then takes the scalar path (arena chunks always start 16-byte aligned).
 struct ChunkRef {
     long long index;
     long long base;
     int length;
     int tensor;
     int group;
+    unsigned long long w;
+    unsigned long long g;
+    bool vec;
 };
 
 template <class Body>
@@ -54,8 +63,20 @@ __device__ __forceinline__ void for_each_chunk(const Arena& arena, Body&& body) 
     for (long long c = blockIdx.x; c < arena.num_chunks; c += gridDim.x) {
         const ChunkDesc d = arena.chunks[c];
         const int group = arena.tensor_group != nullptr ? arena.tensor_group[d.tensor] : 0;
-        body(ChunkRef{c, d.offset, d.length, d.tensor, group});
+        body(ChunkRef{c, d.offset, d.length, d.tensor, group, d.w, d.g, ((d.w | d.g) & 15u) == 0});
     }
+}
+
+// The pointer through which op.apply's arena index i reaches element i - ch.base of the chunk in a buffer the
+// chunk may address by its own pointer (own, from ChunkRef::w or ::g): the arena buffer itself when own is 0, else
+// the caller's address moved back by ch.base elements. Every op keeps indexing by arena position, as the state
+// slots are placed; the subtraction is done on the integer address, and only element ch.base + j is ever read.
+template <class P>
+__device__ __forceinline__ P chunk_view(unsigned long long own, P arena, long long base) {
+    if (own == 0) {
+        return arena;
+    }
+    return reinterpret_cast<P>(own - (unsigned long long) base * sizeof(*arena));
 }
 
 // Grid-stride over tensors, one thread each, for the per-tensor finalize kernels.
@@ -112,11 +133,23 @@ __device__ __forceinline__ void store_frag(float* p, long long i, const Frag<N>&
 
 // Calls op.apply<VEC>(i, 0) for each float4 of the chunk owned by this thread and op.apply<1>(i, i % 4) for each
 // tail element it owns; i is the absolute arena index, the second argument the accumulator of its first element.
+// A chunk that is not 16-byte aligned (!ch.vec) hands each float4 slot over as four apply<1> calls instead: the
+// same elements reach the same accumulators in the same order, so sums and results do not depend on alignment.
 template <class Op>
 __device__ __forceinline__ void walk_chunk(const ChunkRef& ch, Op& op) {
     const long long quads = ch.length / VEC;
-    for (long long q = threadIdx.x; q < quads; q += BLOCK) {
-        op.template apply<VEC>(ch.base + q * VEC, 0);
+    if (ch.vec) {
+        for (long long q = threadIdx.x; q < quads; q += BLOCK) {
+            op.template apply<VEC>(ch.base + q * VEC, 0);
+        }
+    } else {
+#pragma unroll 1
+        for (long long i = threadIdx.x * VEC; i < quads * VEC; i += BLOCK * VEC) {
+#pragma unroll
+            for (int k = 0; k < VEC; ++k) {
+                op.template apply<1>(ch.base + i + k, k);
+            }
+        }
     }
     const long long tail = quads * VEC;
     if (tail < ch.length && threadIdx.x == quads % BLOCK) {
@@ -214,7 +247,8 @@ __device__ __forceinline__ Lanes walk_elements(const ChunkRef& ch, P w, const fl
     static_assert((MODE & kStore) == 0 || !std::is_const<std::remove_pointer_t<P>>::value,
                   "a storing pass needs writable buffers");
     static_assert((MODE & (kStore | kLookahead)) != kLookahead, "the Lookahead sync stores");
-    ElementOp<MODE, P, S, Fn> op{w, g, slots, la, fn, Lanes{}};
+    ElementOp<MODE, P, S, Fn> op{chunk_view(ch.w, w, ch.base), chunk_view(ch.g, g, ch.base), slots, la, fn,
+                                 Lanes{}};
     walk_chunk(ch, op);
     return op.acc;
 }

@@ -23,6 +23,16 @@ public interface Backend extends AutoCloseable {
     ArenaBuffer allocate(ArenaLayout layout, String purpose);
 
     /**
+     * Allocates one buffer spanning the arena of {@code layout} in which the tensors that {@code memory} names live
+     * in the caller's memory, wrapped without a copy (and not allocated); the rest as {@link #allocate(ArenaLayout,
+     * String)}. Closing the buffer frees only what it allocated.
+     *
+     * @throws IllegalArgumentException when {@code memory} holds memory of the other backend (a Java array for
+     *     CUDA, a device address for the CPU) or memory this device cannot reach, naming the tensor and the value
+     */
+    ArenaBuffer allocate(ArenaLayout layout, String purpose, CallerMemory memory);
+
+    /**
      * Prepares the step of {@code rule} over the given buffers: uploads tables and allocates what the passes
      * need. {@code slow} is the Lookahead slow-weight buffer, or null without Lookahead.
      */

@@ -2,6 +2,7 @@ package io.fusedopt.cpu;
 
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.CallerMemory;
 import io.fusedopt.backend.Backend;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Rule;
@@ -62,11 +63,16 @@ public final class CpuBackend implements Backend {
      */
     @Override
     public ArenaBuffer allocate(ArenaLayout layout, String purpose) {
+        return allocate(layout, purpose, CallerMemory.none(layout.tensors().size()));
+    }
+
+    @Override
+    public ArenaBuffer allocate(ArenaLayout layout, String purpose, CallerMemory memory) {
         synchronized (live) {
             if (closed) {
                 throw new IllegalStateException("the CPU device is closed");
             }
-            CpuBuffer b = new CpuBuffer(layout, purpose);
+            CpuBuffer b = new CpuBuffer(layout, purpose, memory);
             live.add(b);
             return b;
         }

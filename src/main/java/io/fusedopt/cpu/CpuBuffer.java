@@ -5,6 +5,7 @@ import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.CallerMemory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -17,6 +18,11 @@ import java.util.List;
  * at a multiple of {@link #PACKED_ALIGN} floats: consecutive small tensors then lie next to each other in memory
  * whatever the garbage collector does with the arrays, and a pass over them reads a few long arrays, not one short
  * array per tensor and buffer. Every buffer of one layout places the tensors the same way.
+ *
+ * <p>A tensor the caller owns ({@link Tensor#external()}) is never packed or paged: in every buffer of the layout it
+ * has one array of its own, indexed from 0, because in the buffer it was registered in that array is the caller's
+ * {@code float[]} itself (wrapped, not copied), and the rules index the parameters, the gradients and the state
+ * slots of a chunk alike.
  */
 final class CpuBuffer implements ArenaBuffer {
     /** Floats per page: 2^30 (4 GiB). */
@@ -38,18 +44,40 @@ final class CpuBuffer implements ArenaBuffer {
     private final int[] base;
     /** Every array of the buffer, once. */
     private float[][] arrays;
+    /** Per tensor: whether it has one array indexed from 0 (a tensor the caller owns; see the class comment). */
+    private final boolean[] solo;
 
     CpuBuffer(ArenaLayout layout, String purpose) {
+        this(layout, purpose, CallerMemory.none(layout.tensors().size()));
+    }
+
+    /**
+     * A buffer whose tensors named by {@code memory} are the caller's arrays.
+     *
+     * @throws IllegalArgumentException when {@code memory} holds a device address, or an array whose length is not
+     *     its tensor's, naming the tensor
+     */
+    CpuBuffer(ArenaLayout layout, String purpose, CallerMemory memory) {
         this.tensors = layout.tensors();
         this.purpose = purpose;
         int n = tensors.size();
+        checkCallerMemory(memory, purpose);
         float[][][] p = new float[n][][];
         int[] b = new int[n];
+        boolean[] one = new boolean[n];
         List<float[]> all = new ArrayList<>();
         try {
             int t = 0;
             while (t < n) {
                 long len = tensors.get(t).length();
+                if (tensors.get(t).external()) {
+                    float[] a = memory.array(t) != null ? memory.array(t) : new float[(int) len];
+                    p[t] = new float[][] {a};
+                    one[t] = true;
+                    all.add(a);
+                    t++;
+                    continue;
+                }
                 if (len > PACKED_MAX) {
                     int k = (int) ((len + PAGE - 1) >>> PAGE_SHIFT);
                     p[t] = new float[k][];
@@ -63,7 +91,7 @@ final class CpuBuffer implements ArenaBuffer {
                 // A run of small tensors that fits one shared array.
                 int first = t;
                 int used = 0;
-                while (t < n && tensors.get(t).length() <= PACKED_MAX) {
+                while (t < n && tensors.get(t).length() <= PACKED_MAX && !tensors.get(t).external()) {
                     int at = (used + PACKED_ALIGN - 1) / PACKED_ALIGN * PACKED_ALIGN;
                     int end = at + (int) tensors.get(t).length();
                     if (end > PACK && t > first) {
@@ -85,17 +113,39 @@ final class CpuBuffer implements ArenaBuffer {
         }
         this.pages = p;
         this.base = b;
+        this.solo = one;
         this.arrays = all.toArray(new float[0][]);
+    }
+
+    private void checkCallerMemory(CallerMemory memory, String purpose) {
+        if (memory.size() != tensors.size()) {
+            throw new IllegalArgumentException("caller memory for " + memory.size() + " tensors, the layout has "
+                    + tensors.size());
+        }
+        for (int t = 0; t < tensors.size(); t++) {
+            Tensor x = tensors.get(t);
+            if (memory.address(t) != 0) {
+                throw new IllegalArgumentException("tensor '" + x.name() + "': " + purpose + " registered at device"
+                        + " address 0x" + Long.toHexString(memory.address(t)) + ", but the store is on the CPU"
+                        + " backend, which reads Java arrays: register a float[] instead");
+            }
+            float[] a = memory.array(t);
+            if (a != null && (!x.external() || a.length != x.length())) {
+                throw new IllegalArgumentException("tensor '" + x.name() + "': " + purpose + " array of " + a.length
+                        + " elements for a" + (x.external() ? "" : " store-owned") + " tensor of " + x.length());
+            }
+        }
     }
 
     /** The array holding element {@code at} of tensor {@code t}. */
     float[] page(int t, long at) {
-        return live()[t][(int) (at >>> PAGE_SHIFT)];
+        float[][] p = live()[t];
+        return solo[t] ? p[0] : p[(int) (at >>> PAGE_SHIFT)];
     }
 
     /** The index of element {@code at} of tensor {@code t} in {@link #page(int, long) its array}. */
     int offset(int t, long at) {
-        return base[t] + (int) (at & PAGE_MASK);
+        return solo[t] ? (int) at : base[t] + (int) (at & PAGE_MASK);
     }
 
     private float[][][] live() {
@@ -120,11 +170,10 @@ final class CpuBuffer implements ArenaBuffer {
     @Override
     public void write(Tensor t, long at, float[] src, int from, int len) {
         checkRange(t, at, len, src.length, from);
-        float[][] p = live()[t.index()];
+        live();
         while (len > 0) {
-            int page = (int) (at >>> PAGE_SHIFT);
             int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
-            System.arraycopy(src, from, p[page], offset(t.index(), at), n);
+            System.arraycopy(src, from, page(t.index(), at), offset(t.index(), at), n);
             at += n;
             from += n;
             len -= n;
@@ -134,11 +183,10 @@ final class CpuBuffer implements ArenaBuffer {
     @Override
     public void read(Tensor t, long at, float[] dst, int from, int len) {
         checkRange(t, at, len, dst.length, from);
-        float[][] p = live()[t.index()];
+        live();
         while (len > 0) {
-            int page = (int) (at >>> PAGE_SHIFT);
             int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
-            System.arraycopy(p[page], offset(t.index(), at), dst, from, n);
+            System.arraycopy(page(t.index(), at), offset(t.index(), at), dst, from, n);
             at += n;
             from += n;
             len -= n;

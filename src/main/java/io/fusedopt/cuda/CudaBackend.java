@@ -25,6 +25,7 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.CallerMemory;
 import io.fusedopt.backend.Backend;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Rule;
@@ -236,6 +237,11 @@ public final class CudaBackend implements Backend {
     @Override
     public ArenaBuffer allocate(ArenaLayout layout, String purpose) {
         return new CudaBuffer(this, layout, purpose);
+    }
+
+    @Override
+    public ArenaBuffer allocate(ArenaLayout layout, String purpose, CallerMemory memory) {
+        return new CudaBuffer(this, layout, purpose, memory);
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.fusedopt.cuda;
 
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemGetAddressRange;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
@@ -10,26 +11,118 @@ import static jcuda.driver.JCudaDriver.cuMemsetD32;
 import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.CallerMemory;
+import io.fusedopt.core.LaunchConfig;
+import java.util.List;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUresult;
 
-/** One arena buffer in device memory; element {@code i} of tensor {@code t} is at {@code (t.offset + i) * 4}. */
+/**
+ * One arena buffer in device memory; element {@code i} of tensor {@code t} is at {@code (t.offset + i) * 4}, except
+ * for a tensor whose memory the caller registered, which is at the caller's address plus {@code i * 4}.
+ *
+ * <p>The allocation spans only the tensors the buffer holds itself: the store places caller-owned tensors after
+ * its own ones, so registering a framework's tensors costs no device memory for their parameters or gradients.
+ */
 final class CudaBuffer implements ArenaBuffer {
     private final CudaBackend backend;
     private final long elements;
     private final String purpose;
+    /** Per tensor index: the caller's device address of its first element, or 0 where the buffer holds it. */
+    private final long[] callerAddress;
     private DevicePointer ptr;
 
     CudaBuffer(CudaBackend backend, ArenaLayout layout, String purpose) {
+        this(backend, layout, purpose, CallerMemory.none(layout.tensors().size()));
+    }
+
+    /**
+     * A buffer whose tensors named by {@code memory} live at the caller's device addresses.
+     *
+     * @throws IllegalArgumentException when {@code memory} holds a Java array, or an address that is not inside one
+     *     device allocation of this context for the tensor's whole length, naming the tensor and the address
+     */
+    CudaBuffer(CudaBackend backend, ArenaLayout layout, String purpose, CallerMemory memory) {
         this.backend = backend;
-        this.elements = layout.totalElements();
         this.purpose = purpose;
+        List<Tensor> tensors = layout.tensors();
+        if (memory.size() != tensors.size()) {
+            throw new IllegalArgumentException("caller memory for " + memory.size() + " tensors, the layout has "
+                    + tensors.size());
+        }
         backend.makeCurrent();
+        this.callerAddress = new long[tensors.size()];
+        long extent = 0;
+        for (Tensor t : tensors) {
+            int i = t.index();
+            if (memory.array(i) != null) {
+                throw new IllegalArgumentException("tensor '" + t.name() + "': " + purpose + " registered as a Java"
+                        + " array, but the store is on the CUDA backend, which reads device memory: register its"
+                        + " device address instead");
+            }
+            if (memory.address(i) != 0) {
+                checkReachable(t, memory.address(i), purpose);
+                callerAddress[i] = memory.address(i);
+            } else {
+                extent = Math.max(extent, t.offset() + t.length());
+            }
+        }
+        // Without caller memory the buffer spans the whole arena, as every state slot does; with it, at least one
+        // aligned block, so that the kernels always receive a valid base pointer.
+        this.elements = memory.anyAddress() ? Math.max(extent, LaunchConfig.ALIGN) : layout.totalElements();
         DevicePointer p = new DevicePointer();
         Driver.check(cuMemAlloc(p, elements * Float.BYTES), "allocating the " + purpose + " buffer ("
                 + elements * Float.BYTES + " bytes)");
         this.ptr = p;
         backend.track(this);
+    }
+
+    /**
+     * Refuses an address that is not inside one device allocation of the current context for all of the tensor's
+     * bytes: the driver reports the allocation that contains it.
+     */
+    private static void checkReachable(Tensor t, long address, String purpose) {
+        long bytes = t.length() * Float.BYTES;
+        CUdeviceptr base = new DevicePointer();
+        long[] size = new long[1];
+        int r = cuMemGetAddressRange(base, size, new CUdeviceptr().withByteOffset(address));
+        String what = "tensor '" + t.name() + "': " + purpose + " at 0x" + Long.toHexString(address);
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw new IllegalArgumentException(what + " is not device memory of this device's context ("
+                    + CUresult.stringFor(r) + " from cuMemGetAddressRange)");
+        }
+        long start = ((DevicePointer) base).address();
+        if (address - start > size[0] - bytes) {
+            throw new IllegalArgumentException(what + " needs " + bytes + " bytes (" + t.length() + " elements), but"
+                    + " its allocation at 0x" + Long.toHexString(start) + " of " + size[0] + " bytes ends "
+                    + (start + size[0] - address) + " bytes after it");
+        }
+    }
+
+    /** The caller's device address of tensor {@code t}, or 0 when this buffer holds the tensor itself. */
+    long callerAddress(int t) {
+        return callerAddress[t];
+    }
+
+    /** Whether every element of tensor {@code t} lies in this buffer's allocation or in the caller's memory. */
+    boolean covers(Tensor t) {
+        return callerAddress[t.index()] != 0 || t.offset() + t.length() <= elements;
+    }
+
+    /** The device address of element 0 of tensor {@code t}. */
+    private long base(Tensor t) {
+        long own = address(pointer());
+        long a = callerAddress[t.index()];
+        return a != 0 ? a : own + t.offset() * Float.BYTES;
+    }
+
+    private static long address(CUdeviceptr p) {
+        return ((DevicePointer) p).address();
+    }
+
+    private static CUdeviceptr at(long address) {
+        return new CUdeviceptr().withByteOffset(address);
     }
 
     /** The buffer's base pointer. */
@@ -54,7 +147,7 @@ final class CudaBuffer implements ArenaBuffer {
             throw new IndexOutOfBoundsException("array range [" + from + ", " + from + " + " + len
                     + ") outside an array of " + arrayLength);
         }
-        if (t.offset() + t.length() > elements) {
+        if (!covers(t)) {
             throw new IllegalArgumentException("tensor '" + t.name() + "' lies outside the " + purpose + " buffer");
         }
     }
@@ -66,7 +159,7 @@ final class CudaBuffer implements ArenaBuffer {
             return;
         }
         backend.makeCurrent();
-        Driver.check(cuMemcpyHtoD(pointer().withByteOffset((t.offset() + at) * Float.BYTES),
+        Driver.check(cuMemcpyHtoD(at(base(t) + at * Float.BYTES),
                 Pointer.to(src).withByteOffset((long) from * Float.BYTES), (long) len * Float.BYTES),
                 "copying " + len + " elements of '" + t.name() + "' to the " + purpose + " buffer");
     }
@@ -79,38 +172,47 @@ final class CudaBuffer implements ArenaBuffer {
         }
         backend.makeCurrent();
         Driver.check(cuMemcpyDtoH(Pointer.to(dst).withByteOffset((long) from * Float.BYTES),
-                pointer().withByteOffset((t.offset() + at) * Float.BYTES), (long) len * Float.BYTES),
+                at(base(t) + at * Float.BYTES), (long) len * Float.BYTES),
                 "copying " + len + " elements of '" + t.name() + "' from the " + purpose + " buffer");
     }
 
     @Override
     public void fill(Tensor t, float value) {
         backend.makeCurrent();
-        Driver.check(cuMemsetD32(pointer().withByteOffset(t.offset() * Float.BYTES), Float.floatToRawIntBits(value),
+        if (!covers(t)) {
+            throw new IllegalArgumentException("tensor '" + t.name() + "' lies outside the " + purpose + " buffer");
+        }
+        Driver.check(cuMemsetD32(at(base(t)), Float.floatToRawIntBits(value),
                 t.length()), "filling '" + t.name() + "' in the " + purpose + " buffer");
     }
 
     @Override
     public void copyFrom(ArenaBuffer other) {
-        if (!(other instanceof CudaBuffer o) || o.elements != elements) {
+        if (!(other instanceof CudaBuffer o) || o.callerAddress.length != callerAddress.length) {
             throw new IllegalArgumentException("cannot copy into the " + purpose + " buffer from a buffer of another"
                     + " backend or layout");
         }
         backend.makeCurrent();
-        Driver.check(cuMemcpyDtoDAsync(pointer(), o.pointer(), elements * Float.BYTES, backend.stream()),
-                "copying the " + o.purpose + " buffer into the " + purpose + " buffer");
+        if (java.util.Arrays.stream(callerAddress).allMatch(a -> a == 0)
+                && java.util.Arrays.stream(o.callerAddress).allMatch(a -> a == 0)) {
+            if (o.elements != elements) {
+                throw new IllegalArgumentException("cannot copy into the " + purpose + " buffer from a buffer of"
+                        + " another layout");
+            }
+            Driver.check(cuMemcpyDtoDAsync(pointer(), o.pointer(), elements * Float.BYTES, backend.stream()),
+                    "copying the " + o.purpose + " buffer into the " + purpose + " buffer");
+            return;
+        }
+        throw new IllegalArgumentException("cannot copy the " + o.purpose + " buffer into the " + purpose
+                + " buffer as a whole: one of them holds tensors in the caller's memory");
     }
 
     @Override
     public long address(Tensor t) {
-        if (t.offset() + t.length() > elements) {
+        if (!covers(t)) {
             throw new IllegalArgumentException("tensor '" + t.name() + "' lies outside the " + purpose + " buffer");
         }
-        DevicePointer p = ptr;
-        if (p == null) {
-            throw new IllegalStateException("the " + purpose + " buffer is closed");
-        }
-        return p.address() + t.offset() * Float.BYTES;
+        return base(t);
     }
 
     /**

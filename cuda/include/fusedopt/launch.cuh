@@ -133,30 +133,23 @@ __device__ __forceinline__ void store_frag(float* p, long long i, const Frag<N>&
 
 // Calls op.apply<VEC>(i, 0) for each float4 of the chunk owned by this thread and op.apply<1>(i, i % 4) for each
 // tail element it owns; i is the absolute arena index, the second argument the accumulator of its first element.
-// A chunk that is not 16-byte aligned (!ch.vec) hands each float4 slot over as four apply<1> calls instead: the
-// same elements reach the same accumulators in the same order, so sums and results do not depend on alignment.
+// A chunk that is not 16-byte aligned (!ch.vec) has no float4 part: all of it goes through the scalar loop, each
+// float4 slot as four apply<1> calls to the thread that owns the slot, so the same elements reach the same
+// accumulators in the same order and sums and results do not depend on alignment.
 template <class Op>
 __device__ __forceinline__ void walk_chunk(const ChunkRef& ch, Op& op) {
-    const long long quads = ch.length / VEC;
-    if (ch.vec) {
-        for (long long q = threadIdx.x; q < quads; q += BLOCK) {
-            op.template apply<VEC>(ch.base + q * VEC, 0);
-        }
-    } else {
-#pragma unroll 1
-        for (long long i = threadIdx.x * VEC; i < quads * VEC; i += BLOCK * VEC) {
-#pragma unroll
-            for (int k = 0; k < VEC; ++k) {
-                op.template apply<1>(ch.base + i + k, k);
-            }
-        }
+    const long long quads = ch.vec ? ch.length / VEC : 0;
+    for (long long q = threadIdx.x; q < quads; q += BLOCK) {
+        op.template apply<VEC>(ch.base + q * VEC, 0);
     }
-    const long long tail = quads * VEC;
-    if (tail < ch.length && threadIdx.x == quads % BLOCK) {
+    // This thread's first slot from quads on: slot s belongs to thread s % BLOCK.
+    const long long first = quads + (threadIdx.x + BLOCK - quads % BLOCK) % BLOCK;
+#pragma unroll 1
+    for (long long s = first; s * VEC < ch.length; s += BLOCK) {
 #pragma unroll
-        for (int k = 0; k < VEC - 1; ++k) {
-            if (tail + k < ch.length) {
-                op.template apply<1>(ch.base + tail + k, k);
+        for (int k = 0; k < VEC; ++k) {
+            if (s * VEC + k < ch.length) {
+                op.template apply<1>(ch.base + s * VEC + k, k);
             }
         }
     }

@@ -48,14 +48,17 @@ public final class ParameterStore implements AutoCloseable {
     private final ArenaLayout layout;
     private volatile ArenaBuffer params;
     private volatile ArenaBuffer grads;
+    private final io.fusedopt.core.Dtype dtype;
 
-    private ParameterStore(Device device, List<Tensor> tensors, long totalElements) {
-        this(device, tensors, totalElements, CallerMemory.none(tensors.size()), CallerMemory.none(tensors.size()));
+    private ParameterStore(Device device, List<Tensor> tensors, long totalElements, io.fusedopt.core.Dtype dtype) {
+        this(device, tensors, totalElements, dtype, CallerMemory.none(tensors.size()),
+                CallerMemory.none(tensors.size()));
     }
 
-    private ParameterStore(Device device, List<Tensor> tensors, long totalElements, CallerMemory callerParams,
-            CallerMemory callerGrads) {
+    private ParameterStore(Device device, List<Tensor> tensors, long totalElements, io.fusedopt.core.Dtype dtype,
+            CallerMemory callerParams, CallerMemory callerGrads) {
         this.device = device;
+        this.dtype = dtype;
         this.tensors = List.copyOf(tensors);
         Map<String, Tensor> m = new LinkedHashMap<>();
         for (Tensor t : tensors) {
@@ -69,8 +72,8 @@ public final class ParameterStore implements AutoCloseable {
         checkHeap(backend, tensors, totalElements, callerParams, callerGrads);
         ArenaBuffer p = null;
         try {
-            p = backend.allocate(layout, "parameters", callerParams);
-            ArenaBuffer g = backend.allocate(layout, "gradients", callerGrads);
+            p = backend.allocate(layout, "parameters", dtype, callerParams);
+            ArenaBuffer g = backend.allocate(layout, "gradients", dtype, callerGrads);
             try {
                 // The caller's memory keeps what it holds: only the store's own tensors start at zero.
                 for (Tensor t : tensors) {
@@ -186,6 +189,7 @@ public final class ParameterStore implements AutoCloseable {
     public static final class Builder {
         private final List<String> names = new ArrayList<>();
         private final List<long[]> shapes = new ArrayList<>();
+        private io.fusedopt.core.Dtype dtype = io.fusedopt.core.Dtype.FLOAT32;
         /** Per tensor: the caller's memory, or null for a tensor the store allocates. */
         private final List<Registration> registrations = new ArrayList<>();
 
@@ -197,6 +201,18 @@ public final class ParameterStore implements AutoCloseable {
         }
 
         private Builder() {
+        }
+
+        /**
+         * Stores the parameters and gradients in {@code dtype} (float32 by default). Values written as float32
+         * are rounded to nearest even; values read widen exactly. External tensors are float32: {@link #build}
+         * refuses a store of another dtype that has any.
+         *
+         * @throws NullPointerException for null
+         */
+        public Builder dtype(io.fusedopt.core.Dtype dtype) {
+            this.dtype = java.util.Objects.requireNonNull(dtype, "dtype must not be null");
+            return this;
         }
 
         /**
@@ -456,15 +472,25 @@ public final class ParameterStore implements AutoCloseable {
             for (int i = 0; i < n; i++) {
                 Registration r = registrations.get(i);
                 if (r != null) {
+                    if (dtype != io.fusedopt.core.Dtype.FLOAT32) {
+                        throw new IllegalArgumentException("external tensor '" + names.get(i) + "' in a store of "
+                                + dtype.label() + ": external tensors are float32 (the caller's float[] or float32"
+                                + " device memory); keep the store float32, or add the tensor with add()");
+                    }
                     wa[i] = r.w();
                     ga[i] = r.g();
                     wd[i] = r.wAddress();
                     gd[i] = r.gAddress();
                 }
             }
-            return new ParameterStore(device, layout.tensors(), layout.totalElements(), CallerMemory.of(wa, wd),
-                    CallerMemory.of(ga, gd));
+            return new ParameterStore(device, layout.tensors(), layout.totalElements(), dtype,
+                    CallerMemory.of(wa, wd), CallerMemory.of(ga, gd));
         }
+    }
+
+    /** The storage type of the parameters and gradients. */
+    public io.fusedopt.core.Dtype dtype() {
+        return dtype;
     }
 
     /** The device the arena lives on. */

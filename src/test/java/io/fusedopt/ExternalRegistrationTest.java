@@ -90,6 +90,18 @@ class ExternalRegistrationTest {
     }
 
     @Test
+    void externalTensorsAreRefusedByA16BitStore() {
+        try (Device cpu = Device.cpu()) {
+            for (io.fusedopt.core.Dtype d : new io.fusedopt.core.Dtype[] {io.fusedopt.core.Dtype.BFLOAT16,
+                    io.fusedopt.core.Dtype.FLOAT16}) {
+                contains(refused(() -> ParameterStore.builder().dtype(d).add("b", 3)
+                        .addExternal("w", new float[3], 3).build(cpu)), "external tensor 'w'", d.label(),
+                        "float32");
+            }
+        }
+    }
+
+    @Test
     void deviceAddressesAreRefusedByACpuStore() {
         try (Device cpu = Device.cpu()) {
             contains(refused(() -> ParameterStore.builder().add("b", 3).addExternalDevice("w", 0x10000, 0, 3, 3)

@@ -30,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * the parameters (read from the caller's memory itself), every state slot and the per-tensor state. External
  * tensors are mixed with store-owned ones in each store, with and without caller gradients, at sizes that hit the
  * vector path and the tail, and on CUDA at addresses 0, 4, 8 and 12 bytes past a 256-byte allocation start, so
- * both the 128-bit path and the scalar path run.
+ * both the 128-bit path and the scalar path run. The golden cases of 16-bit storage check that a 16-bit store
+ * refuses external tensors (they are float32).
  */
 @Tag("device")
 class ExternalTensorTest {
@@ -136,6 +137,15 @@ class ExternalTensorTest {
         return files.stream().map(p -> DynamicTest.dynamicTest(p.getFileName().toString(), () -> {
             GoldenCase c = GoldenCase.read(p);
             if (c.scheduleOnly() || !c.runnable()) {
+                return;
+            }
+            if (c.storage().param() != io.fusedopt.core.Dtype.FLOAT32) {
+                // External tensors are float32: a 16-bit store refuses them, naming the tensor and the dtype.
+                String m = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                        () -> ParameterStore.builder().dtype(c.storage().param())
+                                .addExternal("t0", new float[length(c.shapes().get(0))], c.shapes().get(0))
+                                .build(cpu)).getMessage();
+                assertTrue(m.contains("'t0'") && m.contains(c.storage().param().label()), m);
                 return;
             }
             int salt = files.indexOf(p);

@@ -1,5 +1,6 @@
 package io.fusedopt.backend;
 
+import io.fusedopt.core.Dtype;
 import io.fusedopt.rule.Rule;
 import java.util.List;
 
@@ -23,14 +24,21 @@ public interface Backend extends AutoCloseable {
     ArenaBuffer allocate(ArenaLayout layout, String purpose);
 
     /**
-     * Allocates one buffer spanning the arena of {@code layout} in which the tensors that {@code memory} names live
-     * in the caller's memory, wrapped without a copy (and not allocated); the rest as {@link #allocate(ArenaLayout,
-     * String)}. Closing the buffer frees only what it allocated.
+     * Allocates one buffer spanning the arena of {@code layout} that stores {@code dtype}; as
+     * {@link #allocate(ArenaLayout, String)} otherwise.
+     */
+    ArenaBuffer allocate(ArenaLayout layout, String purpose, Dtype dtype);
+
+    /**
+     * Allocates one buffer spanning the arena of {@code layout}, storing {@code dtype}, in which the tensors that
+     * {@code memory} names live in the caller's memory, wrapped without a copy (and not allocated); the rest as
+     * {@link #allocate(ArenaLayout, String, Dtype)}. Closing the buffer frees only what it allocated.
      *
      * @throws IllegalArgumentException when {@code memory} holds memory of the other backend (a Java array for
-     *     CUDA, a device address for the CPU) or memory this device cannot reach, naming the tensor and the value
+     *     CUDA, a device address for the CPU), memory this device cannot reach, or caller memory for a dtype other
+     *     than float32, naming the tensor and the value
      */
-    ArenaBuffer allocate(ArenaLayout layout, String purpose, CallerMemory memory);
+    ArenaBuffer allocate(ArenaLayout layout, String purpose, Dtype dtype, CallerMemory memory);
 
     /**
      * Prepares the step of {@code rule} over the given buffers: uploads tables and allocates what the passes
@@ -38,6 +46,17 @@ public interface Backend extends AutoCloseable {
      */
     StepProgram program(Rule rule, ArenaLayout layout, ArenaBuffer params, ArenaBuffer grads,
             List<ArenaBuffer> slots, ArenaBuffer slow);
+
+    /**
+     * As {@link #program(Rule, ArenaLayout, ArenaBuffer, ArenaBuffer, List, ArenaBuffer)} with the buffers'
+     * storage types taken into account ({@link Precision}): {@code params} are the weights the rule updates (the
+     * float32 master copy when {@code precision} has a model copy), and the update also writes the rounded
+     * weights into the model copy in the same pass.
+     *
+     * @throws IllegalArgumentException when the buffers' dtypes do not form a supported regime
+     */
+    StepProgram program(Rule rule, ArenaLayout layout, ArenaBuffer params, ArenaBuffer grads,
+            List<ArenaBuffer> slots, ArenaBuffer slow, Precision precision);
 
     /** Waits until all work issued so far has finished. */
     void synchronize();

@@ -117,6 +117,18 @@ final class Matching {
         if (problems.isEmpty() && !p.slots.equals(opt.slotNames())) {
             problems.add("state slots are " + p.slots + " in the checkpoint but " + opt.slotNames() + " here");
         }
+        if (problems.isEmpty()) {
+            for (Safetensors.Item e : p.entries) {
+                if (e.slot() == null) {
+                    continue;
+                }
+                String here = opt.slotDtype(e.slot()).safetensorsName();
+                if (!here.equals(e.dtype())) {
+                    problems.add("tensor '" + e.tensor() + "' slot '" + e.slot() + "' is " + e.dtype()
+                            + " in the checkpoint but " + here + " here");
+                }
+            }
+        }
         if (problems.isEmpty() && p.width != opt.rule().tensorStateWidth()) {
             problems.add("per-tensor state has width " + p.width + " in the checkpoint but "
                     + opt.rule().tensorStateWidth() + " here");

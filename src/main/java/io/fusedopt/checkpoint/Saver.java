@@ -69,7 +69,7 @@ final class Saver {
         List<String> slots = opt.slotNames();
         int width = opt.rule().tensorStateWidth();
         double[] tensorState = opt.tensorState();
-        List<Planned> plan = plan(tensors, slots, width);
+        List<Planned> plan = plan(tensors, slots, width, opt);
         Map<String, String> placeholders = new LinkedHashMap<>();
         for (Planned p : plan) {
             placeholders.put(p.name, PLACEHOLDER_CRC);
@@ -100,6 +100,8 @@ final class Saver {
                 CRC32C crc = new CRC32C();
                 if (p.tensor != null) {
                     boolean zeros = slowUndefined && p.slot.equals("slow");
+                    // Each buffer in its own dtype: a 16-bit value widens exactly and rounds back to itself.
+                    io.fusedopt.core.Dtype d = io.fusedopt.core.Dtype.ofSafetensors(p.dtype);
                     for (long at = 0; at < p.tensor.length(); ) {
                         int n = (int) Math.min(sliceElements, p.tensor.length() - at);
                         if (zeros) {
@@ -108,10 +110,16 @@ final class Saver {
                             opt.readState(p.tensor.name(), p.slot, at, floats, 0, n);
                         }
                         buf.clear();
-                        buf.asFloatBuffer().put(floats, 0, n);
-                        buf.limit(n * Float.BYTES);
+                        if (d.isHalf()) {
+                            for (int i = 0; i < n; i++) {
+                                buf.putShort(2 * i, d.narrow(floats[i]));
+                            }
+                        } else {
+                            buf.asFloatBuffer().put(floats, 0, n);
+                        }
+                        buf.limit(n * d.bytes());
                         crc.update(buf.duplicate());
-                        writeFully(ch, buf, dataStart + p.begin + at * Float.BYTES);
+                        writeFully(ch, buf, dataStart + p.begin + at * d.bytes());
                         at += n;
                     }
                 } else {
@@ -163,13 +171,14 @@ final class Saver {
     private record Planned(String name, Tensor tensor, String slot, String dtype, long[] shape, long begin, long end) {
     }
 
-    private static List<Planned> plan(List<Tensor> tensors, List<String> slots, int width) {
+    private static List<Planned> plan(List<Tensor> tensors, List<String> slots, int width, Optimizer opt) {
         List<Planned> plan = new ArrayList<>();
         long off = 0;
         for (Tensor t : tensors) {
             for (String s : slots) {
-                long end = Math.addExact(off, Math.multiplyExact(t.length(), (long) Float.BYTES));
-                plan.add(new Planned(t.name() + "." + s, t, s, "F32", t.shape(), off, end));
+                io.fusedopt.core.Dtype d = opt.slotDtype(s);
+                long end = Math.addExact(off, Math.multiplyExact(t.length(), (long) d.bytes()));
+                plan.add(new Planned(t.name() + "." + s, t, s, d.safetensorsName(), t.shape(), off, end));
                 off = end;
             }
         }

@@ -287,9 +287,10 @@ final class Schema {
                     throw new CheckpointException(file, "has no entry '" + name + "' (slot '" + s + "' of tensor '"
                             + t.name() + "')");
                 }
-                if (!e.dtype().equals("F32") || !e.shape().equals(t.shape())) {
+                if (!java.util.Set.of("F32", "BF16", "F16").contains(e.dtype()) || !e.shape().equals(t.shape())) {
                     throw new CheckpointException(file, "entry '" + name + "' is " + e.dtype() + " " + e.shape()
-                            + " but tensor '" + t.name() + "' is F32 " + t.shape());
+                            + " but tensor '" + t.name() + "' has shape " + t.shape() + " (slot entries are F32,"
+                            + " BF16 or F16)");
                 }
                 out.add(new Item(name, e.dtype(), e.shape(), e.begin(), e.end(), t.name(), s));
             }

@@ -3,6 +3,8 @@ package io.fusedopt.cpu;
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
 import io.fusedopt.backend.CallerMemory;
+import io.fusedopt.backend.Precision;
+import io.fusedopt.core.Dtype;
 import io.fusedopt.backend.Backend;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Rule;
@@ -63,16 +65,26 @@ public final class CpuBackend implements Backend {
      */
     @Override
     public ArenaBuffer allocate(ArenaLayout layout, String purpose) {
-        return allocate(layout, purpose, CallerMemory.none(layout.tensors().size()));
+        return allocate(layout, purpose, Dtype.FLOAT32);
+    }
+
+    /**
+     * Allocates a heap buffer for {@code layout} storing {@code dtype}.
+     *
+     * @throws IllegalStateException when this backend is closed
+     */
+    @Override
+    public ArenaBuffer allocate(ArenaLayout layout, String purpose, Dtype dtype) {
+        return allocate(layout, purpose, dtype, CallerMemory.none(layout.tensors().size()));
     }
 
     @Override
-    public ArenaBuffer allocate(ArenaLayout layout, String purpose, CallerMemory memory) {
+    public ArenaBuffer allocate(ArenaLayout layout, String purpose, Dtype dtype, CallerMemory memory) {
         synchronized (live) {
             if (closed) {
                 throw new IllegalStateException("the CPU device is closed");
             }
-            CpuBuffer b = new CpuBuffer(layout, purpose, memory);
+            CpuBuffer b = new CpuBuffer(layout, purpose, dtype, memory);
             live.add(b);
             return b;
         }
@@ -81,8 +93,15 @@ public final class CpuBackend implements Backend {
     @Override
     public StepProgram program(Rule rule, ArenaLayout layout, ArenaBuffer params, ArenaBuffer grads,
             List<ArenaBuffer> slots, ArenaBuffer slow) {
+        return program(rule, layout, params, grads, slots, slow, Precision.PLAIN);
+    }
+
+    @Override
+    public StepProgram program(Rule rule, ArenaLayout layout, ArenaBuffer params, ArenaBuffer grads,
+            List<ArenaBuffer> slots, ArenaBuffer slow, Precision precision) {
         return new CpuStepProgram(rule, layout, (CpuBuffer) params, (CpuBuffer) grads,
-                slots.stream().map(CpuBuffer.class::cast).toList(), (CpuBuffer) slow);
+                slots.stream().map(CpuBuffer.class::cast).toList(), (CpuBuffer) slow, CpuBackend.threads(),
+                precision);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.fusedopt.cpu;
 
+import io.fusedopt.core.Dtype;
 import io.fusedopt.core.FusedOptException;
 import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.core.Tensor;
@@ -19,10 +20,14 @@ import java.util.List;
  * whatever the garbage collector does with the arrays, and a pass over them reads a few long arrays, not one short
  * array per tensor and buffer. Every buffer of one layout places the tensors the same way.
  *
+ * <p>A buffer of a 16-bit {@link Dtype} holds the bit patterns in {@code short} arrays of the same placement; a
+ * pass converts a chunk into float32 scratch, runs the rule there and rounds the results back
+ * ({@code CpuStepProgram}); {@link #read} widens and {@link #write} rounds to nearest even.
+ *
  * <p>A tensor the caller owns ({@link Tensor#external()}) is never packed or paged: in every buffer of the layout it
  * has one array of its own, indexed from 0, because in the buffer it was registered in that array is the caller's
  * {@code float[]} itself (wrapped, not copied), and the rules index the parameters, the gradients and the state
- * slots of a chunk alike.
+ * slots of a chunk alike. Caller arrays are float32 only.
  */
 final class CpuBuffer implements ArenaBuffer {
     /** Floats per page: 2^30 (4 GiB). */
@@ -38,52 +43,91 @@ final class CpuBuffer implements ArenaBuffer {
 
     private final List<Tensor> tensors;
     private final String purpose;
-    /** Per tensor: its pages, or the one shared array that holds it. */
+    private final Dtype dtype;
+    /** Per tensor: its pages, or the one shared array that holds it (float32 buffers). */
     private float[][][] pages;
+    /** As {@link #pages}, for 16-bit buffers. */
+    private short[][][] hpages;
+    /** Whether the buffer is closed. */
+    private volatile boolean closed;
     /** Per tensor: the index of its first element in its first page (0 unless packed). */
     private final int[] base;
     /** Every array of the buffer, once. */
     private float[][] arrays;
+    /** Every 16-bit array of the buffer, once. */
+    private short[][] harrays;
     /** Per tensor: whether it has one array indexed from 0 (a tensor the caller owns; see the class comment). */
     private final boolean[] solo;
 
     CpuBuffer(ArenaLayout layout, String purpose) {
-        this(layout, purpose, CallerMemory.none(layout.tensors().size()));
+        this(layout, purpose, Dtype.FLOAT32);
+    }
+
+    /** A buffer over {@code layout} storing {@code dtype}; {@code purpose} names it in messages. */
+    CpuBuffer(ArenaLayout layout, String purpose, Dtype dtype) {
+        this(layout, purpose, dtype, CallerMemory.none(layout.tensors().size()));
     }
 
     /**
-     * A buffer whose tensors named by {@code memory} are the caller's arrays.
+     * A float32 buffer whose tensors named by {@code memory} are the caller's arrays.
      *
      * @throws IllegalArgumentException when {@code memory} holds a device address, or an array whose length is not
      *     its tensor's, naming the tensor
      */
     CpuBuffer(ArenaLayout layout, String purpose, CallerMemory memory) {
+        this(layout, purpose, Dtype.FLOAT32, memory);
+    }
+
+    /**
+     * A buffer storing {@code dtype} whose tensors named by {@code memory} are the caller's arrays.
+     *
+     * @throws IllegalArgumentException when {@code memory} holds a device address, or an array whose length is not
+     *     its tensor's, or any array for a 16-bit buffer, naming the tensor
+     */
+    CpuBuffer(ArenaLayout layout, String purpose, Dtype dtype, CallerMemory memory) {
         this.tensors = layout.tensors();
         this.purpose = purpose;
+        this.dtype = dtype;
         int n = tensors.size();
-        checkCallerMemory(memory, purpose);
-        float[][][] p = new float[n][][];
-        int[] b = new int[n];
+        checkCallerMemory(memory, purpose, dtype);
+        boolean half = dtype.isHalf();
         boolean[] one = new boolean[n];
+        float[][][] p = new float[n][][];
+        short[][][] hp = new short[n][][];
+        int[] b = new int[n];
         List<float[]> all = new ArrayList<>();
+        List<short[]> hall = new ArrayList<>();
         try {
             int t = 0;
             while (t < n) {
                 long len = tensors.get(t).length();
                 if (tensors.get(t).external()) {
-                    float[] a = memory.array(t) != null ? memory.array(t) : new float[(int) len];
-                    p[t] = new float[][] {a};
+                    if (half) {
+                        short[] a = new short[(int) len];
+                        hp[t] = new short[][] {a};
+                        hall.add(a);
+                    } else {
+                        float[] a = memory.array(t) != null ? memory.array(t) : new float[(int) len];
+                        p[t] = new float[][] {a};
+                        all.add(a);
+                    }
                     one[t] = true;
-                    all.add(a);
                     t++;
                     continue;
                 }
                 if (len > PACKED_MAX) {
                     int k = (int) ((len + PAGE - 1) >>> PAGE_SHIFT);
                     p[t] = new float[k][];
+                    hp[t] = new short[k][];
                     for (int i = 0; i < k; i++) {
-                        p[t][i] = new float[(int) Math.min(PAGE, len - ((long) i << PAGE_SHIFT))];
-                        all.add(p[t][i]);
+                        int size = (int) Math.min(PAGE, len - ((long) i << PAGE_SHIFT));
+                        if (half) {
+                            hp[t][i] = new short[size];
+                            hall.add(hp[t][i]);
+                        } else {
+                            p[t][i] = new float[size];
+                            all.add(p[t][i]);
+                        }
                     }
                     t++;
                     continue;
@@ -101,23 +145,38 @@ final class CpuBuffer implements ArenaBuffer {
                     used = end;
                     t++;
                 }
-                float[] pack = new float[used];
-                all.add(pack);
-                for (int i = first; i < t; i++) {
-                    p[i] = new float[][] {pack};
+                if (half) {
+                    short[] pack = new short[used];
+                    hall.add(pack);
+                    for (int i = first; i < t; i++) {
+                        hp[i] = new short[][] {pack};
+                    }
+                } else {
+                    float[] pack = new float[used];
+                    all.add(pack);
+                    for (int i = first; i < t; i++) {
+                        p[i] = new float[][] {pack};
+                    }
                 }
             }
         } catch (OutOfMemoryError e) {
             throw new io.fusedopt.core.FusedOptException("out of Java heap allocating the " + purpose
                     + " buffer of the CPU arena (" + layout.totalElements() + " elements); raise -Xmx", e);
         }
-        this.pages = p;
+        this.pages = half ? null : p;
+        this.hpages = half ? hp : null;
         this.base = b;
         this.solo = one;
         this.arrays = all.toArray(new float[0][]);
+        this.harrays = hall.toArray(new short[0][]);
     }
 
-    private void checkCallerMemory(CallerMemory memory, String purpose) {
+    @Override
+    public Dtype dtype() {
+        return dtype;
+    }
+
+    private void checkCallerMemory(CallerMemory memory, String purpose, Dtype dtype) {
         if (memory.size() != tensors.size()) {
             throw new IllegalArgumentException("caller memory for " + memory.size() + " tensors, the layout has "
                     + tensors.size());
@@ -130,6 +189,10 @@ final class CpuBuffer implements ArenaBuffer {
                         + " backend, which reads Java arrays: register a float[] instead");
             }
             float[] a = memory.array(t);
+            if (a != null && dtype != Dtype.FLOAT32) {
+                throw new IllegalArgumentException("tensor '" + x.name() + "': " + purpose + " registered as a"
+                        + " float[] for a " + dtype.label() + " buffer; external tensors are float32");
+            }
             if (a != null && (!x.external() || a.length != x.length())) {
                 throw new IllegalArgumentException("tensor '" + x.name() + "': " + purpose + " array of " + a.length
                         + " elements for a" + (x.external() ? "" : " store-owned") + " tensor of " + x.length());
@@ -137,9 +200,15 @@ final class CpuBuffer implements ArenaBuffer {
         }
     }
 
-    /** The array holding element {@code at} of tensor {@code t}. */
+    /** The array holding element {@code at} of tensor {@code t}; float32 buffers only. */
     float[] page(int t, long at) {
         float[][] p = live()[t];
+        return solo[t] ? p[0] : p[(int) (at >>> PAGE_SHIFT)];
+    }
+
+    /** The 16-bit array holding element {@code at} of tensor {@code t}; 16-bit buffers only. */
+    short[] hpage(int t, long at) {
+        short[][] p = hlive()[t];
         return solo[t] ? p[0] : p[(int) (at >>> PAGE_SHIFT)];
     }
 
@@ -150,10 +219,30 @@ final class CpuBuffer implements ArenaBuffer {
 
     private float[][][] live() {
         float[][][] p = pages;
-        if (p == null) {
+        if (closed) {
             throw new IllegalStateException("the " + purpose + " buffer is closed");
         }
+        if (p == null) {
+            throw new IllegalStateException("the " + purpose + " buffer holds " + dtype.label() + ", not float32");
+        }
         return p;
+    }
+
+    private short[][][] hlive() {
+        short[][][] p = hpages;
+        if (closed) {
+            throw new IllegalStateException("the " + purpose + " buffer is closed");
+        }
+        if (p == null) {
+            throw new IllegalStateException("the " + purpose + " buffer holds float32, not a 16-bit type");
+        }
+        return p;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the " + purpose + " buffer is closed");
+        }
     }
 
     private void checkRange(Tensor t, long at, int len, int arrayLength, int from) {
@@ -170,6 +259,22 @@ final class CpuBuffer implements ArenaBuffer {
     @Override
     public void write(Tensor t, long at, float[] src, int from, int len) {
         checkRange(t, at, len, src.length, from);
+        checkOpen();
+        if (dtype.isHalf()) {
+            hlive();
+            while (len > 0) {
+                int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
+                short[] dst = hpage(t.index(), at);
+                int o = offset(t.index(), at);
+                for (int i = 0; i < n; i++) {
+                    dst[o + i] = dtype.narrow(src[from + i]);
+                }
+                at += n;
+                from += n;
+                len -= n;
+            }
+            return;
+        }
         live();
         while (len > 0) {
             int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
@@ -183,6 +288,22 @@ final class CpuBuffer implements ArenaBuffer {
     @Override
     public void read(Tensor t, long at, float[] dst, int from, int len) {
         checkRange(t, at, len, dst.length, from);
+        checkOpen();
+        if (dtype.isHalf()) {
+            hlive();
+            while (len > 0) {
+                int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
+                short[] src = hpage(t.index(), at);
+                int o = offset(t.index(), at);
+                for (int i = 0; i < n; i++) {
+                    dst[from + i] = dtype.widen(src[o + i]);
+                }
+                at += n;
+                from += n;
+                len -= n;
+            }
+            return;
+        }
         live();
         while (len > 0) {
             int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
@@ -195,6 +316,20 @@ final class CpuBuffer implements ArenaBuffer {
 
     @Override
     public void fill(Tensor t, float value) {
+        checkOpen();
+        if (dtype.isHalf()) {
+            short[][] h = hlive()[t.index()];
+            short v = dtype.narrow(value);
+            if (t.length() <= PACKED_MAX) {
+                int at = base[t.index()];
+                Arrays.fill(h[0], at, at + (int) t.length(), v);
+                return;
+            }
+            for (short[] page : h) {
+                Arrays.fill(page, v);
+            }
+            return;
+        }
         float[][] p = live()[t.index()];
         if (t.length() <= PACKED_MAX) {
             int at = base[t.index()];
@@ -212,8 +347,22 @@ final class CpuBuffer implements ArenaBuffer {
             throw new IllegalArgumentException("cannot copy a " + other.getClass().getSimpleName() + " into a CPU buffer");
         }
         CpuBuffer o = (CpuBuffer) other;
-        o.live();
-        live();
+        o.checkOpen();
+        checkOpen();
+        if (o.dtype != dtype) {
+            throw new IllegalArgumentException("cannot copy the " + o.purpose + " buffer (" + o.dtype.label()
+                    + ") into the " + purpose + " buffer (" + dtype.label() + ")");
+        }
+        if (dtype.isHalf()) {
+            if (o.harrays.length != harrays.length) {
+                throw new IllegalArgumentException("cannot copy the " + o.purpose + " buffer into the " + purpose
+                        + " buffer: they hold different layouts");
+            }
+            for (int i = 0; i < harrays.length; i++) {
+                System.arraycopy(o.harrays[i], 0, harrays[i], 0, harrays[i].length);
+            }
+            return;
+        }
         if (o.arrays.length != arrays.length) {
             throw new IllegalArgumentException("cannot copy the " + o.purpose + " buffer into the " + purpose
                     + " buffer: they hold different layouts");
@@ -230,7 +379,10 @@ final class CpuBuffer implements ArenaBuffer {
 
     @Override
     public void close() {
+        closed = true;
         pages = null;
+        hpages = null;
         arrays = new float[0][];
+        harrays = new short[0][];
     }
 }

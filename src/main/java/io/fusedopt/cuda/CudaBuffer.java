@@ -8,6 +8,7 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuMemsetD32;
 
+import io.fusedopt.core.Dtype;
 import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
@@ -19,33 +20,45 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUresult;
 
 /**
- * One arena buffer in device memory; element {@code i} of tensor {@code t} is at {@code (t.offset + i) * 4}, except
- * for a tensor whose memory the caller registered, which is at the caller's address plus {@code i * 4}.
+ * One arena buffer in device memory; element {@code i} of tensor {@code t} is at {@code (t.offset + i) * bytes},
+ * {@code bytes} being its dtype's size. A 16-bit buffer is written from float32 rounded to nearest even on the host
+ * and read back widened exactly, with the same conversions as the CPU backend.
  *
- * <p>The allocation spans only the tensors the buffer holds itself: the store places caller-owned tensors after
- * its own ones, so registering a framework's tensors costs no device memory for their parameters or gradients.
+ * <p>A tensor whose memory the caller registered (float32 only) is at the caller's address plus {@code i * 4}
+ * instead. The allocation spans only the tensors the buffer holds itself: the store places caller-owned tensors
+ * after its own ones, so registering a framework's tensors costs no device memory for their parameters or
+ * gradients.
  */
 final class CudaBuffer implements ArenaBuffer {
     private final CudaBackend backend;
     private final long elements;
     private final String purpose;
+    private final Dtype dtype;
+    private final int size;
     /** Per tensor index: the caller's device address of its first element, or 0 where the buffer holds it. */
     private final long[] callerAddress;
     private DevicePointer ptr;
 
     CudaBuffer(CudaBackend backend, ArenaLayout layout, String purpose) {
-        this(backend, layout, purpose, CallerMemory.none(layout.tensors().size()));
+        this(backend, layout, purpose, Dtype.FLOAT32);
+    }
+
+    CudaBuffer(CudaBackend backend, ArenaLayout layout, String purpose, Dtype dtype) {
+        this(backend, layout, purpose, dtype, CallerMemory.none(layout.tensors().size()));
     }
 
     /**
-     * A buffer whose tensors named by {@code memory} live at the caller's device addresses.
+     * A buffer storing {@code dtype} whose tensors named by {@code memory} live at the caller's device addresses.
      *
-     * @throws IllegalArgumentException when {@code memory} holds a Java array, or an address that is not inside one
-     *     device allocation of this context for the tensor's whole length, naming the tensor and the address
+     * @throws IllegalArgumentException when {@code memory} holds a Java array, an address for a buffer that is not
+     *     float32, or an address that is not inside one device allocation of this context for the tensor's whole
+     *     length, naming the tensor and the address
      */
-    CudaBuffer(CudaBackend backend, ArenaLayout layout, String purpose, CallerMemory memory) {
+    CudaBuffer(CudaBackend backend, ArenaLayout layout, String purpose, Dtype dtype, CallerMemory memory) {
         this.backend = backend;
         this.purpose = purpose;
+        this.dtype = dtype;
+        this.size = dtype.bytes();
         List<Tensor> tensors = layout.tensors();
         if (memory.size() != tensors.size()) {
             throw new IllegalArgumentException("caller memory for " + memory.size() + " tensors, the layout has "
@@ -62,6 +75,11 @@ final class CudaBuffer implements ArenaBuffer {
                         + " device address instead");
             }
             if (memory.address(i) != 0) {
+                if (dtype != Dtype.FLOAT32) {
+                    throw new IllegalArgumentException("tensor '" + t.name() + "': " + purpose + " registered at"
+                            + " 0x" + Long.toHexString(memory.address(i)) + " for a " + dtype.label() + " buffer;"
+                            + " external tensors are float32");
+                }
                 checkReachable(t, memory.address(i), purpose);
                 callerAddress[i] = memory.address(i);
             } else {
@@ -72,10 +90,23 @@ final class CudaBuffer implements ArenaBuffer {
         // aligned block, so that the kernels always receive a valid base pointer.
         this.elements = memory.anyAddress() ? Math.max(extent, LaunchConfig.ALIGN) : layout.totalElements();
         DevicePointer p = new DevicePointer();
-        Driver.check(cuMemAlloc(p, elements * Float.BYTES), "allocating the " + purpose + " buffer ("
-                + elements * Float.BYTES + " bytes)");
+        Driver.check(cuMemAlloc(p, elements * size), "allocating the " + purpose + " buffer ("
+                + elements * size + " bytes)");
         this.ptr = p;
         backend.track(this);
+    }
+
+    /** The buffer's base pointer. */
+    CUdeviceptr pointer() {
+        if (ptr == null) {
+            throw new IllegalStateException("the " + purpose + " buffer is closed");
+        }
+        return ptr;
+    }
+
+    @Override
+    public Dtype dtype() {
+        return dtype;
     }
 
     /**
@@ -112,25 +143,13 @@ final class CudaBuffer implements ArenaBuffer {
 
     /** The device address of element 0 of tensor {@code t}. */
     private long base(Tensor t) {
-        long own = address(pointer());
+        long own = ((DevicePointer) pointer()).address();
         long a = callerAddress[t.index()];
-        return a != 0 ? a : own + t.offset() * Float.BYTES;
-    }
-
-    private static long address(CUdeviceptr p) {
-        return ((DevicePointer) p).address();
+        return a != 0 ? a : own + t.offset() * size;
     }
 
     private static CUdeviceptr at(long address) {
         return new CUdeviceptr().withByteOffset(address);
-    }
-
-    /** The buffer's base pointer. */
-    CUdeviceptr pointer() {
-        if (ptr == null) {
-            throw new IllegalStateException("the " + purpose + " buffer is closed");
-        }
-        return ptr;
     }
 
     /** Elements the buffer spans. */
@@ -159,6 +178,16 @@ final class CudaBuffer implements ArenaBuffer {
             return;
         }
         backend.makeCurrent();
+        if (dtype.isHalf()) {
+            short[] h = new short[len];
+            for (int i = 0; i < len; i++) {
+                h[i] = dtype.narrow(src[from + i]);
+            }
+            Driver.check(cuMemcpyHtoD(at(base(t) + at * size), Pointer.to(h),
+                    (long) len * size), "copying " + len + " elements of '" + t.name() + "' to the " + purpose
+                    + " buffer");
+            return;
+        }
         Driver.check(cuMemcpyHtoD(at(base(t) + at * Float.BYTES),
                 Pointer.to(src).withByteOffset((long) from * Float.BYTES), (long) len * Float.BYTES),
                 "copying " + len + " elements of '" + t.name() + "' to the " + purpose + " buffer");
@@ -171,6 +200,16 @@ final class CudaBuffer implements ArenaBuffer {
             return;
         }
         backend.makeCurrent();
+        if (dtype.isHalf()) {
+            short[] h = new short[len];
+            Driver.check(cuMemcpyDtoH(Pointer.to(h), at(base(t) + at * size),
+                    (long) len * size), "copying " + len + " elements of '" + t.name() + "' from the " + purpose
+                    + " buffer");
+            for (int i = 0; i < len; i++) {
+                dst[from + i] = dtype.widen(h[i]);
+            }
+            return;
+        }
         Driver.check(cuMemcpyDtoH(Pointer.to(dst).withByteOffset((long) from * Float.BYTES),
                 at(base(t) + at * Float.BYTES), (long) len * Float.BYTES),
                 "copying " + len + " elements of '" + t.name() + "' from the " + purpose + " buffer");
@@ -178,9 +217,25 @@ final class CudaBuffer implements ArenaBuffer {
 
     @Override
     public void fill(Tensor t, float value) {
-        backend.makeCurrent();
         if (!covers(t)) {
             throw new IllegalArgumentException("tensor '" + t.name() + "' lies outside the " + purpose + " buffer");
+        }
+        backend.makeCurrent();
+        if (dtype.isHalf()) {
+            // Tensors start at multiples of 64 elements, so pairs of halves are 4-byte words: one 32-bit fill of
+            // the doubled pattern, and the odd last element copied on its own.
+            int h = dtype.narrow(value) & 0xFFFF;
+            long pairs = t.length() / 2;
+            if (pairs > 0) {
+                Driver.check(cuMemsetD32(at(base(t)), (h << 16) | h, pairs),
+                        "filling '" + t.name() + "' in the " + purpose + " buffer");
+            }
+            if (t.length() % 2 != 0) {
+                Driver.check(cuMemcpyHtoD(at(base(t) + (t.length() - 1) * size),
+                        Pointer.to(new short[] {(short) h}), size), "filling '" + t.name() + "' in the " + purpose
+                        + " buffer");
+            }
+            return;
         }
         Driver.check(cuMemsetD32(at(base(t)), Float.floatToRawIntBits(value),
                 t.length()), "filling '" + t.name() + "' in the " + purpose + " buffer");
@@ -188,23 +243,22 @@ final class CudaBuffer implements ArenaBuffer {
 
     @Override
     public void copyFrom(ArenaBuffer other) {
-        if (!(other instanceof CudaBuffer o) || o.callerAddress.length != callerAddress.length) {
+        if (!(other instanceof CudaBuffer o) || o.elements != elements) {
             throw new IllegalArgumentException("cannot copy into the " + purpose + " buffer from a buffer of another"
                     + " backend or layout");
         }
-        backend.makeCurrent();
-        if (java.util.Arrays.stream(callerAddress).allMatch(a -> a == 0)
-                && java.util.Arrays.stream(o.callerAddress).allMatch(a -> a == 0)) {
-            if (o.elements != elements) {
-                throw new IllegalArgumentException("cannot copy into the " + purpose + " buffer from a buffer of"
-                        + " another layout");
-            }
-            Driver.check(cuMemcpyDtoDAsync(pointer(), o.pointer(), elements * Float.BYTES, backend.stream()),
-                    "copying the " + o.purpose + " buffer into the " + purpose + " buffer");
-            return;
+        if (o.dtype != dtype) {
+            throw new IllegalArgumentException("cannot copy the " + o.purpose + " buffer (" + o.dtype.label()
+                    + ") into the " + purpose + " buffer (" + dtype.label() + ")");
         }
-        throw new IllegalArgumentException("cannot copy the " + o.purpose + " buffer into the " + purpose
-                + " buffer as a whole: one of them holds tensors in the caller's memory");
+        if (java.util.Arrays.stream(callerAddress).anyMatch(a -> a != 0)
+                || java.util.Arrays.stream(o.callerAddress).anyMatch(a -> a != 0)) {
+            throw new IllegalArgumentException("cannot copy the " + o.purpose + " buffer into the " + purpose
+                    + " buffer as a whole: one of them holds tensors in the caller's memory");
+        }
+        backend.makeCurrent();
+        Driver.check(cuMemcpyDtoDAsync(pointer(), o.pointer(), elements * size, backend.stream()),
+                "copying the " + o.purpose + " buffer into the " + purpose + " buffer");
     }
 
     @Override

@@ -66,7 +66,10 @@ struct CopyOp {
 template <class T>
 __device__ __forceinline__ void finite_check(const T* g, const ChunkDesc* chunks, int num_chunks, int* flag) {
     FiniteOp<T> op{g, false};
-    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) { walk_chunk(ch, op); });
+    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) {
+        op.g = chunk_view(ch.g, g, ch.base);
+        walk_chunk(ch, op);
+    });
     if (op.bad) {
         *flag = 1;
     }
@@ -75,7 +78,10 @@ __device__ __forceinline__ void finite_check(const T* g, const ChunkDesc* chunks
 template <class T>
 __device__ __forceinline__ void lookahead_init(const T* w, T* slow, const ChunkDesc* chunks, int num_chunks) {
     CopyOp<T> op{w, slow};
-    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) { walk_chunk(ch, op); });
+    for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) {
+        op.w = chunk_view(ch.w, w, ch.base);
+        walk_chunk(ch, op);
+    });
 }
 
 }  // namespace
@@ -136,7 +142,7 @@ __device__ __forceinline__ void grad_norm(const T* g, const ChunkDesc* chunks, i
     const float u = control->norm_unscale;
     bool bad = false;
     for_each_chunk(Arena{chunks, num_chunks, nullptr}, [&](const ChunkRef& ch) {
-        SquareOp<T> op{g, u, false, {0.0f, 0.0f, 0.0f, 0.0f}};
+        SquareOp<T> op{chunk_view(ch.g, g, ch.base), u, false, {0.0f, 0.0f, 0.0f, 0.0f}};
         walk_chunk(ch, op);
         bad |= op.bad;
         float v[1] = {fold_lanes(op.acc)};

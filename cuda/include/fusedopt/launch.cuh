@@ -28,13 +28,18 @@ static_assert(CHUNK % LANES == 0, "a chunk is a whole number of block-wide float
 static_assert(ALIGN % VEC == 0, "aligned chunk offsets keep float4 accesses 16-byte aligned");
 
 // One record of the chunk table. offset is the absolute arena index of the chunk's first element, a multiple of
-// ALIGN; length is at most CHUNK; only a tensor's last chunk may be shorter.
+// ALIGN; length is at most CHUNK; only a tensor's last chunk may be shorter. w and g are the device addresses of
+// the chunk's first parameter and gradient when the caller owns that memory (a registered tensor, the pointer
+// table of the multi-tensor step), 0 when the store's buffer holds them at offset; the state slots always sit at
+// offset of their arena buffers.
 struct ChunkDesc {
     long long offset;
     int length;
     int tensor;
+    unsigned long long w;
+    unsigned long long g;
 };
-static_assert(sizeof(ChunkDesc) == 16, "the host writes 16-byte chunk records");
+static_assert(sizeof(ChunkDesc) == 32, "the host writes 32-byte chunk records");
 
 // The chunk table and the tensor-to-group map, as every arena kernel receives them.
 struct Arena {
@@ -45,7 +50,9 @@ struct Arena {
 
 // One chunk as a block sees it. unscale and clip are the step's gradient coefficient (step_control.cuh): the
 // element passes load (g * unscale) * clip; both are 1 for kernels without groups. step is the applied-step count
-// of the step being run (1 at the first), which stochastic rounding draws its bits from; 0 without groups.
+// of the step being run (1 at the first), which stochastic rounding draws its bits from; 0 without groups. w and g
+// as in ChunkDesc; vec is false when a caller-owned w or g is not 16-byte aligned, and the chunk then takes the
+// scalar path (arena chunks always start 16-byte aligned).
 struct ChunkRef {
     long long index;
     long long base;
@@ -55,6 +62,9 @@ struct ChunkRef {
     float unscale;
     float clip;
     unsigned long long step;
+    unsigned long long w;
+    unsigned long long g;
+    bool vec;
 };
 
 template <class Body>
@@ -71,8 +81,21 @@ __device__ __forceinline__ void for_each_chunk(const Arena& arena, Body&& body) 
             step = static_cast<unsigned long long>(control->applied);
             group = arena.tensor_group[d.tensor];
         }
-        body(ChunkRef{c, d.offset, d.length, d.tensor, group, unscale, clip, step});
+        body(ChunkRef{c, d.offset, d.length, d.tensor, group, unscale, clip, step, d.w, d.g,
+                      ((d.w | d.g) & 15u) == 0});
     }
+}
+
+// The pointer through which op.apply's arena index i reaches element i - ch.base of the chunk in a buffer the
+// chunk may address by its own pointer (own, from ChunkRef::w or ::g): the arena buffer itself when own is 0, else
+// the caller's address moved back by ch.base elements. Every op keeps indexing by arena position, as the state
+// slots are placed; the subtraction is done on the integer address, and only element ch.base + j is ever read.
+template <class P>
+__device__ __forceinline__ P chunk_view(unsigned long long own, P arena, long long base) {
+    if (own == 0) {
+        return arena;
+    }
+    return reinterpret_cast<P>(own - (unsigned long long) base * sizeof(*arena));
 }
 
 // Grid-stride over tensors, one thread each, for the per-tensor finalize kernels.
@@ -230,24 +253,34 @@ __device__ __forceinline__ void store_frag_stochastic(Bf16* p, long long i, cons
 // op.apply<1>(i, i % WIDTH) for each tail element it owns; i is the absolute arena index, the second argument the
 // accumulator of its first element. Reducing passes use WIDTH = VEC, whose lane order Reduce.java replays; passes
 // over 16-bit buffers that do not reduce use 2 VEC, so each 16-bit load is 16 bytes.
+//
+// A chunk that is not 16-byte aligned (!ch.vec: caller memory off a 16-byte boundary) has no vector part and goes
+// through the scalar loop whole, each slot of four to the thread that owns it, in lane order, so sums and results
+// do not depend on alignment. Caller memory is float32 only (the host refuses it for other dtypes), and every
+// float32 pass walks WIDTH = VEC, so the 2 VEC walk never meets such a chunk.
 template <int WIDTH = VEC, class Op>
 __device__ __forceinline__ void walk_chunk(const ChunkRef& ch, Op& op) {
     static_assert(WIDTH == VEC || WIDTH == 2 * VEC, "4- or 8-element vectors");
-    const long long vecs = ch.length / WIDTH;
+    const long long vecs = (WIDTH == VEC && !ch.vec) ? 0 : ch.length / WIDTH;
     for (long long q = threadIdx.x; q < vecs; q += BLOCK) {
         op.template apply<WIDTH>(ch.base + q * WIDTH, 0);
     }
-    const long long tail = vecs * WIDTH;
-    if (tail < ch.length && threadIdx.x == vecs % BLOCK) {
-        if constexpr (WIDTH == VEC) {
-            // Unrolled, so a reducing pass indexes its accumulators with constants (registers).
+    if constexpr (WIDTH == VEC) {
+        // This thread's slots from vecs on (slot s belongs to thread s % BLOCK), each as four elements unrolled,
+        // so a reducing pass indexes its accumulators with constants (registers).
+        const long long first = vecs + (threadIdx.x + BLOCK - vecs % BLOCK) % BLOCK;
+#pragma unroll 1
+        for (long long s = first; s * VEC < ch.length; s += BLOCK) {
 #pragma unroll
-            for (int k = 0; k < WIDTH - 1; ++k) {
-                if (tail + k < ch.length) {
-                    op.template apply<1>(ch.base + tail + k, k);
+            for (int k = 0; k < VEC; ++k) {
+                if (s * VEC + k < ch.length) {
+                    op.template apply<1>(ch.base + s * VEC + k, k);
                 }
             }
-        } else {
+        }
+    } else {
+        const long long tail = vecs * WIDTH;
+        if (tail < ch.length && threadIdx.x == vecs % BLOCK) {
             // Not a reducing pass: one copy of the scalar path keeps the entry small.
 #pragma unroll 1
             for (int k = 0; k < WIDTH - 1; ++k) {
@@ -377,7 +410,8 @@ __device__ __forceinline__ Lanes walk_elements(const ChunkRef& ch,
         // draws fresh bits at every replay.
         o.step = ch.step;
     }
-    ElementOp<MODE, St, S, Fn> op{w, g, slots, la, o, fn, Lanes{}, ch.unscale, ch.clip};
+    ElementOp<MODE, St, S, Fn> op{chunk_view(ch.w, w, ch.base), chunk_view(ch.g, g, ch.base), slots, la, o, fn,
+                                  Lanes{}, ch.unscale, ch.clip};
     walk_chunk<WIDTH>(ch, op);
     return op.acc;
 }

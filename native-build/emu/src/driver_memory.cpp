@@ -97,6 +97,25 @@ API CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr* dptr, void* p, unsigned i
     return OK;
 }
 
+// The device allocation that contains dptr (as the driver: device and managed memory of the live contexts,
+// not pinned host memory); fusedopt checks a caller's registered tensor against it.
+API CUresult cuMemGetAddressRange_v2(CUdeviceptr* pbase, size_t* psize, CUdeviceptr dptr) {
+    EMU_ENTER(CAT_NONE)
+    Context* c;
+    if (CUresult r = need_context(c)) return r;
+    std::lock_guard<std::recursive_mutex> lock(g_mu);
+    auto it = g_allocs.upper_bound(static_cast<uintptr_t>(dptr));
+    if (it != g_allocs.begin()) {
+        --it;
+        if (it->second.kind != K_HOST && dptr >= it->first && dptr < it->first + it->second.size) {
+            if (pbase) *pbase = static_cast<CUdeviceptr>(it->first);
+            if (psize) *psize = it->second.size;
+            return OK;
+        }
+    }
+    return fail(E_INVALID_VALUE, "cuMemGetAddressRange: not inside a device allocation");
+}
+
 // ----------------------------------- copies -----------------------------------
 
 #define COPY_PROLOGUE()                             \

@@ -8,7 +8,8 @@
  * The backend interface, the CPU backend and the relocated Jackson are internal.
  */
 module io.fusedopt {
-    requires jcuda;
+    // Transitive: CudaPointers speaks JCuda's CUdeviceptr in the exported API.
+    requires transitive jcuda;
     // The relocated Jackson inside the library refers to these, optionally, as Jackson's own descriptor does.
     requires static java.desktop;
     requires static java.sql;

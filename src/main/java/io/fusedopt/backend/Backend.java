@@ -30,6 +30,17 @@ public interface Backend extends AutoCloseable {
     ArenaBuffer allocate(ArenaLayout layout, String purpose, Dtype dtype);
 
     /**
+     * Allocates one buffer spanning the arena of {@code layout}, storing {@code dtype}, in which the tensors that
+     * {@code memory} names live in the caller's memory, wrapped without a copy (and not allocated); the rest as
+     * {@link #allocate(ArenaLayout, String, Dtype)}. Closing the buffer frees only what it allocated.
+     *
+     * @throws IllegalArgumentException when {@code memory} holds memory of the other backend (a Java array for
+     *     CUDA, a device address for the CPU), memory this device cannot reach, or caller memory for a dtype other
+     *     than float32, naming the tensor and the value
+     */
+    ArenaBuffer allocate(ArenaLayout layout, String purpose, Dtype dtype, CallerMemory memory);
+
+    /**
      * Prepares the step of {@code rule} over the given buffers: uploads tables and allocates what the passes
      * need. {@code slow} is the Lookahead slow-weight buffer, or null without Lookahead.
      */

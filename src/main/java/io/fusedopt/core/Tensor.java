@@ -12,6 +12,7 @@ public final class Tensor {
     private final long offset;
     private final long length;
     private final int index;
+    private final boolean external;
 
     /**
      * Creates a view; {@code io.fusedopt.ParameterStore} lays tensors out and is the only intended caller.
@@ -23,11 +24,22 @@ public final class Tensor {
      * @param index the position in the store
      */
     public Tensor(String name, long[] shape, long offset, long length, int index) {
+        this(name, shape, offset, length, index, false);
+    }
+
+    /**
+     * Creates a view whose parameters (and perhaps gradients) live in memory the caller owns; the state slots are
+     * still placed at {@code offset} of the arena.
+     *
+     * @param external whether the caller registered the tensor's memory
+     */
+    public Tensor(String name, long[] shape, long offset, long length, int index, boolean external) {
         this.name = name;
         this.shape = shape.clone();
         this.offset = offset;
         this.length = length;
         this.index = index;
+        this.external = external;
     }
 
     /** The tensor's unique name. */
@@ -53,6 +65,14 @@ public final class Tensor {
     /** The position of the tensor in its store, from 0, in declaration order. */
     public int index() {
         return index;
+    }
+
+    /**
+     * Whether the caller owns the tensor's parameters (and perhaps its gradients): registered with
+     * {@code ParameterStore.Builder.addExternal} rather than placed in the store's own buffers.
+     */
+    public boolean external() {
+        return external;
     }
 
     @Override

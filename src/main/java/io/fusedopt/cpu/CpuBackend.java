@@ -2,6 +2,7 @@ package io.fusedopt.cpu;
 
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.CallerMemory;
 import io.fusedopt.backend.Precision;
 import io.fusedopt.core.Dtype;
 import io.fusedopt.backend.Backend;
@@ -74,11 +75,16 @@ public final class CpuBackend implements Backend {
      */
     @Override
     public ArenaBuffer allocate(ArenaLayout layout, String purpose, Dtype dtype) {
+        return allocate(layout, purpose, dtype, CallerMemory.none(layout.tensors().size()));
+    }
+
+    @Override
+    public ArenaBuffer allocate(ArenaLayout layout, String purpose, Dtype dtype, CallerMemory memory) {
         synchronized (live) {
             if (closed) {
                 throw new IllegalStateException("the CPU device is closed");
             }
-            CpuBuffer b = new CpuBuffer(layout, purpose, dtype);
+            CpuBuffer b = new CpuBuffer(layout, purpose, dtype, memory);
             live.add(b);
             return b;
         }

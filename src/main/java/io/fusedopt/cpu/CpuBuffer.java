@@ -6,6 +6,7 @@ import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.core.Tensor;
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.CallerMemory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -22,6 +23,11 @@ import java.util.List;
  * <p>A buffer of a 16-bit {@link Dtype} holds the bit patterns in {@code short} arrays of the same placement; a
  * pass converts a chunk into float32 scratch, runs the rule there and rounds the results back
  * ({@code CpuStepProgram}); {@link #read} widens and {@link #write} rounds to nearest even.
+ *
+ * <p>A tensor the caller owns ({@link Tensor#external()}) is never packed or paged: in every buffer of the layout it
+ * has one array of its own, indexed from 0, because in the buffer it was registered in that array is the caller's
+ * {@code float[]} itself (wrapped, not copied), and the rules index the parameters, the gradients and the state
+ * slots of a chunk alike. Caller arrays are float32 only.
  */
 final class CpuBuffer implements ArenaBuffer {
     /** Floats per page: 2^30 (4 GiB). */
@@ -50,6 +56,8 @@ final class CpuBuffer implements ArenaBuffer {
     private float[][] arrays;
     /** Every 16-bit array of the buffer, once. */
     private short[][] harrays;
+    /** Per tensor: whether it has one array indexed from 0 (a tensor the caller owns; see the class comment). */
+    private final boolean[] solo;
 
     CpuBuffer(ArenaLayout layout, String purpose) {
         this(layout, purpose, Dtype.FLOAT32);
@@ -57,11 +65,33 @@ final class CpuBuffer implements ArenaBuffer {
 
     /** A buffer over {@code layout} storing {@code dtype}; {@code purpose} names it in messages. */
     CpuBuffer(ArenaLayout layout, String purpose, Dtype dtype) {
+        this(layout, purpose, dtype, CallerMemory.none(layout.tensors().size()));
+    }
+
+    /**
+     * A float32 buffer whose tensors named by {@code memory} are the caller's arrays.
+     *
+     * @throws IllegalArgumentException when {@code memory} holds a device address, or an array whose length is not
+     *     its tensor's, naming the tensor
+     */
+    CpuBuffer(ArenaLayout layout, String purpose, CallerMemory memory) {
+        this(layout, purpose, Dtype.FLOAT32, memory);
+    }
+
+    /**
+     * A buffer storing {@code dtype} whose tensors named by {@code memory} are the caller's arrays.
+     *
+     * @throws IllegalArgumentException when {@code memory} holds a device address, or an array whose length is not
+     *     its tensor's, or any array for a 16-bit buffer, naming the tensor
+     */
+    CpuBuffer(ArenaLayout layout, String purpose, Dtype dtype, CallerMemory memory) {
         this.tensors = layout.tensors();
         this.purpose = purpose;
         this.dtype = dtype;
         int n = tensors.size();
+        checkCallerMemory(memory, purpose, dtype);
         boolean half = dtype.isHalf();
+        boolean[] one = new boolean[n];
         float[][][] p = new float[n][][];
         short[][][] hp = new short[n][][];
         int[] b = new int[n];
@@ -71,6 +101,20 @@ final class CpuBuffer implements ArenaBuffer {
             int t = 0;
             while (t < n) {
                 long len = tensors.get(t).length();
+                if (tensors.get(t).external()) {
+                    if (half) {
+                        short[] a = new short[(int) len];
+                        hp[t] = new short[][] {a};
+                        hall.add(a);
+                    } else {
+                        float[] a = memory.array(t) != null ? memory.array(t) : new float[(int) len];
+                        p[t] = new float[][] {a};
+                        all.add(a);
+                    }
+                    one[t] = true;
+                    t++;
+                    continue;
+                }
                 if (len > PACKED_MAX) {
                     int k = (int) ((len + PAGE - 1) >>> PAGE_SHIFT);
                     p[t] = new float[k][];
@@ -91,7 +135,7 @@ final class CpuBuffer implements ArenaBuffer {
                 // A run of small tensors that fits one shared array.
                 int first = t;
                 int used = 0;
-                while (t < n && tensors.get(t).length() <= PACKED_MAX) {
+                while (t < n && tensors.get(t).length() <= PACKED_MAX && !tensors.get(t).external()) {
                     int at = (used + PACKED_ALIGN - 1) / PACKED_ALIGN * PACKED_ALIGN;
                     int end = at + (int) tensors.get(t).length();
                     if (end > PACK && t > first) {
@@ -122,6 +166,7 @@ final class CpuBuffer implements ArenaBuffer {
         this.pages = half ? null : p;
         this.hpages = half ? hp : null;
         this.base = b;
+        this.solo = one;
         this.arrays = all.toArray(new float[0][]);
         this.harrays = hall.toArray(new short[0][]);
     }
@@ -131,19 +176,45 @@ final class CpuBuffer implements ArenaBuffer {
         return dtype;
     }
 
+    private void checkCallerMemory(CallerMemory memory, String purpose, Dtype dtype) {
+        if (memory.size() != tensors.size()) {
+            throw new IllegalArgumentException("caller memory for " + memory.size() + " tensors, the layout has "
+                    + tensors.size());
+        }
+        for (int t = 0; t < tensors.size(); t++) {
+            Tensor x = tensors.get(t);
+            if (memory.address(t) != 0) {
+                throw new IllegalArgumentException("tensor '" + x.name() + "': " + purpose + " registered at device"
+                        + " address 0x" + Long.toHexString(memory.address(t)) + ", but the store is on the CPU"
+                        + " backend, which reads Java arrays: register a float[] instead");
+            }
+            float[] a = memory.array(t);
+            if (a != null && dtype != Dtype.FLOAT32) {
+                throw new IllegalArgumentException("tensor '" + x.name() + "': " + purpose + " registered as a"
+                        + " float[] for a " + dtype.label() + " buffer; external tensors are float32");
+            }
+            if (a != null && (!x.external() || a.length != x.length())) {
+                throw new IllegalArgumentException("tensor '" + x.name() + "': " + purpose + " array of " + a.length
+                        + " elements for a" + (x.external() ? "" : " store-owned") + " tensor of " + x.length());
+            }
+        }
+    }
+
     /** The array holding element {@code at} of tensor {@code t}; float32 buffers only. */
     float[] page(int t, long at) {
-        return live()[t][(int) (at >>> PAGE_SHIFT)];
+        float[][] p = live()[t];
+        return solo[t] ? p[0] : p[(int) (at >>> PAGE_SHIFT)];
     }
 
     /** The 16-bit array holding element {@code at} of tensor {@code t}; 16-bit buffers only. */
     short[] hpage(int t, long at) {
-        return hlive()[t][(int) (at >>> PAGE_SHIFT)];
+        short[][] p = hlive()[t];
+        return solo[t] ? p[0] : p[(int) (at >>> PAGE_SHIFT)];
     }
 
     /** The index of element {@code at} of tensor {@code t} in {@link #page(int, long) its array}. */
     int offset(int t, long at) {
-        return base[t] + (int) (at & PAGE_MASK);
+        return solo[t] ? (int) at : base[t] + (int) (at & PAGE_MASK);
     }
 
     private float[][][] live() {
@@ -190,11 +261,10 @@ final class CpuBuffer implements ArenaBuffer {
         checkRange(t, at, len, src.length, from);
         checkOpen();
         if (dtype.isHalf()) {
-            short[][] h = hlive()[t.index()];
+            hlive();
             while (len > 0) {
-                int page = (int) (at >>> PAGE_SHIFT);
                 int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
-                short[] dst = h[page];
+                short[] dst = hpage(t.index(), at);
                 int o = offset(t.index(), at);
                 for (int i = 0; i < n; i++) {
                     dst[o + i] = dtype.narrow(src[from + i]);
@@ -205,11 +275,10 @@ final class CpuBuffer implements ArenaBuffer {
             }
             return;
         }
-        float[][] p = live()[t.index()];
+        live();
         while (len > 0) {
-            int page = (int) (at >>> PAGE_SHIFT);
             int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
-            System.arraycopy(src, from, p[page], offset(t.index(), at), n);
+            System.arraycopy(src, from, page(t.index(), at), offset(t.index(), at), n);
             at += n;
             from += n;
             len -= n;
@@ -221,11 +290,10 @@ final class CpuBuffer implements ArenaBuffer {
         checkRange(t, at, len, dst.length, from);
         checkOpen();
         if (dtype.isHalf()) {
-            short[][] h = hlive()[t.index()];
+            hlive();
             while (len > 0) {
-                int page = (int) (at >>> PAGE_SHIFT);
                 int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
-                short[] src = h[page];
+                short[] src = hpage(t.index(), at);
                 int o = offset(t.index(), at);
                 for (int i = 0; i < n; i++) {
                     dst[from + i] = dtype.widen(src[o + i]);
@@ -236,11 +304,10 @@ final class CpuBuffer implements ArenaBuffer {
             }
             return;
         }
-        float[][] p = live()[t.index()];
+        live();
         while (len > 0) {
-            int page = (int) (at >>> PAGE_SHIFT);
             int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
-            System.arraycopy(p[page], offset(t.index(), at), dst, from, n);
+            System.arraycopy(page(t.index(), at), offset(t.index(), at), dst, from, n);
             at += n;
             from += n;
             len -= n;

@@ -25,6 +25,7 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.CallerMemory;
 import io.fusedopt.backend.Backend;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Rule;
@@ -246,6 +247,12 @@ public final class CudaBackend implements Backend {
     @Override
     public ArenaBuffer allocate(ArenaLayout layout, String purpose, io.fusedopt.core.Dtype dtype) {
         return new CudaBuffer(this, layout, purpose, dtype);
+    }
+
+    @Override
+    public ArenaBuffer allocate(ArenaLayout layout, String purpose, io.fusedopt.core.Dtype dtype,
+            CallerMemory memory) {
+        return new CudaBuffer(this, layout, purpose, dtype, memory);
     }
 
     @Override

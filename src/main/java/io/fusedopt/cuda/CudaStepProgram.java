@@ -64,8 +64,11 @@ import jcuda.driver.CUstreamCaptureMode;
  * a launch, without waiting for the device.
  */
 final class CudaStepProgram implements StepProgram {
-    /** Bytes of one {@code ChunkDesc}: {@code long long offset; int length; int tensor}. */
-    static final int CHUNK_DESC_BYTES = 16;
+    /**
+     * Bytes of one {@code ChunkDesc}: {@code long long offset; int length; int tensor; unsigned long long w, g}, the
+     * last two the caller's addresses of the chunk's first parameter and gradient (0 where the store holds them).
+     */
+    static final int CHUNK_DESC_BYTES = 32;
     /**
      * Steps the host may issue ahead of what it knows of the device's applied count, and so the rows of the scalar
      * window; also the number of pinned upload and read-back slots.
@@ -172,7 +175,8 @@ final class CudaStepProgram implements StepProgram {
         this.scalarBytes = floatPadded + rule.finishScalarCount() * layout.groupCount() * Double.BYTES;
         backend.makeCurrent();
         try {
-            chunkTable = upload(encodeChunks(layout), "the chunk table");
+            chunkTable = upload(encodeChunks(layout, callerAddresses(params), callerAddresses(grads)),
+                    "the chunk table");
             ByteBuffer tables = ByteBuffer.allocate(StepControlBlock.BYTES + tensors * Integer.BYTES)
                     .order(ByteOrder.LITTLE_ENDIAN);
             tables.position(StepControlBlock.BYTES);
@@ -233,8 +237,6 @@ final class CudaStepProgram implements StepProgram {
     private void validate() {
         long need = layout.totalElements();
         List<CudaBuffer> all = new ArrayList<>(slots);
-        all.add(params);
-        all.add(grads);
         if (slow != null) {
             all.add(slow);
         }
@@ -242,6 +244,15 @@ final class CudaStepProgram implements StepProgram {
             if (b.elements() < need) {
                 throw new IllegalArgumentException("a buffer of " + b.elements() + " elements cannot hold an arena of "
                         + need);
+            }
+        }
+        // The parameter and gradient buffers hold only the store's own tensors; the rest are the caller's.
+        for (CudaBuffer b : List.of(params, grads)) {
+            for (Tensor t : layout.tensors()) {
+                if (!b.covers(t)) {
+                    throw new IllegalArgumentException("tensor '" + t.name() + "' at " + t.offset() + " (+"
+                            + t.length() + ") lies outside a buffer of " + b.elements() + " elements");
+                }
             }
         }
         if (slots.size() != rule.slots().size()) {
@@ -256,16 +267,38 @@ final class CudaStepProgram implements StepProgram {
         }
     }
 
-    /** The chunk table as the kernels read it: per chunk the absolute offset (64-bit), the length and the tensor. */
+    /** The chunk table of an arena whose tensors all live in the store's buffers. */
     static ByteBuffer encodeChunks(ArenaLayout layout) {
+        int n = layout.tensors().size();
+        return encodeChunks(layout, new long[n], new long[n]);
+    }
+
+    /**
+     * The chunk table as the kernels read it: per chunk the absolute arena offset (64-bit, where the state slots
+     * hold it), the length, the tensor, and the caller's device addresses of the chunk's first parameter and
+     * gradient, from {@code w[t]} and {@code g[t]} per tensor (0: the store's buffer holds it, at the arena offset).
+     */
+    static ByteBuffer encodeChunks(ArenaLayout layout, long[] w, long[] g) {
         ByteBuffer b = ByteBuffer.allocate(layout.chunkCount() * CHUNK_DESC_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         for (int c = 0; c < layout.chunkCount(); c++) {
-            Tensor t = layout.tensors().get(layout.chunkTensor(c));
-            b.putLong(t.offset() + layout.chunkStart(c));
+            int ti = layout.chunkTensor(c);
+            Tensor t = layout.tensors().get(ti);
+            long start = layout.chunkStart(c);
+            b.putLong(t.offset() + start);
             b.putInt(layout.chunkLength(c));
-            b.putInt(layout.chunkTensor(c));
+            b.putInt(ti);
+            b.putLong(w[ti] == 0 ? 0 : w[ti] + start * Float.BYTES);
+            b.putLong(g[ti] == 0 ? 0 : g[ti] + start * Float.BYTES);
         }
         return b.flip();
+    }
+
+    private long[] callerAddresses(CudaBuffer b) {
+        long[] a = new long[tensors];
+        for (int t = 0; t < tensors; t++) {
+            a[t] = b.callerAddress(t);
+        }
+        return a;
     }
 
     private static ByteBuffer ints(int[] v) {

@@ -14,9 +14,12 @@ import java.util.Random;
  * cross-entropy loss, forward and backward in plain Java on {@code float[]}.
  *
  * <p>Layer {@code l} has tensors {@code fc<l>.weight} of shape {@code [out, in]} (PyTorch's layout) and
- * {@code fc<l>.bias} of shape {@code [out]}. The model keeps host copies of the parameters, which
- * {@link #loadParameters(ParameterStore)} refreshes from a store, and host gradients, which
- * {@link #storeGradients(ParameterStore)} writes back, so the optimizer step itself runs on the store's device.
+ * {@code fc<l>.bias} of shape {@code [out]}. The model's own arrays can be a CPU store's tensors
+ * ({@link #register(ParameterStore.Builder)}): the optimizer step then updates the weights the model computes with
+ * and reads the gradients where the backward pass wrote them, with no copy either way, and
+ * {@link #parametersChanged()} only refreshes the model's transposed weights. For a store that holds the tensors
+ * itself (any device), {@link #loadParameters(ParameterStore)} copies the parameters in and
+ * {@link #storeGradients(ParameterStore)} copies the gradients out.
  *
  * <p>Every result is a deterministic function of the parameters and the batch: all sums run single-threaded in a
  * fixed order. An instance is not thread-safe.
@@ -124,6 +127,30 @@ public final class Mlp {
             init.put(biasName(l), new float[out]);
         }
         return init;
+    }
+
+    /**
+     * Registers the model's own parameter and gradient arrays with a CPU store builder as external tensors, with
+     * the shapes and names of {@link #declare}; returns the builder. A store built from it shares the model's
+     * memory: after each optimizer step call {@link #parametersChanged()}; nothing is copied. The model must
+     * outlive the store.
+     */
+    public ParameterStore.Builder register(ParameterStore.Builder builder) {
+        for (int l = 0; l < LAYERS; l++) {
+            builder.addExternal(weightName(l), w[l], gw[l], WIDTHS[l + 1], WIDTHS[l]);
+            builder.addExternal(biasName(l), b[l], gb[l], WIDTHS[l + 1]);
+        }
+        return builder;
+    }
+
+    /**
+     * Tells the model that its parameters changed in place (an optimizer step, or a write through a store built by
+     * {@link #register}): refreshes the transposed weights the forward pass reads.
+     */
+    public void parametersChanged() {
+        for (int l = 0; l < LAYERS; l++) {
+            transpose(l);
+        }
     }
 
     /** Reads every parameter from {@code store}; rejects a store without the model's tensors. */

@@ -11,9 +11,10 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Trains the digits {@link Mlp} with mini-batches: each step reads the parameters from a {@link ParameterStore},
- * computes the loss and gradients on the host, writes the gradients to the store and runs the optimizer step on
- * the store's device. On a CUDA device the whole step stays on the device instead ({@link DeviceMlp}).
+ * Trains the digits {@link Mlp} with mini-batches. On the CPU the model's own arrays are the store's tensors
+ * ({@link Mlp#register}): each step computes the loss and the gradients in place and runs the optimizer step on
+ * them, with no copy between the model and the store. On a CUDA device the whole step stays on the device instead
+ * ({@link DeviceMlp}).
  *
  * <p>Every run of one trainer starts from the same He initialisation and visits the batches in the same order (both
  * from the seed), so runs differ only in the optimizer and the schedule, and a run is reproducible bit for bit.
@@ -89,7 +90,9 @@ public final class Trainer {
         Mlp model = new Mlp(Math.max(batchSize, EVAL_CHUNK));
         List<EpochPoint> curve = new ArrayList<>();
         long started = System.nanoTime();
-        try (ParameterStore store = Mlp.declare(ParameterStore.builder()).build(device)) {
+        // The store wraps the model's arrays: the step updates the weights the model reads and reads the gradients
+        // the model writes.
+        try (ParameterStore store = model.register(ParameterStore.builder()).build(device)) {
             for (Map.Entry<String, float[]> e : Mlp.heInit(seed).entrySet()) {
                 store.setParameters(e.getKey(), e.getValue());
             }
@@ -100,7 +103,7 @@ public final class Trainer {
                     indices[i] = i;
                 }
                 // Epoch 0: the initial parameters, the same for every run, so all curves start at one point.
-                model.loadParameters(store);
+                model.parametersChanged();
                 Mlp.Evaluation start = model.evaluate(train);
                 curve.add(new EpochPoint(0, 0, start.loss(), model.evaluate(split.test()).accuracy(),
                         opt.learningRate()));
@@ -109,15 +112,13 @@ public final class Trainer {
                     double lossSum = 0;
                     for (int from = 0; from < indices.length; from += batchSize) {
                         int count = Math.min(batchSize, indices.length - from);
-                        model.loadParameters(store);
                         lossSum += model.lossAndGradients(train, indices, from, count) * count;
-                        model.storeGradients(store);
                         opt.step();
+                        model.parametersChanged();
                         if (afterStep != null) {
                             afterStep.run();
                         }
                     }
-                    model.loadParameters(store);
                     double accuracy = model.evaluate(split.test()).accuracy();
                     curve.add(new EpochPoint(epoch, opt.stepCount(), lossSum / indices.length, accuracy,
                             opt.learningRate()));

@@ -7,9 +7,16 @@
 #
 # and prints the sm_90 register and spill figures of every entry, failing if any entry spills.
 #
-# Usage: native-build/build-kernels.sh           regenerate the resources in place
-#        native-build/build-kernels.sh --check   regenerate into a temporary directory and fail, naming the file,
-#                                                if a committed resource differs, is missing or is extra
+# Usage: native-build/build-kernels.sh                  regenerate the resources in place
+#        native-build/build-kernels.sh --check          fail, naming the file, when cuda/ or the resources changed
+#                                                       since the last regeneration (native-build/kernels.sha256)
+#        native-build/build-kernels.sh --check --full   regenerate into a temporary directory and fail, naming the
+#                                                       file, if a committed resource differs, is missing or is extra
+#
+# Every regeneration writes native-build/kernels.sha256, the digests of each source it compiled and of each
+# resource it wrote. --check compares those digests, which takes no compiler time; with --full it recompiles
+# everything (several minutes on two cores: every rule has an entry per storage regime), which also catches
+# output that depends on where it was compiled.
 #
 # Bit parity with the Java CPU backend rests on the flags: no contraction into fused multiply-adds beyond the
 # explicit fmaf calls (--fmad=false), IEEE division and square root, denormals kept, no fast math.
@@ -25,12 +32,41 @@ RES_REL="src/main/resources/io/fusedopt/cuda"
 NVCC="${NVCC:-nvcc}"
 
 MODE=build
+FULL=0
 case "${1:-}" in
     "") ;;
     --check) MODE=check ;;
-    *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--check [--full]]" >&2; exit 2 ;;
 esac
-[[ $# -le 1 ]] || { echo "usage: $0 [--check]" >&2; exit 2; }
+case "${2:-}" in
+    "") ;;
+    --full) [[ $MODE == check ]] || { echo "usage: $0 [--check [--full]]" >&2; exit 2; }; FULL=1 ;;
+    *) echo "usage: $0 [--check [--full]]" >&2; exit 2 ;;
+esac
+[[ $# -le 2 ]] || { echo "usage: $0 [--check [--full]]" >&2; exit 2; }
+MANIFEST_REL="native-build/kernels.sha256"
+
+# The digests of every kernel source and of every resource built from them, in a fixed order.
+manifest() {
+    { find cuda -type f; echo "native-build/build-kernels.sh"; find "$RES_REL" -type f; } | LC_ALL=C sort \
+        | while read -r f; do sha256sum "$f"; done
+}
+
+if [[ $MODE == check && $FULL == 0 ]]; then
+    cd "$ROOT"
+    if [[ ! -f "$MANIFEST_REL" ]]; then
+        echo "build-kernels.sh: error: $MANIFEST_REL is missing; run native-build/build-kernels.sh" >&2
+        exit 1
+    fi
+    if ! diff <(manifest) "$MANIFEST_REL" > /dev/null; then
+        echo "build-kernels.sh: error: cuda/ or the committed kernels changed since they were built;" \
+             "run native-build/build-kernels.sh" >&2
+        diff <(manifest) "$MANIFEST_REL" | sed -n 's/^[<>] [0-9a-f]*  /  /p' | LC_ALL=C sort -u >&2
+        exit 1
+    fi
+    echo "kernels up to date with cuda/ ($MANIFEST_REL; --full recompiles to compare)"
+    exit 0
+fi
 
 if ! command -v "$NVCC" >/dev/null 2>&1; then
     if [[ $MODE == check ]]; then
@@ -142,6 +178,7 @@ if [[ $MODE == build ]]; then
         [[ -e "$GEN/$(basename "$f")" ]] || { rm -f "$f"; echo "removed $f (no source)"; }
     done
     cp "$GEN"/*.ptx "$GEN"/*.fatbin "$GEN/kernels.txt" "$RES_REL"/
+    manifest > "$MANIFEST_REL"
     echo "wrote $RES_REL: ${#SOURCES[@]} PTX and fatbin files, $expected entries"
     exit 0
 fi

@@ -34,6 +34,8 @@ public final class Optimizer implements AutoCloseable {
     private final ArenaLayout layout;
     private final List<String> slotNames;
     private final List<ArenaBuffer> slots;
+    /** Per slot, its layout: the parameters' own, or the per-tensor views of a shaped slot. */
+    private final List<ArenaLayout> slotLayouts;
     private final ArenaBuffer slow;
     private final StepProgram program;
     private final AtomicBoolean stepping = new AtomicBoolean();
@@ -66,11 +68,14 @@ public final class Optimizer implements AutoCloseable {
         this.slotNames = Collections.unmodifiableList(names);
         Backend backend = store.device().backend();
         List<ArenaBuffer> made = new ArrayList<>();
+        List<ArenaLayout> layouts = new ArrayList<>();
         try {
             for (int s = 0; s < rule.slots().size(); s++) {
-                ArenaBuffer b = backend.allocate(layout, "state slot " + rule.slots().get(s));
+                ArenaLayout sl = io.fusedopt.backend.ShapedSlots.layout(rule, s, layout);
+                layouts.add(sl);
+                ArenaBuffer b = backend.allocate(sl, "state slot " + rule.slots().get(s));
                 made.add(b);
-                for (var t : store.tensors()) {
+                for (var t : sl.tensors()) {
                     b.fill(t, rule.slotInit(s, layout.group(t.index())));
                 }
             }
@@ -85,6 +90,7 @@ public final class Optimizer implements AutoCloseable {
             }
             this.slow = slowBuffer;
             this.slots = List.copyOf(made.subList(0, rule.slots().size()));
+            this.slotLayouts = List.copyOf(layouts);
             this.program = backend.program(rule, layout, store.parameterBuffer(), store.gradientBuffer(), slots, slow);
         } catch (RuntimeException e) {
             for (ArenaBuffer b : made) {
@@ -269,19 +275,42 @@ public final class Optimizer implements AutoCloseable {
         return slotNames;
     }
 
-    /** A copy of one state slot of one tensor; rejects unknown tensor and slot names. */
+    /**
+     * A copy of one state slot of one tensor, in row-major order of {@link #stateShape}; rejects unknown tensor and
+     * slot names.
+     */
     public float[] state(String tensor, String slot) {
-        Tensor t = store.tensor(tensor);
+        Tensor t = view(tensor, slot);
         float[] out = new float[ParameterStore.wholeLength(t)];
         readState(tensor, slot, 0, out, 0, out.length);
         return out;
+    }
+
+    /**
+     * The shape of a state slot of a tensor: the tensor's shape, except for a rule's shaped slots (Adafactor's
+     * {@code v} of a factored tensor: its row and column statistics, {@code [rows + cols]}); rejects unknown tensor
+     * and slot names.
+     */
+    public long[] stateShape(String tensor, String slot) {
+        return view(tensor, slot).shape();
+    }
+
+    /** The view of {@code tensor} in the layout of {@code slot}. */
+    private Tensor view(String tensor, String slot) {
+        Tensor t = store.tensor(tensor);
+        int i = slotNames.indexOf(slot);
+        if (i < 0 || i >= slotLayouts.size()) {
+            buffer(slot);
+            return t;
+        }
+        return slotLayouts.get(i).tensors().get(t.index());
     }
 
     /** Reads {@code len} elements of a state slot of a tensor from element {@code at} into {@code dst[from..]}. */
     public void readState(String tensor, String slot, long at, float[] dst, int from, int len) {
         store.device().use(() -> {
             checkOpen();
-            buffer(slot).read(store.tensor(tensor), at, dst, from, len);
+            buffer(slot).read(view(tensor, slot), at, dst, from, len);
         });
     }
 
@@ -289,7 +318,7 @@ public final class Optimizer implements AutoCloseable {
     public void writeState(String tensor, String slot, long at, float[] src, int from, int len) {
         store.device().use(() -> {
             checkOpen();
-            buffer(slot).write(store.tensor(tensor), at, src, from, len);
+            buffer(slot).write(view(tensor, slot), at, src, from, len);
         });
     }
 

@@ -69,7 +69,7 @@ final class Saver {
         List<String> slots = opt.slotNames();
         int width = opt.rule().tensorStateWidth();
         double[] tensorState = opt.tensorState();
-        List<Planned> plan = plan(tensors, slots, width);
+        List<Planned> plan = plan(opt, tensors, slots, width);
         Map<String, String> placeholders = new LinkedHashMap<>();
         for (Planned p : plan) {
             placeholders.put(p.name, PLACEHOLDER_CRC);
@@ -100,8 +100,9 @@ final class Saver {
                 CRC32C crc = new CRC32C();
                 if (p.tensor != null) {
                     boolean zeros = slowUndefined && p.slot.equals("slow");
-                    for (long at = 0; at < p.tensor.length(); ) {
-                        int n = (int) Math.min(sliceElements, p.tensor.length() - at);
+                    long length = (p.end - p.begin) / Float.BYTES;
+                    for (long at = 0; at < length; ) {
+                        int n = (int) Math.min(sliceElements, length - at);
                         if (zeros) {
                             Arrays.fill(floats, 0, n, 0f);
                         } else {
@@ -163,13 +164,19 @@ final class Saver {
     private record Planned(String name, Tensor tensor, String slot, String dtype, long[] shape, long begin, long end) {
     }
 
-    private static List<Planned> plan(List<Tensor> tensors, List<String> slots, int width) {
+    private static List<Planned> plan(Optimizer opt, List<Tensor> tensors, List<String> slots, int width) {
         List<Planned> plan = new ArrayList<>();
         long off = 0;
         for (Tensor t : tensors) {
             for (String s : slots) {
-                long end = Math.addExact(off, Math.multiplyExact(t.length(), (long) Float.BYTES));
-                plan.add(new Planned(t.name() + "." + s, t, s, "F32", t.shape(), off, end));
+                // A shaped slot (Adafactor's factored v) has its own shape; every other slot is the tensor's.
+                long[] shape = opt.stateShape(t.name(), s);
+                long n = 1;
+                for (long d : shape) {
+                    n = Math.multiplyExact(n, d);
+                }
+                long end = Math.addExact(off, Math.multiplyExact(n, (long) Float.BYTES));
+                plan.add(new Planned(t.name() + "." + s, t, s, "F32", shape, off, end));
                 off = end;
             }
         }

@@ -26,6 +26,12 @@ final class CpuStepProgram implements StepProgram {
     private final float[] partialB;
     private double[] tensorState;
     private boolean lastSkipped;
+    /** Per slot: whether it is shaped per tensor ({@link Rule#slotShaped}); then its views, else null. */
+    private final boolean[] shaped;
+    private final List<List<io.fusedopt.core.Tensor>> slotViews;
+    /** Per tensor: the rule's geometry (null without), and its step scratch (null without). */
+    private final long[][] geometry;
+    private final float[][] scratch;
 
     CpuStepProgram(Rule rule, ArenaLayout layout, CpuBuffer params, CpuBuffer grads, List<CpuBuffer> slots,
             CpuBuffer slow) {
@@ -45,8 +51,26 @@ final class CpuStepProgram implements StepProgram {
         boolean reduces = rule.reduction() != Rule.Reduction.NONE;
         this.partialA = reduces ? new float[layout.chunkCount()] : null;
         this.partialB = reduces ? new float[layout.chunkCount()] : null;
+        int nt = layout.tensors().size();
+        this.shaped = new boolean[this.slots.length];
+        this.slotViews = new java.util.ArrayList<>();
+        for (int s = 0; s < this.slots.length; s++) {
+            shaped[s] = rule.slotShaped(s);
+            slotViews.add(shaped[s] ? io.fusedopt.backend.ShapedSlots.layout(rule, s, layout).tensors() : null);
+        }
+        int gw = rule.tensorGeometryWidth();
+        this.geometry = new long[nt][];
+        this.scratch = new float[nt][];
+        if (gw > 0) {
+            long[] all = io.fusedopt.backend.ShapedSlots.geometry(rule, layout);
+            for (int t = 0; t < nt; t++) {
+                geometry[t] = Arrays.copyOfRange(all, t * gw, (t + 1) * gw);
+                long len = rule.scratchLength(layout.tensors().get(t).shape(), layout.group(t));
+                scratch[t] = len == 0 ? null : new float[Math.toIntExact(len)];
+            }
+        }
         int width = rule.tensorStateWidth();
-        this.tensorState = new double[layout.tensors().size() * width];
+        this.tensorState = new double[nt * width];
         for (int t = 0; t < layout.tensors().size(); t++) {
             System.arraycopy(rule.tensorStateInit(layout.group(t)), 0, tensorState, t * width, width);
         }
@@ -75,15 +99,25 @@ final class CpuStepProgram implements StepProgram {
         }
         if (c.s == null || c.s.length != slots.length) {
             c.s = new float[slots.length][];
+            c.sFrom = new int[slots.length];
         }
         for (int s = 0; s < slots.length; s++) {
-            float[] page = slots[s].page(t, start);
+            // A shaped slot of the tensor's length (an unfactored v) pages as the parameters do; a shorter one
+            // (the row and column statistics) is bound whole.
+            long at = shaped[s] && slotViews.get(s).get(t).length() != layout.tensors().get(t).length() ? 0 : start;
+            float[] page = slots[s].page(t, at);
             if (c.s[s] != page) {
                 c.s[s] = page;
+            }
+            if (shaped[s]) {
+                c.sFrom[s] = slots[s].offset(t, at);
             }
         }
         c.from = params.offset(t, start);
         c.to = c.from + layout.chunkLength(k);
+        c.start = start;
+        c.geometry = geometry[t];
+        c.scratch = scratch[t];
     }
 
     private boolean anyNonFinite() {
@@ -120,6 +154,8 @@ final class CpuStepProgram implements StepProgram {
                 case NORM -> norm(scalars);
                 case UPDATE -> update(scalars, pass.sums(), pass.lookaheadSync(), alpha);
                 case FINISH -> finish(finishScalars);
+                case FACTOR_STATS -> tensorPass(Rule.Pass.FACTOR_STATS, scalars, finishScalars);
+                case FACTOR_SCALES -> tensorPass(Rule.Pass.FACTOR_SCALES, scalars, finishScalars);
                 default -> throw new AssertionError(pass);
             }
         }
@@ -177,8 +213,61 @@ final class CpuStepProgram implements StepProgram {
                 a += partialA[ch];
                 b += partialB[ch];
             }
-            rule.finishTensor(a, b, finishScalars, layout.group(t) * fk, tensorState, t * width);
+            rule.finishTensor(a, b, layout.tensors().get(t).length(), finishScalars, layout.group(t) * fk,
+                    tensorState, t * width);
         }
+    }
+
+    /**
+     * Runs a per-tensor pass of the rule over every tensor, the tensors shared among the threads (a tensor's
+     * outputs depend only on the tensor, so any split gives the same bits).
+     */
+    private void tensorPass(Rule.Pass pass, float[] scalars, double[] finishScalars) {
+        final int k = rule.scalarCount(), fk = rule.finishScalarCount();
+        final int nt = layout.tensors().size();
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        parallel((from, to, c) -> {
+            // The chunk runs only pace the threads here: each takes whole tensors until none is left.
+            for (int t = next.getAndIncrement(); t < nt; t = next.getAndIncrement()) {
+                int g = layout.group(t);
+                rule.tensorPass(pass, access(t), scalars, g * k, finishScalars, g * fk);
+            }
+        });
+    }
+
+    /** What {@link Rule#tensorPass} sees of tensor {@code t}. */
+    private Rule.TensorAccess access(int t) {
+        io.fusedopt.core.Tensor tensor = layout.tensors().get(t);
+        return new Rule.TensorAccess() {
+            @Override
+            public long[] geometry() {
+                return geometry[t];
+            }
+
+            @Override
+            public void readGradients(long at, float[] dst, int from, int len) {
+                grads.read(tensor, at, dst, from, len);
+            }
+
+            @Override
+            public void readSlot(int slot, long at, float[] dst, int from, int len) {
+                slots[slot].read(view(slot, t), at, dst, from, len);
+            }
+
+            @Override
+            public void writeSlot(int slot, long at, float[] src, int from, int len) {
+                slots[slot].write(view(slot, t), at, src, from, len);
+            }
+
+            @Override
+            public float[] scratch() {
+                return scratch[t];
+            }
+        };
+    }
+
+    private io.fusedopt.core.Tensor view(int slot, int t) {
+        return shaped[slot] ? slotViews.get(slot).get(t) : layout.tensors().get(t);
     }
 
     @Override

@@ -79,6 +79,10 @@ final class CudaStepProgram implements StepProgram {
     private final DevicePointer flag;
     private final DevicePointer partials;
     private final DevicePointer tensorState;
+    /** The rule's tensor geometry table and step scratch ({@link Rule#tensorGeometryWidth()}); null without. */
+    private final DevicePointer geometry;
+    private final DevicePointer scratch;
+    private final int totalWork;
     private final java.util.Map<StepPlan.Pass, Kernel> kernels = new java.util.HashMap<>();
     private boolean closed;
 
@@ -136,6 +140,26 @@ final class CudaStepProgram implements StepProgram {
                 }
                 writeTensorState(init);
             }
+            if (rule.tensorGeometryWidth() > 0) {
+                long[] geo = io.fusedopt.backend.ShapedSlots.geometry(rule, layout);
+                ByteBuffer gb = ByteBuffer.allocate(geo.length * Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+                for (long x : geo) {
+                    gb.putLong(x);
+                }
+                geometry = upload(gb.flip(), "the tensor geometry");
+                long sl = io.fusedopt.backend.ShapedSlots.scratchOffsets(rule, layout)[tensors];
+                scratch = alloc(Math.max(1, sl) * Float.BYTES, "the step scratch");
+                long work = io.fusedopt.backend.ShapedSlots.totalWork(rule, geo);
+                if (work > Integer.MAX_VALUE / 32) {
+                    throw new IllegalArgumentException(rule.id() + " needs " + work + " warps for its statistics,"
+                            + " more than one launch holds");
+                }
+                totalWork = (int) work;
+            } else {
+                geometry = null;
+                scratch = null;
+                totalWork = 0;
+            }
         } catch (RuntimeException e) {
             freeOwned();
             throw e;
@@ -146,7 +170,18 @@ final class CudaStepProgram implements StepProgram {
     /** Refuses buffers whose sizes do not cover the layout, so no launch can reach outside an allocation. */
     private void validate() {
         long need = layout.totalElements();
-        List<CudaBuffer> all = new ArrayList<>(slots);
+        List<CudaBuffer> all = new ArrayList<>();
+        for (int s = 0; s < slots.size(); s++) {
+            if (rule.slotShaped(s)) {
+                long own = io.fusedopt.backend.ShapedSlots.layout(rule, s, layout).totalElements();
+                if (slots.get(s).elements() < own) {
+                    throw new IllegalArgumentException("a buffer of " + slots.get(s).elements() + " elements cannot"
+                            + " hold slot " + rule.slots().get(s) + " of " + own);
+                }
+            } else {
+                all.add(slots.get(s));
+            }
+        }
         all.add(params);
         all.add(grads);
         if (slow != null) {
@@ -214,6 +249,14 @@ final class CudaStepProgram implements StepProgram {
     static KernelArgs updateArgs(Kernel k, CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr chunks,
             int numChunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr flag, CUdeviceptr tensorState,
             CUdeviceptr partials, CUdeviceptr slow, float alpha) {
+        return updateArgs(k, w, g, slots, chunks, numChunks, groups, scalars, flag, tensorState, partials, null, null,
+                slow, alpha);
+    }
+
+    /** As above, with a rule's tensor geometry and step scratch (both null for rules without them). */
+    static KernelArgs updateArgs(Kernel k, CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr chunks,
+            int numChunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr flag, CUdeviceptr tensorState,
+            CUdeviceptr partials, CUdeviceptr geometry, CUdeviceptr scratch, CUdeviceptr slow, float alpha) {
         KernelArgs a = new KernelArgs().ptr(w).ptr(g);
         for (CUdeviceptr s : slots) {
             a.ptr(s);
@@ -225,10 +268,23 @@ final class CudaStepProgram implements StepProgram {
         if (partials != null) {
             a.ptr(partials);
         }
+        if (geometry != null) {
+            a.ptr(geometry).ptr(scratch);
+        }
         if (k.lookahead()) {
             a.ptr(slow).f32(alpha);
         }
         return a;
+    }
+
+    /** A per-tensor pass's arguments ({@link Kernel#tensorPass}). */
+    static KernelArgs tensorPassArgs(Pointers p) {
+        KernelArgs a = new KernelArgs().ptr(p.w()).ptr(p.g());
+        for (CUdeviceptr s : p.slots()) {
+            a.ptr(s);
+        }
+        return a.ptr(p.groups()).i32(p.tensors()).ptr(p.scalars()).ptr(p.finishScalars()).ptr(p.flag())
+                .ptr(p.geometry()).ptr(p.scratch()).i32(p.totalWork());
     }
 
     /** A norm entry's arguments ({@link Kernel#norm}). */
@@ -320,11 +376,17 @@ final class CudaStepProgram implements StepProgram {
         Pointers ptrs = new Pointers(params.pointer(), grads.pointer(), slotPointers,
                 slow == null ? null : slow.pointer(), chunkTable, chunks, groupTable, scalars,
                 f == 0 ? null : scalars.withByteOffset((k * Float.BYTES + 7) & ~7), flag, partials, tensorState,
-                firstChunk, tensors);
+                firstChunk, tensors, geometry, scratch, totalWork);
         for (StepPlan.Pass pass : plan.passes()) {
             // A plan has a handful of distinct passes: derive each one's entry once, not on every step.
             Kernel kernel = kernels.computeIfAbsent(pass, p -> Kernel.of(rule, p));
-            int grid = pass.kind() == StepPlan.Kind.FINISH ? blocksFor(tensors) : chunks;
+            int grid = switch (pass.kind()) {
+                case FINISH -> blocksFor(tensors);
+                // One warp per work unit (a statistic, or 32 unfactored elements) and one warp per tensor.
+                case FACTOR_STATS -> blocksFor((int) Math.min(Integer.MAX_VALUE / 2, (long) totalWork * 32));
+                case FACTOR_SCALES -> blocksFor(tensors * 32);
+                default -> chunks;
+            };
             launch(kernel, grid, args(kernel, pass, ptrs, alpha));
         }
     }
@@ -335,7 +397,15 @@ final class CudaStepProgram implements StepProgram {
      */
     record Pointers(CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr slow, CUdeviceptr chunkTable,
             int chunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr finishScalars, CUdeviceptr flag,
-            CUdeviceptr partials, CUdeviceptr tensorState, CUdeviceptr firstChunk, int tensors) {
+            CUdeviceptr partials, CUdeviceptr tensorState, CUdeviceptr firstChunk, int tensors, CUdeviceptr geometry,
+            CUdeviceptr scratch, int totalWork) {
+        /** Pointers of a rule without tensor geometry ({@link Rule#tensorGeometryWidth()} 0). */
+        Pointers(CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr slow, CUdeviceptr chunkTable,
+                int chunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr finishScalars, CUdeviceptr flag,
+                CUdeviceptr partials, CUdeviceptr tensorState, CUdeviceptr firstChunk, int tensors) {
+            this(w, g, slots, slow, chunkTable, chunks, groups, scalars, finishScalars, flag, partials, tensorState,
+                    firstChunk, tensors, null, null, 0);
+        }
     }
 
     /** The arguments of {@code kernel} running {@code pass}; static so the signature test can build them. */
@@ -343,14 +413,26 @@ final class CudaStepProgram implements StepProgram {
         return switch (pass.kind()) {
             case FINITE_CHECK -> finiteArgs(p.g(), p.chunkTable(), p.chunks(), p.flag());
             case LOOKAHEAD_INIT -> lookaheadInitArgs(p.w(), p.slow(), p.chunkTable(), p.chunks(), p.flag());
-            case NORM -> normArgs(p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(), p.groups(), p.scalars(),
-                    p.flag(), p.partials());
+            case NORM -> withGeometry(normArgs(p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(), p.groups(),
+                    p.scalars(), p.flag(), p.partials()), p, true);
             case UPDATE -> updateArgs(kernel, p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(), p.groups(),
-                    p.scalars(), p.flag(), p.tensorState(), pass.sums() ? p.partials() : null,
-                    pass.lookaheadSync() ? p.slow() : null, alpha);
-            case FINISH -> finishArgs(p.partials(), p.chunks(), p.firstChunk(), p.groups(), p.tensors(),
-                    p.finishScalars(), p.flag(), p.tensorState());
+                    p.scalars(), p.flag(), p.tensorState(), pass.sums() ? p.partials() : null, p.geometry(),
+                    p.scratch(), pass.lookaheadSync() ? p.slow() : null, alpha);
+            case FINISH -> withGeometry(finishArgs(p.partials(), p.chunks(), p.firstChunk(), p.groups(), p.tensors(),
+                    p.finishScalars(), p.flag(), p.tensorState()), p, false);
+            case FACTOR_STATS, FACTOR_SCALES -> tensorPassArgs(p);
         };
+    }
+
+    /** Appends the geometry (and the scratch) for a rule with tensor geometry. */
+    private static KernelArgs withGeometry(KernelArgs a, Pointers p, boolean scratch) {
+        if (p.geometry() != null) {
+            a.ptr(p.geometry());
+            if (scratch) {
+                a.ptr(p.scratch());
+            }
+        }
+        return a;
     }
 
     @Override

@@ -67,6 +67,7 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
         if (rule.passes().contains(Rule.Pass.UPDATE_WITH_SUMS)) {
             p.add(Param.PTR);
         }
+        geometryTail(rule, p, true);
         if (lookahead) {
             p.add(Param.PTR);
             p.add(Param.FLOAT);
@@ -79,7 +80,42 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
     public static Kernel norm(Rule rule) {
         List<Param> p = arenaHead(rule.slots().size());
         p.add(Param.PTR);
-        return new Kernel(rule.id() + "_norm_f32", rule.algorithm().module(), p, false);
+        geometryTail(rule, p, true);
+        return new Kernel(slotFamily(rule) + "_norm_f32", rule.algorithm().module(), p, false);
+    }
+
+    /**
+     * The name stem of an entry whose parameters list the slots: the id, except for a rule with tensor geometry,
+     * whose configurations differ in their slots (Adafactor with and without momentum) and so name these entries
+     * by their kernel family, as the update entries are.
+     */
+    private static String slotFamily(Rule rule) {
+        return rule.tensorGeometryWidth() > 0 ? rule.kernelFamily() : rule.id();
+    }
+
+    /**
+     * For a rule with tensor geometry ({@link Rule#tensorGeometryWidth()} &gt; 0): the geometry table and, where the
+     * entry reads it, the step scratch, after the entry's other arguments and before Lookahead's.
+     */
+    private static void geometryTail(Rule rule, List<Param> p, boolean scratch) {
+        if (rule.tensorGeometryWidth() > 0) {
+            p.add(Param.PTR);
+            if (scratch) {
+                p.add(Param.PTR);
+            }
+        }
+    }
+
+    /**
+     * A per-tensor pass ({@link Rule.Pass#FACTOR_STATS}: {@code <id>_stats_f32}, {@link Rule.Pass#FACTOR_SCALES}:
+     * {@code <id>_scales_f32}): {@code (w, g, slots..., tensor_group, num_tensors, scalars, finish_scalars,
+     * skip_flag, geometry, scratch, total_work)}.
+     */
+    public static Kernel tensorPass(Rule rule, Rule.Pass pass) {
+        List<Param> p = new ArrayList<>(Collections.nCopies(2 + rule.slots().size(), Param.PTR));
+        p.addAll(List.of(Param.PTR, Param.INT, Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.INT));
+        String name = slotFamily(rule) + (pass == Rule.Pass.FACTOR_STATS ? "_stats_f32" : "_scales_f32");
+        return new Kernel(name, rule.algorithm().module(), p, false);
     }
 
     /**
@@ -88,9 +124,10 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
      * skip_flag, tensor_state)}.
      */
     public static Kernel finish(Rule rule) {
-        List<Param> p = rule.finishScalarCount() > 0
+        List<Param> p = new ArrayList<>(rule.finishScalarCount() > 0
                 ? List.of(Param.PTR, Param.INT, Param.PTR, Param.PTR, Param.INT, Param.PTR, Param.PTR, Param.PTR)
-                : List.of(Param.PTR, Param.INT, Param.PTR, Param.INT, Param.PTR, Param.PTR);
+                : List.of(Param.PTR, Param.INT, Param.PTR, Param.INT, Param.PTR, Param.PTR));
+        geometryTail(rule, p, false);
         return new Kernel(rule.id() + "_finalize", rule.algorithm().module(), p, false);
     }
 
@@ -102,6 +139,8 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
             case NORM -> norm(rule);
             case UPDATE -> update(rule, pass.lookaheadSync());
             case FINISH -> finish(rule);
+            case FACTOR_STATS -> tensorPass(rule, Rule.Pass.FACTOR_STATS);
+            case FACTOR_SCALES -> tensorPass(rule, Rule.Pass.FACTOR_SCALES);
         };
     }
 
@@ -112,6 +151,7 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
             switch (p) {
                 case NORM -> out.add(norm(rule));
                 case FINISH -> out.add(finish(rule));
+                case FACTOR_STATS, FACTOR_SCALES -> out.add(tensorPass(rule, p));
                 default -> {
                     out.add(update(rule, false));
                     out.add(update(rule, true));

@@ -61,23 +61,31 @@ __host__ __device__ inline float af_blend_element(float v, float G, double bh, d
     return (float) (bh * (double) v + omb * (double) G);
 }
 
-// The inner and outer statistic of element e of a tensor of 2^32 elements or more, in 64-bit arithmetic; out of
-// line on the device, so that the update's registers do not pay for the 64-bit division subroutine.
-#ifdef __CUDA_ARCH__
-__device__ __noinline__
-#else
-inline
-#endif
-void af_indices_wide(const long long* geo, long long e, long long& inner, long long& outer) {
+// q = n / d and r = n % d for 0 <= n < 2^53 and d >= 1, through one double division and an exact correction: the
+// quotient of the rounded division is within one of the true one. (The 64-bit integer division is a long
+// subroutine on the GPU, whose registers would spill.)
+__host__ __device__ inline void af_divmod(long long n, long long d, long long& q, long long& r) {
+    q = (long long) ((double) n / (double) d);
+    r = n - q * d;
+    if (r < 0) {
+        q -= 1;
+        r += d;
+    } else if (r >= d) {
+        q += 1;
+        r -= d;
+    }
+}
+
+// The inner and outer statistic of element e of a tensor of 2^32 elements or more.
+__host__ __device__ inline void af_indices_wide(const long long* geo, long long e, long long& inner,
+                                                long long& outer) {
     typedef AdafactorGeometry G;
     const long long d1 = geo[G::D1], b = geo[G::B], d2 = geo[G::D2], cc = geo[G::CC];
-    const long long ci = e % cc;
-    long long q = e / cc;
-    const long long i2 = q % d2;
-    q /= d2;
-    const long long bi = q % b;
-    q /= b;
-    const long long i1 = q % d1, ai = q / d1;
+    long long q, ci, i2, bi, i1, ai;
+    af_divmod(e, cc, q, ci);
+    af_divmod(q, d2, q, i2);
+    af_divmod(q, b, q, bi);
+    af_divmod(q, d1, ai, i1);
     inner = ((ai * d1 + i1) * b + bi) * cc + ci;
     outer = ((ai * b + bi) * d2 + i2) * cc + ci;
 }

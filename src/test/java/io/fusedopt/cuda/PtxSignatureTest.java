@@ -133,8 +133,10 @@ class PtxSignatureTest {
             for (Algorithm.Variant v : a.variants()) {
                 Rule rule = a.create(v.settings());
                 List<CUdeviceptr> slots = new ArrayList<>(Collections.nCopies(rule.slots().size(), p));
+                boolean geo = rule.tensorGeometryWidth() > 0;
                 CudaStepProgram.Pointers ptrs = new CudaStepProgram.Pointers(p, p, slots, p, p, 1, p, p,
-                        rule.finishScalarCount() > 0 ? p : null, p, p, rule.tensorStateWidth() > 0 ? p : null, p, 1);
+                        rule.finishScalarCount() > 0 ? p : null, p, p, rule.tensorStateWidth() > 0 ? p : null, p, 1,
+                        geo ? p : null, geo ? p : null, 1);
                 for (boolean check : new boolean[] {false, true}) {
                     for (boolean init : new boolean[] {false, true}) {
                         for (boolean sync : new boolean[] {false, true}) {

@@ -21,7 +21,7 @@ public final class ShapedSlots {
      * for a slot shaped like them, otherwise one view per tensor, with the tensor's name and index and the shape
      * {@link Rule#slotShape} gives.
      *
-     * @throws IllegalArgumentException when the rule gives a shape with no elements
+     * @throws IllegalArgumentException when the rule gives a shape of negative size
      */
     public static ArenaLayout layout(Rule rule, int slot, ArenaLayout layout) {
         if (!rule.slotShaped(slot)) {
@@ -35,9 +35,9 @@ public final class ShapedSlots {
             for (long d : shape) {
                 n = Math.multiplyExact(n, d);
             }
-            if (n < 1) {
+            if (n < 0) {
                 throw new IllegalArgumentException(rule.id() + " gives slot " + rule.slots().get(slot) + " of tensor '"
-                        + t.name() + "' no elements");
+                        + t.name() + "' a negative size");
             }
             views.add(new Tensor(t.name(), shape, at, n, t.index()));
             at = align(at + n);

@@ -29,7 +29,11 @@ public final class StepPlan {
         /** The rule's per-tensor row and column statistics ({@link Rule.Pass#FACTOR_STATS}). */
         FACTOR_STATS,
         /** The rule's per-tensor row and column scales ({@link Rule.Pass#FACTOR_SCALES}). */
-        FACTOR_SCALES
+        FACTOR_SCALES,
+        /** The rule's element pass that prepares a whole-matrix transform ({@link Rule.Pass#ORTHO_PREPARE}). */
+        ORTHO_PREPARE,
+        /** The rule's per-tensor orthogonalisation ({@link Rule.Pass#ORTHOGONALIZE}). */
+        ORTHOGONALIZE
     }
 
     /**
@@ -74,6 +78,8 @@ public final class StepPlan {
                 case FINISH -> out.add(new Pass(Kind.FINISH, false, false));
                 case FACTOR_STATS -> out.add(new Pass(Kind.FACTOR_STATS, false, false));
                 case FACTOR_SCALES -> out.add(new Pass(Kind.FACTOR_SCALES, false, false));
+                case ORTHO_PREPARE -> out.add(new Pass(Kind.ORTHO_PREPARE, false, false));
+                case ORTHOGONALIZE -> out.add(new Pass(Kind.ORTHOGONALIZE, false, false));
                 default -> throw new AssertionError(p);
             }
         }

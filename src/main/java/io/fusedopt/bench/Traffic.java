@@ -80,6 +80,11 @@ public final class Traffic {
                 case FACTOR_SCALES -> {
                     // Per row and column only.
                 }
+                // Muon: read g and the momentum, write the momentum and the scratch matrix X (16).
+                case ORTHO_PREPARE -> bytes += 4 * FLOAT;
+                // Muon's Newton-Schulz products stay in the scratch; their cost is counted in flops, not bytes.
+                case ORTHOGONALIZE -> {
+                }
                 default -> {
                     // The per-tensor fold reads a few partials per chunk: nothing per parameter.
                 }

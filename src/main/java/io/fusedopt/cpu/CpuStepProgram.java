@@ -156,6 +156,8 @@ final class CpuStepProgram implements StepProgram {
                 case FINISH -> finish(finishScalars);
                 case FACTOR_STATS -> tensorPass(Rule.Pass.FACTOR_STATS, scalars, finishScalars);
                 case FACTOR_SCALES -> tensorPass(Rule.Pass.FACTOR_SCALES, scalars, finishScalars);
+                case ORTHO_PREPARE -> prepare(scalars);
+                case ORTHOGONALIZE -> tensorPass(Rule.Pass.ORTHOGONALIZE, scalars, finishScalars);
                 default -> throw new AssertionError(pass);
             }
         }
@@ -169,6 +171,21 @@ final class CpuStepProgram implements StepProgram {
                 Arrays.fill(c.laneA, 0f);
                 Arrays.fill(c.laneB, 0f);
                 rule.normChunk(c, scalars, c.group * k);
+                partialA[ch] = Reduce.chunkSum(c.laneA);
+                partialB[ch] = Reduce.chunkSum(c.laneB);
+            }
+        });
+    }
+
+    /** The rule's prepare pass: like the norm pass, but the rule writes its slots and scratch. */
+    private void prepare(float[] scalars) {
+        final int k = rule.scalarCount();
+        parallel((from, to, c) -> {
+            for (int ch = from; ch < to; ch++) {
+                bind(c, ch);
+                Arrays.fill(c.laneA, 0f);
+                Arrays.fill(c.laneB, 0f);
+                rule.prepareChunk(c, scalars, c.group * k);
                 partialA[ch] = Reduce.chunkSum(c.laneA);
                 partialB[ch] = Reduce.chunkSum(c.laneB);
             }
@@ -262,6 +279,11 @@ final class CpuStepProgram implements StepProgram {
             @Override
             public float[] scratch() {
                 return scratch[t];
+            }
+
+            @Override
+            public double tensorState(int i) {
+                return tensorState[t * rule.tensorStateWidth() + i];
             }
         };
     }

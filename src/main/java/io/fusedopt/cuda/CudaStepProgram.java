@@ -83,6 +83,12 @@ final class CudaStepProgram implements StepProgram {
     private final DevicePointer geometry;
     private final DevicePointer scratch;
     private final int totalWork;
+    /** Muon: the Newton–Schulz job table, its job count and the tiles of each stage; null and 0 otherwise. */
+    private final DevicePointer nsJobs;
+    private final int nsJobCount;
+    private final int[] nsTiles;
+    /** Muon with cuBLAS products: the cuBLAS handle's owner; null otherwise. */
+    private MuonCublas cublas;
     private final java.util.Map<StepPlan.Pass, Kernel> kernels = new java.util.HashMap<>();
     private boolean closed;
 
@@ -159,6 +165,34 @@ final class CudaStepProgram implements StepProgram {
                 geometry = null;
                 scratch = null;
                 totalWork = 0;
+            }
+            if (rule instanceof io.fusedopt.rule.Muon muon) {
+                long[] geo = io.fusedopt.backend.ShapedSlots.geometry(rule, layout);
+                long[] jobs = io.fusedopt.rule.Muon.nsJobs(geo, rule.tensorGeometryWidth(), layout.groups());
+                int n = (jobs.length - io.fusedopt.rule.Muon.STAGES) / io.fusedopt.rule.Muon.JOB_WIDTH;
+                int[] tiles = new int[io.fusedopt.rule.Muon.STAGES];
+                for (int st = 0; st < tiles.length; st++) {
+                    long total = jobs[n * io.fusedopt.rule.Muon.JOB_WIDTH + st];
+                    if (total > Integer.MAX_VALUE) {
+                        throw new IllegalArgumentException("muon needs " + total + " tiles in Newton-Schulz stage "
+                                + st + ", more than one launch holds");
+                    }
+                    tiles[st] = (int) total;
+                }
+                ByteBuffer jb = ByteBuffer.allocate(Math.max(8, jobs.length * Long.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+                for (long x : jobs) {
+                    jb.putLong(x);
+                }
+                jb.position(0).limit(jobs.length * Long.BYTES);
+                nsJobs = upload(jb, "the Newton-Schulz job table");
+                nsJobCount = n;
+                nsTiles = tiles;
+                cublas = muon.cublas() ? MuonCublas.open(backend, geo, rule, layout.groups()) : null;
+            } else {
+                nsJobs = null;
+                nsJobCount = 0;
+                nsTiles = null;
+                cublas = null;
             }
         } catch (RuntimeException e) {
             freeOwned();
@@ -277,6 +311,12 @@ final class CudaStepProgram implements StepProgram {
         return a;
     }
 
+    /** One Newton–Schulz stage's arguments ({@link Kernel#orthogonalize}). */
+    static KernelArgs nsArgs(Pointers p, int stage, int parity, int tiles) {
+        return new KernelArgs().ptr(p.scratch()).ptr(p.jobs()).i32(p.numJobs()).ptr(p.scalars())
+                .ptr(p.tensorState()).ptr(p.flag()).i32(stage).i32(parity).i32(tiles);
+    }
+
     /** A per-tensor pass's arguments ({@link Kernel#tensorPass}). */
     static KernelArgs tensorPassArgs(Pointers p) {
         KernelArgs a = new KernelArgs().ptr(p.w()).ptr(p.g());
@@ -376,10 +416,14 @@ final class CudaStepProgram implements StepProgram {
         Pointers ptrs = new Pointers(params.pointer(), grads.pointer(), slotPointers,
                 slow == null ? null : slow.pointer(), chunkTable, chunks, groupTable, scalars,
                 f == 0 ? null : scalars.withByteOffset((k * Float.BYTES + 7) & ~7), flag, partials, tensorState,
-                firstChunk, tensors, geometry, scratch, totalWork);
+                firstChunk, tensors, geometry, scratch, totalWork, nsJobs, nsJobCount);
         for (StepPlan.Pass pass : plan.passes()) {
             // A plan has a handful of distinct passes: derive each one's entry once, not on every step.
             Kernel kernel = kernels.computeIfAbsent(pass, p -> Kernel.of(rule, p));
+            if (pass.kind() == StepPlan.Kind.ORTHOGONALIZE) {
+                orthogonalize(kernel, ptrs, plan.checksFinite());
+                continue;
+            }
             int grid = switch (pass.kind()) {
                 case FINISH -> blocksFor(tensors);
                 // One warp per work unit (a statistic, or 32 unfactored elements) and one warp per tensor.
@@ -398,13 +442,13 @@ final class CudaStepProgram implements StepProgram {
     record Pointers(CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr slow, CUdeviceptr chunkTable,
             int chunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr finishScalars, CUdeviceptr flag,
             CUdeviceptr partials, CUdeviceptr tensorState, CUdeviceptr firstChunk, int tensors, CUdeviceptr geometry,
-            CUdeviceptr scratch, int totalWork) {
+            CUdeviceptr scratch, int totalWork, CUdeviceptr jobs, int numJobs) {
         /** Pointers of a rule without tensor geometry ({@link Rule#tensorGeometryWidth()} 0). */
         Pointers(CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr slow, CUdeviceptr chunkTable,
                 int chunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr finishScalars, CUdeviceptr flag,
                 CUdeviceptr partials, CUdeviceptr tensorState, CUdeviceptr firstChunk, int tensors) {
             this(w, g, slots, slow, chunkTable, chunks, groups, scalars, finishScalars, flag, partials, tensorState,
-                    firstChunk, tensors, null, null, 0);
+                    firstChunk, tensors, null, null, 0, null, 0);
         }
     }
 
@@ -421,7 +465,37 @@ final class CudaStepProgram implements StepProgram {
             case FINISH -> withGeometry(finishArgs(p.partials(), p.chunks(), p.firstChunk(), p.groups(), p.tensors(),
                     p.finishScalars(), p.flag(), p.tensorState()), p, false);
             case FACTOR_STATS, FACTOR_SCALES -> tensorPassArgs(p);
+            case ORTHO_PREPARE -> withGeometry(normArgs(p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(),
+                    p.groups(), p.scalars(), p.flag(), p.partials()), p, true);
+            case ORTHOGONALIZE -> nsArgs(p, 0, 0, 1);
         };
+    }
+
+    /**
+     * Muon's Newton–Schulz iterations: the normalisation, then per iteration the three products, each stage one
+     * launch over every matrix's tiles (or, with cuBLAS, the products per matrix through cuBLAS).
+     */
+    private void orthogonalize(Kernel kernel, Pointers ptrs, boolean checksFinite) {
+        if (nsJobCount == 0) {
+            return;
+        }
+        launch(kernel, blocks(nsTiles[0]), nsArgs(ptrs, 0, 0, nsTiles[0]));
+        int steps = ((io.fusedopt.rule.Muon) rule).nsSteps();
+        for (int it = 0; it < steps; it++) {
+            int parity = it % 2;
+            if (cublas != null) {
+                cublas.iterate(scratch, parity);
+                continue;
+            }
+            for (int st = 1; st < io.fusedopt.rule.Muon.STAGES; st++) {
+                launch(kernel, blocks(nsTiles[st]), nsArgs(ptrs, st, parity, nsTiles[st]));
+            }
+        }
+    }
+
+    /** Blocks for {@code tiles} tiles, one block each, at most the grid-stride cap. */
+    private static int blocks(int tiles) {
+        return Math.max(1, Math.min(tiles, 1 << 20));
     }
 
     /** Appends the geometry (and the scratch) for a rule with tensor geometry. */
@@ -473,6 +547,9 @@ final class CudaStepProgram implements StepProgram {
     }
 
     private int freeOwned() {
+        if (cublas != null) {
+            cublas.close();
+        }
         for (DevicePointer p : owned) {
             cuMemFree(p);
         }

@@ -85,6 +85,26 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
     }
 
     /**
+     * {@code <family>_prepare_f32(w, g, slots..., chunks, num_chunks, tensor_group, scalars, skip_flag, partials,
+     * geometry, scratch)}: the element pass before a whole-matrix transform ({@link Rule.Pass#ORTHO_PREPARE}).
+     */
+    public static Kernel prepare(Rule rule) {
+        List<Param> p = arenaHead(rule.slots().size());
+        p.add(Param.PTR);
+        geometryTail(rule, p, true);
+        return new Kernel(slotFamily(rule) + "_prepare_f32", rule.algorithm().module(), p, false);
+    }
+
+    /**
+     * {@code <id>_ns_f32(scratch, jobs, num_jobs, scalars, tensor_state, skip_flag, stage, parity, total_tiles)}: one
+     * stage of the Newton–Schulz orthogonalisation ({@link Rule.Pass#ORTHOGONALIZE}), launched once per stage.
+     */
+    public static Kernel orthogonalize(Rule rule) {
+        return new Kernel(rule.id() + "_ns_f32", rule.algorithm().module(), List.of(Param.PTR, Param.PTR, Param.INT,
+                Param.PTR, Param.PTR, Param.PTR, Param.INT, Param.INT, Param.INT), false);
+    }
+
+    /**
      * The name stem of an entry whose parameters list the slots: the id, except for a rule with tensor geometry,
      * whose configurations differ in their slots (Adafactor with and without momentum) and so name these entries
      * by their kernel family, as the update entries are.
@@ -141,6 +161,8 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
             case FINISH -> finish(rule);
             case FACTOR_STATS -> tensorPass(rule, Rule.Pass.FACTOR_STATS);
             case FACTOR_SCALES -> tensorPass(rule, Rule.Pass.FACTOR_SCALES);
+            case ORTHO_PREPARE -> prepare(rule);
+            case ORTHOGONALIZE -> orthogonalize(rule);
         };
     }
 
@@ -152,6 +174,8 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
                 case NORM -> out.add(norm(rule));
                 case FINISH -> out.add(finish(rule));
                 case FACTOR_STATS, FACTOR_SCALES -> out.add(tensorPass(rule, p));
+                case ORTHO_PREPARE -> out.add(prepare(rule));
+                case ORTHOGONALIZE -> out.add(orthogonalize(rule));
                 default -> {
                     out.add(update(rule, false));
                     out.add(update(rule, true));

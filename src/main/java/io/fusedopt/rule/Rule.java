@@ -53,7 +53,17 @@ public abstract class Rule {
          * Per tensor, after {@link #FACTOR_STATS}: the per-row and per-column scales the element passes read from
          * the step scratch ({@link #tensorPass}; CUDA {@code <id>_scales_f32}).
          */
-        FACTOR_SCALES
+        FACTOR_SCALES,
+        /**
+         * The per-element pass before a whole-matrix transform: writes the transform's input into the step scratch
+         * and sums its squares per chunk into the partials ({@link #prepareChunk}; CUDA {@code <family>_prepare_f32}).
+         */
+        ORTHO_PREPARE,
+        /**
+         * Per tensor: Muon's Newton–Schulz orthogonalisation of the scratch matrices ({@link #tensorPass}; CUDA
+         * {@code <id>_ns_f32}, one launch per stage).
+         */
+        ORTHOGONALIZE
     }
 
     private final Algorithm algorithm;
@@ -219,6 +229,19 @@ public abstract class Rule {
 
         /** The tensor's scratch, {@link #scratchLength} floats (null when 0). */
         float[] scratch();
+
+        /** Value {@code i} of the tensor's per-tensor state ({@link #tensorStateWidth}). */
+        double tensorState(int i);
+    }
+
+    /**
+     * For {@link Pass#ORTHO_PREPARE}: updates the chunk's slots, writes the transform's input into the tensor's
+     * scratch and accumulates its squares into lane A.
+     *
+     * @throws UnsupportedOperationException for a rule without that pass
+     */
+    public void prepareChunk(Chunk c, float[] sc, int so) {
+        throw new UnsupportedOperationException(id() + " has no prepare pass");
     }
 
     /**

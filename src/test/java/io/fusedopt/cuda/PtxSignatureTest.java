@@ -136,7 +136,8 @@ class PtxSignatureTest {
                 boolean geo = rule.tensorGeometryWidth() > 0;
                 CudaStepProgram.Pointers ptrs = new CudaStepProgram.Pointers(p, p, slots, p, p, 1, p, p,
                         rule.finishScalarCount() > 0 ? p : null, p, p, rule.tensorStateWidth() > 0 ? p : null, p, 1,
-                        geo ? p : null, geo ? p : null, 1);
+                        geo ? p : null, geo ? p : null, 1,
+                        rule.passes().contains(Rule.Pass.ORTHOGONALIZE) ? p : null, 1);
                 for (boolean check : new boolean[] {false, true}) {
                     for (boolean init : new boolean[] {false, true}) {
                         for (boolean sync : new boolean[] {false, true}) {

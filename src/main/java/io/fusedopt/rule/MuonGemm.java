@@ -1,0 +1,71 @@
+package io.fusedopt.rule;
+
+/**
+ * The matrix products of Muon's Newton–Schulz iteration in Java, in the fixed reduction order the CUDA kernel
+ * {@code muon_ns_f32} uses, so the two agree bit for bit: every output element is
+ * {@code acc = fma(L[i][k], R[k][j], acc)} for {@code k = 0, 1, ..., K-1} from {@code acc = +0}, then the epilogue
+ * {@code out = fma(alpha, acc, beta * Y[i][j])} (or {@code alpha * acc} without {@code Y}). The loops are arranged
+ * for the caches (four rows of the output at a time, the inner loop along a row of {@code R}); the order of the
+ * terms of each output element is the one above.
+ */
+public final class MuonGemm {
+    /** Rows of the output computed together: each row of R is then read once per four output rows. */
+    private static final int ROWS = 4;
+
+    private MuonGemm() {
+    }
+
+    /**
+     * {@code out[i][j] = fma(alpha, Σ_k L[i][k] R[k][j], beta * Y[i][j])} for an {@code m × k} row-major {@code L} at
+     * {@code lo}, a {@code k × n} row-major {@code R} at {@code ro}, and an {@code m × n} {@code Y} at {@code yo}
+     * ({@code y} null: {@code alpha * acc}); {@code out} at {@code oo} may not overlap the inputs.
+     */
+    public static void multiply(float[] l, int lo, float[] r, int ro, int m, int n, int k, float[] y, int yo,
+            float alpha, float beta, float[] out, int oo) {
+        float[][] acc = new float[ROWS][n];
+        for (int i0 = 0; i0 < m; i0 += ROWS) {
+            int rows = Math.min(ROWS, m - i0);
+            for (int q = 0; q < rows; q++) {
+                java.util.Arrays.fill(acc[q], 0f);
+            }
+            for (int kk = 0; kk < k; kk++) {
+                int rr = ro + kk * n;
+                for (int q = 0; q < rows; q++) {
+                    float a = l[lo + (i0 + q) * k + kk];
+                    float[] row = acc[q];
+                    for (int j = 0; j < n; j++) {
+                        row[j] = Math.fma(a, r[rr + j], row[j]);
+                    }
+                }
+            }
+            for (int q = 0; q < rows; q++) {
+                float[] row = acc[q];
+                int o = oo + (i0 + q) * n;
+                if (y == null) {
+                    for (int j = 0; j < n; j++) {
+                        out[o + j] = alpha * row[j];
+                    }
+                } else {
+                    int yy = yo + (i0 + q) * n;
+                    for (int j = 0; j < n; j++) {
+                        out[o + j] = Math.fma(alpha, row[j], beta * y[yy + j]);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code A = X Xᵀ} for an {@code r × c} row-major {@code X} at {@code xo} into {@code a} at {@code ao}: each
+     * element {@code Σ_k X[i][k] X[j][k]} in increasing {@code k} (through the transpose of X in {@code tmp}, at
+     * least {@code r c} floats).
+     */
+    public static void gram(float[] x, int xo, int r, int c, float[] tmp, float[] a, int ao) {
+        for (int i = 0; i < r; i++) {
+            for (int k = 0; k < c; k++) {
+                tmp[k * r + i] = x[xo + i * c + k];
+            }
+        }
+        multiply(x, xo, tmp, 0, r, r, c, null, 0, 1f, 0f, a, ao);
+    }
+}

@@ -28,13 +28,27 @@ public final class MuonGemm {
             for (int q = 0; q < rows; q++) {
                 java.util.Arrays.fill(acc[q], 0f);
             }
+            float[] c0 = acc[0], c1 = acc[1], c2 = acc[2], c3 = acc[3];
             for (int kk = 0; kk < k; kk++) {
                 int rr = ro + kk * n;
-                for (int q = 0; q < rows; q++) {
-                    float a = l[lo + (i0 + q) * k + kk];
-                    float[] row = acc[q];
+                if (rows == ROWS) {
+                    // One load of R[k][j] serves the four rows; each row's sum still takes its terms in k order.
+                    int li = lo + i0 * k + kk;
+                    float a0 = l[li], a1 = l[li + k], a2 = l[li + 2 * k], a3 = l[li + 3 * k];
                     for (int j = 0; j < n; j++) {
-                        row[j] = Math.fma(a, r[rr + j], row[j]);
+                        float rv = r[rr + j];
+                        c0[j] = Math.fma(a0, rv, c0[j]);
+                        c1[j] = Math.fma(a1, rv, c1[j]);
+                        c2[j] = Math.fma(a2, rv, c2[j]);
+                        c3[j] = Math.fma(a3, rv, c3[j]);
+                    }
+                } else {
+                    for (int q = 0; q < rows; q++) {
+                        float a = l[lo + (i0 + q) * k + kk];
+                        float[] row = acc[q];
+                        for (int j = 0; j < n; j++) {
+                            row[j] = Math.fma(a, r[rr + j], row[j]);
+                        }
                     }
                 }
             }

@@ -39,7 +39,7 @@ class MuonTest {
 
     static final List<long[]> SHAPES = List.of(
             new long[] {33, 47},      // wide: X = the matrix, 3 x 3 tiles with ragged edges
-            new long[] {70, 17},      // tall: X is the transpose
+            new long[] {900, 37},     // tall, across two chunks: X is the transpose
             new long[] {1, 8},        // a single row
             new long[] {40, 900},     // 36,000 elements: the matrix spans two chunks
             new long[] {16, 16},      // exactly one tile

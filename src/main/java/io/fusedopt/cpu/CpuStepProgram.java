@@ -22,6 +22,7 @@ final class CpuStepProgram implements StepProgram {
     private final CpuBuffer[] slots;
     private final CpuBuffer slow;
     private final PassRunner runner;
+    private final int threads;
     private final float[] partialA;
     private final float[] partialB;
     private double[] tensorState;
@@ -48,6 +49,7 @@ final class CpuStepProgram implements StepProgram {
         this.slots = slots.toArray(new CpuBuffer[0]);
         this.slow = slow;
         this.runner = new PassRunner(WorkSplit.of(layout, threads), threads, CpuBackend.pool());
+        this.threads = threads;
         boolean reduces = rule.reduction() != Rule.Reduction.NONE;
         this.partialA = reduces ? new float[layout.chunkCount()] : null;
         this.partialB = reduces ? new float[layout.chunkCount()] : null;
@@ -285,7 +287,53 @@ final class CpuStepProgram implements StepProgram {
             public double tensorState(int i) {
                 return tensorState[t * rule.tensorStateWidth() + i];
             }
+
+            @Override
+            public void parallel(int parts, java.util.function.IntConsumer part) {
+                parts(parts, part);
+            }
         };
+    }
+
+    /**
+     * Runs the parts on the caller and up to {@code threads - 1} pool threads, each claiming the next part until none
+     * is left; the caller then waits only for parts already claimed. A pool thread that starts late (every pool
+     * thread may be busy with the enclosing pass) finds nothing left, so this never waits for a task that has not
+     * started.
+     */
+    private void parts(int parts, java.util.function.IntConsumer part) {
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Runnable work = () -> {
+            for (int p = next.getAndIncrement(); p < parts; p = next.getAndIncrement()) {
+                try {
+                    part.accept(p);
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                } finally {
+                    done.incrementAndGet();
+                }
+            }
+        };
+        int helpers = Math.min(parts, threads) - 1;
+        for (int h = 0; h < helpers; h++) {
+            CpuBackend.pool().execute(work);
+        }
+        work.run();
+        while (done.get() < parts) {
+            Thread.onSpinWait();
+        }
+        Throwable e = failure.get();
+        if (e instanceof RuntimeException re) {
+            throw re;
+        }
+        if (e instanceof Error er) {
+            throw er;
+        }
+        if (e != null) {
+            throw new IllegalStateException("a CPU tensor pass failed", e);
+        }
     }
 
     private io.fusedopt.core.Tensor view(int slot, int t) {

@@ -391,9 +391,9 @@ public final class Muon extends Rule {
         float a = sc[so + CA], b = sc[so + CB], cc = sc[so + CC];
         float[] tmp = new float[r * c];
         for (int it = 0; it < nsSteps; it++) {
-            MuonGemm.gram(s, xo, r, c, tmp, s, ao);
-            MuonGemm.multiply(s, ao, s, ao, r, r, r, s, ao, cc, b, s, bo);
-            MuonGemm.multiply(s, bo, s, xo, r, c, r, s, xo, 1f, a, s, yo);
+            MuonGemm.gram(t, s, xo, r, c, tmp, s, ao);
+            MuonGemm.multiply(t, s, ao, s, ao, r, r, r, s, ao, cc, b, s, bo);
+            MuonGemm.multiply(t, s, bo, s, xo, r, c, r, s, xo, 1f, a, s, yo);
             int swap = xo;
             xo = yo;
             yo = swap;

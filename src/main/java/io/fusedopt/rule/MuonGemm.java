@@ -22,8 +22,29 @@ public final class MuonGemm {
      */
     public static void multiply(float[] l, int lo, float[] r, int ro, int m, int n, int k, float[] y, int yo,
             float alpha, float beta, float[] out, int oo) {
+        rows(l, lo, r, ro, 0, m, n, k, y, yo, alpha, beta, out, oo);
+    }
+
+    /** Rows of the output per part when the product runs on several threads. */
+    static final int PART_ROWS = 32;
+
+    /**
+     * As {@link #multiply(float[], int, float[], int, int, int, int, float[], int, float, float, float[], int)}, the
+     * output's rows split into parts of {@link #PART_ROWS} that run on the backend's threads ({@code t}): each
+     * element's sum is the same whatever thread computes it.
+     */
+    static void multiply(Rule.TensorAccess t, float[] l, int lo, float[] r, int ro, int m, int n, int k, float[] y,
+            int yo, float alpha, float beta, float[] out, int oo) {
+        int parts = (m + PART_ROWS - 1) / PART_ROWS;
+        t.parallel(parts, p -> rows(l, lo, r, ro, p * PART_ROWS, Math.min(m, (p + 1) * PART_ROWS), n, k, y, yo, alpha,
+                beta, out, oo));
+    }
+
+    /** Output rows {@code [from, to)} of the product. */
+    private static void rows(float[] l, int lo, float[] r, int ro, int from, int m, int n, int k, float[] y, int yo,
+            float alpha, float beta, float[] out, int oo) {
         float[][] acc = new float[ROWS][n];
-        for (int i0 = 0; i0 < m; i0 += ROWS) {
+        for (int i0 = from; i0 < m; i0 += ROWS) {
             int rows = Math.min(ROWS, m - i0);
             for (int q = 0; q < rows; q++) {
                 java.util.Arrays.fill(acc[q], 0f);
@@ -75,11 +96,21 @@ public final class MuonGemm {
      * least {@code r c} floats).
      */
     public static void gram(float[] x, int xo, int r, int c, float[] tmp, float[] a, int ao) {
+        transpose(x, xo, r, c, tmp);
+        multiply(x, xo, tmp, 0, r, r, c, null, 0, 1f, 0f, a, ao);
+    }
+
+    /** As {@link #gram(float[], int, int, int, float[], float[], int)}, on the backend's threads. */
+    static void gram(Rule.TensorAccess t, float[] x, int xo, int r, int c, float[] tmp, float[] a, int ao) {
+        transpose(x, xo, r, c, tmp);
+        multiply(t, x, xo, tmp, 0, r, r, c, null, 0, 1f, 0f, a, ao);
+    }
+
+    private static void transpose(float[] x, int xo, int r, int c, float[] tmp) {
         for (int i = 0; i < r; i++) {
             for (int k = 0; k < c; k++) {
                 tmp[k * r + i] = x[xo + i * c + k];
             }
         }
-        multiply(x, xo, tmp, 0, r, r, c, null, 0, 1f, 0f, a, ao);
     }
 }

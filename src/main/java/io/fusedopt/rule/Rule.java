@@ -232,6 +232,13 @@ public abstract class Rule {
 
         /** Value {@code i} of the tensor's per-tensor state ({@link #tensorStateWidth}). */
         double tensorState(int i);
+
+        /**
+         * Runs {@code part.accept(p)} for every {@code p} in {@code [0, parts)}, on as many threads as the backend
+         * has, and returns when all are done (rethrowing the first failure). Each part must write only outputs no
+         * other part reads or writes, so the split does not change a bit.
+         */
+        void parallel(int parts, java.util.function.IntConsumer part);
     }
 
     /**

@@ -1,67 +1,34 @@
 // AdaBound and AMSBound update entries, with and without a Lookahead sync.
+// Every regime's entries are stamped by entries.cuh.
 #include "fusedopt/adabound.cuh"
-#include "fusedopt/launch.cuh"
+#include "fusedopt/entries.cuh"
 
 using namespace fusedopt;
 
 namespace {
 
-template <bool AMSBOUND, unsigned MODE, int S>
-__device__ __forceinline__ void adabound_pass(const Arena& arena, float* w, const float* g, const Slots<S>& slots,
-                                              const float* scalars, const Lookahead& la) {
-    update_arena<MODE>(arena, w, g, slots, la, [=](const ChunkRef& ch) {
-        const AdaBoundScalars s = group_scalars<AdaBoundScalars>(scalars, ch.group);
+template <class St, unsigned MODE, int S>
+__device__ __forceinline__ void adabound_body(const Update<St, S>& u) {
+    update_arena<MODE>(u, [=](const ChunkRef& ch) {
+        const AdaBoundScalars s = group_scalars<AdaBoundScalars>(u.scalars, ch.group);
         return [s](float& wi, float gi, auto& x) {
-            if constexpr (AMSBOUND) {
-                adabound_update<true>(wi, gi, x[0], x[1], x[2], s);
-            } else {
-                float none = 0.0f;
-                adabound_update<false>(wi, gi, x[0], x[1], none, s);
-            }
+            float none = 0.0f;
+            adabound_update<false>(wi, gi, x[0], x[1], none, s);
+        };
+    });
+}
+
+template <class St, unsigned MODE, int S>
+__device__ __forceinline__ void amsbound_body(const Update<St, S>& u) {
+    update_arena<MODE>(u, [=](const ChunkRef& ch) {
+        const AdaBoundScalars s = group_scalars<AdaBoundScalars>(u.scalars, ch.group);
+        return [s](float& wi, float gi, auto& x) {
+            adabound_update<true>(wi, gi, x[0], x[1], x[2], s);
         };
     });
 }
 
 }  // namespace
 
-extern "C" __global__ void __launch_bounds__(BLOCK)
-adabound_f32(float* __restrict__ w, const float* __restrict__ g, float* __restrict__ exp_avg,
-             float* __restrict__ exp_avg_sq, const ChunkDesc* __restrict__ chunks, int num_chunks,
-             const int* __restrict__ tensor_group, const float* __restrict__ scalars,
-             const int* __restrict__ skip_flag) {
-    if (*skip_flag != 0) return;
-    adabound_pass<false, kStore>({chunks, num_chunks, tensor_group}, w, g, Slots<2>{{exp_avg, exp_avg_sq}},
-                                 scalars, {});
-}
-
-extern "C" __global__ void __launch_bounds__(BLOCK)
-adabound_lookahead_f32(float* __restrict__ w, const float* __restrict__ g, float* __restrict__ exp_avg,
-                       float* __restrict__ exp_avg_sq, const ChunkDesc* __restrict__ chunks, int num_chunks,
-                       const int* __restrict__ tensor_group, const float* __restrict__ scalars,
-                       const int* __restrict__ skip_flag, float* __restrict__ slow, float alpha) {
-    if (*skip_flag != 0) return;
-    adabound_pass<false, kStore | kLookahead>({chunks, num_chunks, tensor_group}, w, g,
-                                              Slots<2>{{exp_avg, exp_avg_sq}}, scalars, {slow, alpha});
-}
-
-extern "C" __global__ void __launch_bounds__(BLOCK)
-amsbound_f32(float* __restrict__ w, const float* __restrict__ g, float* __restrict__ exp_avg,
-             float* __restrict__ exp_avg_sq, float* __restrict__ max_exp_avg_sq,
-             const ChunkDesc* __restrict__ chunks, int num_chunks, const int* __restrict__ tensor_group,
-             const float* __restrict__ scalars, const int* __restrict__ skip_flag) {
-    if (*skip_flag != 0) return;
-    adabound_pass<true, kStore>({chunks, num_chunks, tensor_group}, w, g,
-                                Slots<3>{{exp_avg, exp_avg_sq, max_exp_avg_sq}}, scalars, {});
-}
-
-extern "C" __global__ void __launch_bounds__(BLOCK)
-amsbound_lookahead_f32(float* __restrict__ w, const float* __restrict__ g, float* __restrict__ exp_avg,
-                       float* __restrict__ exp_avg_sq, float* __restrict__ max_exp_avg_sq,
-                       const ChunkDesc* __restrict__ chunks, int num_chunks, const int* __restrict__ tensor_group,
-                       const float* __restrict__ scalars, const int* __restrict__ skip_flag,
-                       float* __restrict__ slow, float alpha) {
-    if (*skip_flag != 0) return;
-    adabound_pass<true, kStore | kLookahead>({chunks, num_chunks, tensor_group}, w, g,
-                                             Slots<3>{{exp_avg, exp_avg_sq, max_exp_avg_sq}}, scalars,
-                                             {slow, alpha});
-}
+FO_UPDATE_ENTRIES(adabound, 2, NONE, adabound_body)
+FO_UPDATE_ENTRIES(amsbound, 3, NONE, amsbound_body)

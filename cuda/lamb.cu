@@ -1,41 +1,38 @@
-// LAMB: the norm pass, the per-tensor trust ratio, and the update entries with and without a Lookahead sync.
+// LAMB: the norm pass, the per-tensor trust ratio, and the update entries with and without a Lookahead sync, in
+// every regime (entries.cuh).
 #include "fusedopt/lamb.cuh"
-#include "fusedopt/launch.cuh"
+#include "fusedopt/entries.cuh"
 #include "fusedopt/reduce.cuh"
 
 using namespace fusedopt;
 
 namespace {
 
-template <unsigned MODE>
-__device__ __forceinline__ void lamb_pass(const Arena& arena, float* w, const float* g, float* exp_avg,
-                                          float* exp_avg_sq, const float* scalars, const double* tensor_state,
-                                          const Lookahead& la) {
-    update_arena<MODE>(arena, w, g, Slots<2>{{exp_avg, exp_avg_sq}}, la, [=](const ChunkRef& ch) {
-        const LambScalars s = group_scalars<LambScalars>(scalars, ch.group);
-        const float neg_step = lamb_neg_step(s, tensor_state[ch.tensor]);
+template <class St, unsigned MODE, int S>
+__device__ __forceinline__ void lamb_body(const Update<St, S>& u) {
+    update_arena<MODE>(u, [=](const ChunkRef& ch) {
+        const LambScalars s = group_scalars<LambScalars>(u.scalars, ch.group);
+        const float neg_step = lamb_neg_step(s, u.tensor_state[ch.tensor]);
         return [s, neg_step](float& wi, float gi, auto& x) { lamb_update(wi, gi, x[0], x[1], neg_step, s); };
+    });
+}
+
+template <class St, int S>
+__device__ __forceinline__ void lamb_norm_body(const Norm<St, S>& n) {
+    for_each_chunk(n.arena, [&](const ChunkRef& ch) {
+        const LambScalars s = group_scalars<LambScalars>(n.scalars, ch.group);
+        const Lanes acc = walk_elements<kReduce, St>(
+                ch, n.w, n.g, n.slots, LookaheadT<typename St::Wt>{nullptr, 0.0f}, Out<St>{nullptr, 0ull, 0ull},
+                [&](float& wi, float gi, auto& x, float& ww, float& rr) {
+                    lamb_norm_terms(wi, gi, x[0], x[1], s, ww, rr);
+                });
+        store_chunk_sums(acc, n.partials, n.arena.num_chunks, ch.index);
     });
 }
 
 }  // namespace
 
-extern "C" __global__ void __launch_bounds__(BLOCK)
-lamb_norm_f32(const float* __restrict__ w, const float* __restrict__ g, const float* __restrict__ exp_avg,
-              const float* __restrict__ exp_avg_sq, const ChunkDesc* __restrict__ chunks, int num_chunks,
-              const int* __restrict__ tensor_group, const float* __restrict__ scalars,
-              const int* __restrict__ skip_flag, float* __restrict__ partials) {
-    if (*skip_flag != 0) return;
-    for_each_chunk(Arena{chunks, num_chunks, tensor_group}, [&](const ChunkRef& ch) {
-        const LambScalars s = group_scalars<LambScalars>(scalars, ch.group);
-        const Lanes acc = walk_elements<kReduce>(
-                ch, w, g, Slots<2, const float*>{{exp_avg, exp_avg_sq}}, Lookahead{},
-                [&](float& wi, float gi, auto& x, float& ww, float& rr) {
-                    lamb_norm_terms(wi, gi, x[0], x[1], s, ww, rr);
-                });
-        store_chunk_sums(acc, partials, num_chunks, ch.index);
-    });
-}
+FO_NORM_ENTRIES(lamb_norm, 2, lamb_norm_body)
 
 extern "C" __global__ void __launch_bounds__(BLOCK)
 lamb_finalize(const float* __restrict__ partials, int num_chunks, const int* __restrict__ first_chunk,
@@ -52,22 +49,4 @@ lamb_finalize(const float* __restrict__ partials, int num_chunks, const int* __r
     });
 }
 
-extern "C" __global__ void __launch_bounds__(BLOCK)
-lamb_f32(float* __restrict__ w, const float* __restrict__ g, float* __restrict__ exp_avg,
-         float* __restrict__ exp_avg_sq, const ChunkDesc* __restrict__ chunks, int num_chunks,
-         const int* __restrict__ tensor_group, const float* __restrict__ scalars, const int* __restrict__ skip_flag,
-         const double* __restrict__ tensor_state) {
-    if (*skip_flag != 0) return;
-    lamb_pass<kStore>({chunks, num_chunks, tensor_group}, w, g, exp_avg, exp_avg_sq, scalars, tensor_state, {});
-}
-
-extern "C" __global__ void __launch_bounds__(BLOCK)
-lamb_lookahead_f32(float* __restrict__ w, const float* __restrict__ g, float* __restrict__ exp_avg,
-                   float* __restrict__ exp_avg_sq, const ChunkDesc* __restrict__ chunks, int num_chunks,
-                   const int* __restrict__ tensor_group, const float* __restrict__ scalars,
-                   const int* __restrict__ skip_flag, const double* __restrict__ tensor_state,
-                   float* __restrict__ slow, float alpha) {
-    if (*skip_flag != 0) return;
-    lamb_pass<kStore | kLookahead>({chunks, num_chunks, tensor_group}, w, g, exp_avg, exp_avg_sq, scalars,
-                                   tensor_state, {slow, alpha});
-}
+FO_UPDATE_ENTRIES(lamb, 2, TS, lamb_body)

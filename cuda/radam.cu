@@ -1,36 +1,22 @@
 // RAdam update entries, with and without a Lookahead sync.
+// Every regime's entries are stamped by entries.cuh.
 #include "fusedopt/radam.cuh"
-#include "fusedopt/launch.cuh"
+#include "fusedopt/entries.cuh"
 
 using namespace fusedopt;
 
 namespace {
 
-template <unsigned MODE>
-__device__ __forceinline__ void radam_pass(const Arena& arena, float* w, const float* g, float* exp_avg,
-                                           float* exp_avg_sq, const float* scalars, const Lookahead& la) {
-    update_arena<MODE>(arena, w, g, Slots<2>{{exp_avg, exp_avg_sq}}, la, [=](const ChunkRef& ch) {
-        const RAdamScalars s = group_scalars<RAdamScalars>(scalars, ch.group);
-        return [s](float& wi, float gi, auto& x) { radam_update(wi, gi, x[0], x[1], s); };
+template <class St, unsigned MODE, int S>
+__device__ __forceinline__ void radam_body(const Update<St, S>& u) {
+    update_arena<MODE>(u, [=](const ChunkRef& ch) {
+        const RAdamScalars s = group_scalars<RAdamScalars>(u.scalars, ch.group);
+        return [s](float& wi, float gi, auto& x) {
+            radam_update(wi, gi, x[0], x[1], s);
+        };
     });
 }
 
 }  // namespace
 
-extern "C" __global__ void __launch_bounds__(BLOCK)
-radam_f32(float* __restrict__ w, const float* __restrict__ g, float* __restrict__ exp_avg,
-          float* __restrict__ exp_avg_sq, const ChunkDesc* __restrict__ chunks, int num_chunks,
-          const int* __restrict__ tensor_group, const float* __restrict__ scalars, const int* __restrict__ skip_flag) {
-    if (*skip_flag != 0) return;
-    radam_pass<kStore>({chunks, num_chunks, tensor_group}, w, g, exp_avg, exp_avg_sq, scalars, {});
-}
-
-extern "C" __global__ void __launch_bounds__(BLOCK)
-radam_lookahead_f32(float* __restrict__ w, const float* __restrict__ g, float* __restrict__ exp_avg,
-                    float* __restrict__ exp_avg_sq, const ChunkDesc* __restrict__ chunks, int num_chunks,
-                    const int* __restrict__ tensor_group, const float* __restrict__ scalars,
-                    const int* __restrict__ skip_flag, float* __restrict__ slow, float alpha) {
-    if (*skip_flag != 0) return;
-    radam_pass<kStore | kLookahead>({chunks, num_chunks, tensor_group}, w, g, exp_avg, exp_avg_sq, scalars,
-                                    {slow, alpha});
-}
+FO_UPDATE_ENTRIES(radam, 2, NONE, radam_body)

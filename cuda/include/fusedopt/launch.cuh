@@ -1,14 +1,16 @@
 // The launch constants and the arena walker shared by every kernel.
 //
 // A kernel runs one block of BLOCK threads per chunk of the chunk table, grid-striding over the chunks. Inside a
-// chunk, thread j takes float4 number q = j + BLOCK k (elements 4q .. 4q+3) while q < L/4, then the up to three
-// tail elements go one by one to the thread that owns their float4 slot. Element i of a chunk therefore always
-// lands in accumulator i % 4 of thread (i / 4) % BLOCK, in increasing i: lane i % LANES of Reduce.java.
+// chunk, thread j takes vector number q = j + BLOCK k (elements 4q .. 4q+3) while q < L/4, then the up to three
+// tail elements go one by one to the thread that owns their vector slot. Element i of a chunk therefore always
+// lands in accumulator i % 4 of thread (i / 4) % BLOCK, in increasing i: lane i % LANES of Reduce.java. Passes
+// over 16-bit buffers that do not reduce take 8 elements per vector instead (16-byte loads of halves).
 #ifndef FUSEDOPT_LAUNCH_CUH
 #define FUSEDOPT_LAUNCH_CUH
 
 #include <type_traits>
 
+#include "fusedopt/dtype.cuh"
 #include "fusedopt/lookahead.cuh"
 
 namespace fusedopt {
@@ -73,57 +75,164 @@ __device__ __forceinline__ Scalars group_scalars(const float* table, int group) 
     return Scalars::load(table + (long long) group * Scalars::K);
 }
 
-// N consecutive elements of one buffer: a float4 on the fast path, one float in the tail.
+// The element types of one regime's buffers (io.fusedopt.backend.Precision): the weights the rule updates, the
+// gradients, the state slots, and the model copy written from the weights (void: none). STOCHASTIC rounds the
+// weights to bfloat16 stochastically. Math is float32 whatever the types: loads widen exactly, stores round.
+template <class W, class G, class S, class M = void, bool STOCHASTIC = false>
+struct Storage {
+    using Wt = W;
+    using Gt = G;
+    using St = S;
+    using Mt = M;
+    static constexpr bool kMaster = !std::is_void<M>::value;
+    static constexpr bool kStochastic = STOCHASTIC;
+    static constexpr bool kAllF32 = std::is_same<W, float>::value && std::is_same<G, float>::value &&
+                                    std::is_same<S, float>::value && !kMaster;
+    static_assert(!STOCHASTIC || std::is_same<W, Bf16>::value, "stochastic rounding stores bfloat16 weights");
+};
+
+// The regimes, named as the kernel entries' suffixes.
+namespace regime {
+using f32 = Storage<float, float, float>;
+using bf16 = Storage<Bf16, Bf16, Bf16>;
+using fp16 = Storage<Fp16, Fp16, Fp16>;
+using bf16_master = Storage<float, Bf16, float, Bf16>;
+using fp16_master = Storage<float, Fp16, float, Fp16>;
+using bf16_master_bf16s = Storage<float, Bf16, Bf16, Bf16>;
+using bf16_sr = Storage<Bf16, Bf16, Bf16, void, true>;
+}  // namespace regime
+
+// What a storing pass writes besides the weights and slots: the model copy, and stochastic rounding's counters.
+template <class St>
+struct Out {
+    std::conditional_t<St::kMaster, typename St::Mt*, void*> model;
+    unsigned long long seed;
+    unsigned long long step;
+};
+
+// N consecutive elements of one buffer as float32: one or two 16-byte vectors (8 halves, or 4 or 8 floats), 8
+// bytes (4 halves), or one element in the tail.
 template <int N>
 struct Frag {
     float v[N];
 };
 
-template <int N>
-__device__ __forceinline__ Frag<N> load_frag(const float* p, long long i) {
-    static_assert(N == VEC || N == 1, "the walker moves float4s or single floats");
+template <class T>
+__device__ __forceinline__ void unpack2(uint32_t word, float& lo, float& hi) {
+    lo = to_f32(T{static_cast<uint16_t>(word & 0xFFFFu)});
+    hi = to_f32(T{static_cast<uint16_t>(word >> 16)});
+}
+
+template <class T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+    return static_cast<uint32_t>(from_f32<T>(lo).bits) | (static_cast<uint32_t>(from_f32<T>(hi).bits) << 16);
+}
+
+template <int N, class T>
+__device__ __forceinline__ Frag<N> load_frag(const T* p, long long i) {
+    static_assert(N == 2 * VEC || N == VEC || N == 1, "the walker moves 8, 4 or single elements");
     Frag<N> f;
-    if constexpr (N == VEC) {
-        const float4 q = *reinterpret_cast<const float4*>(p + i);
-        f.v[0] = q.x;
-        f.v[1] = q.y;
-        f.v[2] = q.z;
-        f.v[3] = q.w;
+    if constexpr (N == 1) {
+        f.v[0] = to_f32(p[i]);
+    } else if constexpr (std::is_same<T, float>::value) {
+#pragma unroll
+        for (int h = 0; h < N / VEC; ++h) {
+            const float4 q = *reinterpret_cast<const float4*>(p + i + h * VEC);
+            f.v[h * VEC + 0] = q.x;
+            f.v[h * VEC + 1] = q.y;
+            f.v[h * VEC + 2] = q.z;
+            f.v[h * VEC + 3] = q.w;
+        }
+    } else if constexpr (N == VEC) {
+        const uint2 q = *reinterpret_cast<const uint2*>(p + i);
+        unpack2<T>(q.x, f.v[0], f.v[1]);
+        unpack2<T>(q.y, f.v[2], f.v[3]);
     } else {
-        f.v[0] = p[i];
+        const uint4 q = *reinterpret_cast<const uint4*>(p + i);
+        unpack2<T>(q.x, f.v[0], f.v[1]);
+        unpack2<T>(q.y, f.v[2], f.v[3]);
+        unpack2<T>(q.z, f.v[4], f.v[5]);
+        unpack2<T>(q.w, f.v[6], f.v[7]);
     }
     return f;
 }
 
-template <int N>
-__device__ __forceinline__ void store_frag(float* p, long long i, const Frag<N>& f) {
-    static_assert(N == VEC || N == 1, "the walker moves float4s or single floats");
-    if constexpr (N == VEC) {
-        float4 q;
-        q.x = f.v[0];
-        q.y = f.v[1];
-        q.z = f.v[2];
-        q.w = f.v[3];
-        *reinterpret_cast<float4*>(p + i) = q;
+template <int N, class T>
+__device__ __forceinline__ void store_frag(T* p, long long i, const Frag<N>& f) {
+    static_assert(N == 2 * VEC || N == VEC || N == 1, "the walker moves 8, 4 or single elements");
+    if constexpr (N == 1) {
+        p[i] = from_f32<T>(f.v[0]);
+    } else if constexpr (std::is_same<T, float>::value) {
+#pragma unroll
+        for (int h = 0; h < N / VEC; ++h) {
+            float4 q;
+            q.x = f.v[h * VEC + 0];
+            q.y = f.v[h * VEC + 1];
+            q.z = f.v[h * VEC + 2];
+            q.w = f.v[h * VEC + 3];
+            *reinterpret_cast<float4*>(p + i + h * VEC) = q;
+        }
+    } else if constexpr (N == VEC) {
+        *reinterpret_cast<uint2*>(p + i) = make_uint2(pack2<T>(f.v[0], f.v[1]), pack2<T>(f.v[2], f.v[3]));
     } else {
-        p[i] = f.v[0];
+        *reinterpret_cast<uint4*>(p + i) = make_uint4(pack2<T>(f.v[0], f.v[1]), pack2<T>(f.v[2], f.v[3]),
+                                                      pack2<T>(f.v[4], f.v[5]), pack2<T>(f.v[6], f.v[7]));
     }
 }
 
-// Calls op.apply<VEC>(i, 0) for each float4 of the chunk owned by this thread and op.apply<1>(i, i % 4) for each
-// tail element it owns; i is the absolute arena index, the second argument the accumulator of its first element.
-template <class Op>
-__device__ __forceinline__ void walk_chunk(const ChunkRef& ch, Op& op) {
-    const long long quads = ch.length / VEC;
-    for (long long q = threadIdx.x; q < quads; q += BLOCK) {
-        op.template apply<VEC>(ch.base + q * VEC, 0);
-    }
-    const long long tail = quads * VEC;
-    if (tail < ch.length && threadIdx.x == quads % BLOCK) {
+// Stores bfloat16 weights rounded stochastically, element i drawing sr_bits(seed, step, i).
+template <int N>
+__device__ __forceinline__ void store_frag_stochastic(Bf16* p, long long i, const Frag<N>& f,
+                                                      unsigned long long seed, unsigned long long step) {
+    uint16_t b[N];
 #pragma unroll
-        for (int k = 0; k < VEC - 1; ++k) {
-            if (tail + k < ch.length) {
-                op.template apply<1>(ch.base + tail + k, k);
+    for (int c = 0; c < N; ++c) {
+        b[c] = f32_to_bf16_stochastic(f.v[c], sr_bits(seed, step, static_cast<unsigned long long>(i + c)));
+    }
+    if constexpr (N == 1) {
+        p[i] = Bf16{b[0]};
+    } else {
+        uint32_t word[N / 2];
+#pragma unroll
+        for (int c = 0; c < N / 2; ++c) {
+            word[c] = static_cast<uint32_t>(b[2 * c]) | (static_cast<uint32_t>(b[2 * c + 1]) << 16);
+        }
+        if constexpr (N == VEC) {
+            *reinterpret_cast<uint2*>(p + i) = make_uint2(word[0], word[1]);
+        } else {
+            *reinterpret_cast<uint4*>(p + i) = make_uint4(word[0], word[1], word[2], word[3]);
+        }
+    }
+}
+
+// Calls op.apply<WIDTH>(i, 0) for each WIDTH-element vector of the chunk owned by this thread and
+// op.apply<1>(i, i % WIDTH) for each tail element it owns; i is the absolute arena index, the second argument the
+// accumulator of its first element. Reducing passes use WIDTH = VEC, whose lane order Reduce.java replays; passes
+// over 16-bit buffers that do not reduce use 2 VEC, so each 16-bit load is 16 bytes.
+template <int WIDTH = VEC, class Op>
+__device__ __forceinline__ void walk_chunk(const ChunkRef& ch, Op& op) {
+    static_assert(WIDTH == VEC || WIDTH == 2 * VEC, "4- or 8-element vectors");
+    const long long vecs = ch.length / WIDTH;
+    for (long long q = threadIdx.x; q < vecs; q += BLOCK) {
+        op.template apply<WIDTH>(ch.base + q * WIDTH, 0);
+    }
+    const long long tail = vecs * WIDTH;
+    if (tail < ch.length && threadIdx.x == vecs % BLOCK) {
+        if constexpr (WIDTH == VEC) {
+            // Unrolled, so a reducing pass indexes its accumulators with constants (registers).
+#pragma unroll
+            for (int k = 0; k < WIDTH - 1; ++k) {
+                if (tail + k < ch.length) {
+                    op.template apply<1>(ch.base + tail + k, k);
+                }
+            }
+        } else {
+            // Not a reducing pass: one copy of the scalar path keeps the entry small.
+#pragma unroll 1
+            for (int k = 0; k < WIDTH - 1; ++k) {
+                if (tail + k < ch.length) {
+                    op.template apply<1>(ch.base + tail + k, 0);
+                }
             }
         }
     }
@@ -133,16 +242,19 @@ __device__ __forceinline__ void walk_chunk(const ChunkRef& ch, Op& op) {
 // lane, move Lookahead's slow weights.
 enum PassMode : unsigned { kStore = 1u, kReduce = 2u, kLookahead = 4u };
 
-// The state slots a pass moves, in the rule's slot order. P is const float* for read-only passes.
+// The state slots a pass moves, in the rule's slot order. P is a const pointer for read-only passes.
 template <int S, class P = float*>
 struct Slots {
     P p[S > 0 ? S : 1];
 };
 
-struct Lookahead {
-    float* slow;
+// Lookahead's slow weights, in the weights' type, and its alpha.
+template <class T = float>
+struct LookaheadT {
+    T* slow;
     float alpha;
 };
+using Lookahead = LookaheadT<float>;
 
 // A thread's reduction accumulators: a[c] and b[c] hold lanes 4j + c of thread j.
 struct Lanes {
@@ -150,14 +262,20 @@ struct Lanes {
     float b[VEC];
 };
 
-// Loads w, g and the slots, applies fn to each element, then (by MODE) stores, accumulates and syncs Lookahead.
+template <bool WRITES, class T>
+using BufferPtr = std::conditional_t<WRITES, T*, const T*>;
+
+// Loads w, g and the slots, applies fn to each element, then (by MODE) stores, accumulates and syncs Lookahead;
+// a storing pass of a master regime also writes the rounded weights into the model copy.
 // fn(w, g, x) or, with kReduce, fn(w, g, x, lane_a, lane_b), where x holds the element's S slot values.
-template <unsigned MODE, class P, int S, class Fn>
+template <unsigned MODE, class St, int S, class Fn>
 struct ElementOp {
-    P w;
-    const float* g;
-    Slots<S, P> slots;
-    Lookahead la;
+    static constexpr bool kWrites = (MODE & kStore) != 0;
+    BufferPtr<kWrites, typename St::Wt> w;
+    const typename St::Gt* g;
+    Slots<S, BufferPtr<kWrites, typename St::St>> slots;
+    LookaheadT<typename St::Wt> la;
+    Out<St> out;
     Fn fn;
     Lanes acc;
 
@@ -182,6 +300,7 @@ struct ElementOp {
                 x[k] = sf[k].v[c];
             }
             if constexpr ((MODE & kReduce) != 0) {
+                static_assert(N <= VEC, "a reducing pass walks 4-element vectors");
                 fn(wf.v[c], gf.v[c], x, acc.a[lane + c], acc.b[lane + c]);
             } else {
                 fn(wf.v[c], gf.v[c], x);
@@ -194,8 +313,12 @@ struct ElementOp {
                 lookahead_sync(wf.v[c], lf.v[c], la.alpha);
             }
         }
-        if constexpr ((MODE & kStore) != 0) {
-            store_frag<N>(w, i, wf);
+        if constexpr (kWrites) {
+            if constexpr (St::kStochastic) {
+                store_frag_stochastic<N>(w, i, wf, out.seed, out.step);
+            } else {
+                store_frag<N>(w, i, wf);
+            }
 #pragma unroll
             for (int k = 0; k < S; ++k) {
                 store_frag<N>(slots.p[k], i, sf[k]);
@@ -203,28 +326,60 @@ struct ElementOp {
             if constexpr ((MODE & kLookahead) != 0) {
                 store_frag<N>(la.slow, i, lf);
             }
+            if constexpr (St::kMaster) {
+                store_frag<N>(out.model, i, wf);
+            }
         }
     }
 };
 
 // Runs one element pass over a chunk; returns this thread's accumulators (zero unless MODE has kReduce).
-template <unsigned MODE, class P, int S, class Fn>
-__device__ __forceinline__ Lanes walk_elements(const ChunkRef& ch, P w, const float* g, const Slots<S, P>& slots,
-                                               const Lookahead& la, const Fn& fn) {
-    static_assert((MODE & kStore) == 0 || !std::is_const<std::remove_pointer_t<P>>::value,
-                  "a storing pass needs writable buffers");
+template <unsigned MODE, class St, int S, class Fn>
+__device__ __forceinline__ Lanes walk_elements(const ChunkRef& ch,
+                                               BufferPtr<(MODE & kStore) != 0, typename St::Wt> w,
+                                               const typename St::Gt* g,
+                                               const Slots<S, BufferPtr<(MODE & kStore) != 0, typename St::St>>& slots,
+                                               const LookaheadT<typename St::Wt>& la, const Out<St>& out,
+                                               const Fn& fn) {
     static_assert((MODE & (kStore | kLookahead)) != kLookahead, "the Lookahead sync stores");
-    ElementOp<MODE, P, S, Fn> op{w, g, slots, la, fn, Lanes{}};
-    walk_chunk(ch, op);
+    constexpr int WIDTH = ((MODE & kReduce) != 0 || St::kAllF32) ? VEC : 2 * VEC;
+    ElementOp<MODE, St, S, Fn> op{w, g, slots, la, out, fn, Lanes{}};
+    walk_chunk<WIDTH>(ch, op);
     return op.acc;
 }
 
+// Everything an update entry receives, typed by its regime.
+template <class St, int S>
+struct Update {
+    Arena arena;
+    typename St::Wt* w;
+    const typename St::Gt* g;
+    Slots<S, typename St::St*> slots;
+    const float* scalars;
+    const double* tensor_state;
+    float* partials;
+    LookaheadT<typename St::Wt> la;
+    Out<St> out;
+};
+
+// Everything a norm entry receives (read-only buffers and the partials).
+template <class St, int S>
+struct Norm {
+    Arena arena;
+    const typename St::Wt* w;
+    const typename St::Gt* g;
+    Slots<S, const typename St::St*> slots;
+    const float* scalars;
+    float* partials;
+};
+
 // The pass of the rules without a reduction: make(chunk) returns the element function for the chunk's group, so
 // the group's scalars are read once per chunk.
-template <unsigned MODE, int S, class Make>
-__device__ __forceinline__ void update_arena(const Arena& arena, float* w, const float* g, const Slots<S>& slots,
-                                             const Lookahead& la, Make make) {
-    for_each_chunk(arena, [&](const ChunkRef& ch) { walk_elements<MODE>(ch, w, g, slots, la, make(ch)); });
+template <unsigned MODE, class St, int S, class Make>
+__device__ __forceinline__ void update_arena(const Update<St, S>& u, Make make) {
+    for_each_chunk(u.arena, [&](const ChunkRef& ch) {
+        walk_elements<MODE, St>(ch, u.w, u.g, u.slots, u.la, u.out, make(ch));
+    });
 }
 
 }  // namespace fusedopt

@@ -16,7 +16,9 @@ import java.util.Map;
  * holds one entry per state buffer of every tensor,
  * {@code "<tensor>.<slot>": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}} (offsets relative to
  * the first byte after the header), in store order and, within a tensor, in {@link Optimizer#slotNames()} order
- * (Lookahead's {@code slow} last), contiguous from byte 0. A rule with per-tensor state (SWATS's λ, Λ, phase
+ * (Lookahead's {@code slow}, then the {@code master} weights, last), contiguous from byte 0. Each entry is in its
+ * buffer's own dtype ({@link Optimizer#slotDtype}: {@code F32}, {@code BF16} or {@code F16}); loading refuses an
+ * entry whose dtype differs from the optimizer's buffer, naming the tensor, the slot and both dtypes. A rule with per-tensor state (SWATS's λ, Λ, phase
  * and SGD coefficient; LAMB's trust ratio) adds {@value #TENSOR_STATE}, an {@code F64} tensor of shape
  * {@code [tensors, width]}, last. Lookahead's slow weights are set by the first step, so a checkpoint saved before
  * it holds zeros for them. The header's {@value #METADATA} object holds only strings, as safetensors
@@ -104,7 +106,7 @@ public final class Checkpoint {
      * One entry (tensor) of a checkpoint file, as {@link #inspect} reports it.
      *
      * @param name the entry name, {@code <tensor>.<slot>} or {@value #TENSOR_STATE}
-     * @param dtype {@code F32} or {@code F64}
+     * @param dtype {@code F32}, {@code BF16}, {@code F16} or {@code F64}
      * @param shape the entry's shape
      * @param begin the first data byte, relative to the end of the header
      * @param end the data byte after the last

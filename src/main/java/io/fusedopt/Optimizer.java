@@ -48,8 +48,30 @@ public final class Optimizer implements AutoCloseable {
     private String failure;
     private volatile boolean closed;
 
+    /**
+     * The storage of an optimizer's buffers: the dtype of its state slots, whether it keeps float32 master weights
+     * (then named slot {@code master}, after {@code slow}), and stochastic rounding of bfloat16 parameters.
+     *
+     * @param stateDtype the dtype of every state slot
+     * @param master whether float32 master weights are kept
+     * @param stochastic whether the parameters are rounded stochastically
+     * @param seed the stochastic rounding seed
+     */
+    record Storage(io.fusedopt.core.Dtype stateDtype, boolean master, boolean stochastic, long seed) {
+    }
+
+    private final ArenaBuffer master;
+    private final Storage storage;
+
     Optimizer(ParameterStore store, Rule rule, Schedule schedule, NonFinitePolicy policy, int lookaheadK,
             double lookaheadAlpha, List<String> groupNames, int[] tensorGroup) {
+        this(store, rule, schedule, policy, lookaheadK, lookaheadAlpha, groupNames, tensorGroup,
+                new Storage(store.dtype(), false, false, 0L));
+    }
+
+    Optimizer(ParameterStore store, Rule rule, Schedule schedule, NonFinitePolicy policy, int lookaheadK,
+            double lookaheadAlpha, List<String> groupNames, int[] tensorGroup, Storage storage) {
+        this.storage = storage;
         this.store = store;
         this.rule = rule;
         this.schedule = schedule;
@@ -65,6 +87,9 @@ public final class Optimizer implements AutoCloseable {
         if (lookaheadK > 0) {
             names.add("slow");
         }
+        if (storage.master()) {
+            names.add("master");
+        }
         this.slotNames = Collections.unmodifiableList(names);
         Backend backend = store.device().backend();
         List<ArenaBuffer> made = new ArrayList<>();
@@ -73,15 +98,30 @@ public final class Optimizer implements AutoCloseable {
             for (int s = 0; s < rule.slots().size(); s++) {
                 ArenaLayout sl = io.fusedopt.backend.ShapedSlots.layout(rule, s, layout);
                 layouts.add(sl);
-                ArenaBuffer b = backend.allocate(sl, "state slot " + rule.slots().get(s));
+                ArenaBuffer b = backend.allocate(sl, "state slot " + rule.slots().get(s), storage.stateDtype());
                 made.add(b);
                 for (var t : sl.tensors()) {
                     b.fill(t, rule.slotInit(s, layout.group(t.index())));
                 }
             }
+            ArenaBuffer masterBuffer = null;
+            if (storage.master()) {
+                masterBuffer = backend.allocate(layout, "master weights", io.fusedopt.core.Dtype.FLOAT32);
+                made.add(masterBuffer);
+                float[] buf = new float[io.fusedopt.core.LaunchConfig.CHUNK];
+                for (var t : store.tensors()) {
+                    for (long at = 0; at < t.length(); at += buf.length) {
+                        int n = (int) Math.min(buf.length, t.length() - at);
+                        store.parameterBuffer().read(t, at, buf, 0, n);
+                        masterBuffer.write(t, at, buf, 0, n);
+                    }
+                }
+            }
+            this.master = masterBuffer;
+            io.fusedopt.core.Dtype weightDtype = storage.master() ? io.fusedopt.core.Dtype.FLOAT32 : store.dtype();
             ArenaBuffer slowBuffer = null;
             if (lookaheadK > 0) {
-                slowBuffer = backend.allocate(layout, "lookahead slow weights");
+                slowBuffer = backend.allocate(layout, "lookahead slow weights", weightDtype);
                 made.add(slowBuffer);
                 // The first step copies the parameters in; until then the slow weights read as zeros everywhere.
                 for (var t : store.tensors()) {
@@ -91,7 +131,10 @@ public final class Optimizer implements AutoCloseable {
             this.slow = slowBuffer;
             this.slots = List.copyOf(made.subList(0, rule.slots().size()));
             this.slotLayouts = List.copyOf(layouts);
-            this.program = backend.program(rule, layout, store.parameterBuffer(), store.gradientBuffer(), slots, slow);
+            io.fusedopt.backend.Precision precision = new io.fusedopt.backend.Precision(
+                    storage.master() ? store.parameterBuffer() : null, storage.stochastic(), storage.seed());
+            this.program = backend.program(rule, layout, storage.master() ? master : store.parameterBuffer(),
+                    store.gradientBuffer(), slots, slow, precision);
         } catch (RuntimeException e) {
             for (ArenaBuffer b : made) {
                 b.close();
@@ -147,6 +190,7 @@ public final class Optimizer implements AutoCloseable {
         boolean check = policy != NonFinitePolicy.PROPAGATE;
         StepPlan plan = StepPlan.of(rule, check, lookaheadK > 0 && t == 1, lookaheadK > 0 && t % lookaheadK == 0);
         try {
+            program.beginStep(t);
             program.run(plan, scalars, finishScalars, (float) lookaheadAlpha);
             if (check && program.lastStepSkipped()) {
                 skipped++;
@@ -270,7 +314,17 @@ public final class Optimizer implements AutoCloseable {
         return layout;
     }
 
-    /** The names of the state slots, Lookahead's {@code slow} last when present. */
+    /**
+     * The storage type of state slot {@code slot} ({@link #slotNames()}): the state dtype, the weights' dtype for
+     * {@code slow}, float32 for {@code master}.
+     *
+     * @throws IllegalArgumentException for an unknown slot
+     */
+    public io.fusedopt.core.Dtype slotDtype(String slot) {
+        return buffer(slot).dtype();
+    }
+
+    /** The names of the state slots, Lookahead's {@code slow} and the {@code master} weights last when present. */
     public List<String> slotNames() {
         return slotNames;
     }
@@ -327,7 +381,10 @@ public final class Optimizer implements AutoCloseable {
         if (i < 0) {
             throw new IllegalArgumentException("unknown state slot '" + slot + "'; " + rule.id() + " has " + slotNames);
         }
-        return i < slots.size() ? slots.get(i) : slow;
+        if (i < slots.size()) {
+            return slots.get(i);
+        }
+        return slotNames.get(i).equals("master") ? master : slow;
     }
 
     /**
@@ -343,7 +400,7 @@ public final class Optimizer implements AutoCloseable {
     public float[] evalParameters(String tensor) {
         return store.device().use(() -> {
             checkOpen();
-            float[] w = store.parameters(tensor);
+            float[] w = master != null ? state(tensor, "master") : store.parameters(tensor);
             if (!rule.hasEvalWeights() || steps == 0) {
                 return w;
             }
@@ -457,6 +514,9 @@ public final class Optimizer implements AutoCloseable {
                 }
                 if (slow != null) {
                     slow.close();
+                }
+                if (master != null) {
+                    master.close();
                 }
             }
         });

@@ -32,6 +32,10 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
     private double lookaheadAlpha = 0.5;
     private boolean lookaheadSet;
     private List<GroupSpec> groups = new ArrayList<>();
+    private io.fusedopt.core.Dtype stateDtype;
+    private boolean masterWeights;
+    private boolean stochasticRounding;
+    private long roundingSeed;
 
     private record GroupSpec(String name, Consumer<Object> overrides, List<String> tensors) {
     }
@@ -149,6 +153,40 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
         }
     }
 
+    /**
+     * Stores the state slots in {@code dtype}. Without master weights the states must share the parameters' dtype
+     * (the default); with master weights they are float32 (the default) or bfloat16.
+     *
+     * @throws NullPointerException for null; the combination is checked by {@link #build}
+     */
+    public B stateDtype(io.fusedopt.core.Dtype dtype) {
+        this.stateDtype = Objects.requireNonNull(dtype, "state dtype must not be null");
+        return self();
+    }
+
+    /**
+     * Keeps float32 master weights for a store of bfloat16 or float16 parameters: each step reads the 16-bit
+     * gradients, updates the masters (initialised from the store's parameters when the optimizer is built) and
+     * writes the rounded masters into the store's parameters in the same pass. Rejected by {@link #build} for a
+     * float32 store.
+     */
+    public B masterWeights(boolean enabled) {
+        this.masterWeights = enabled;
+        return self();
+    }
+
+    /**
+     * Rounds the bfloat16 parameters stochastically instead of to nearest even (low-precision regime only): the
+     * random bits come from {@code seed}, the step number and the element's arena index (see
+     * {@code io.fusedopt.core.DtypeStochastic}), so the result is reproducible. Rejected by {@link #build} with
+     * master weights or parameters that are not bfloat16.
+     */
+    public B stochasticRounding(long seed) {
+        this.stochasticRounding = true;
+        this.roundingSeed = seed;
+        return self();
+    }
+
     /** What a group override must leave alone, in words, or null when it left everything alone. */
     private String changedOutsideGroup(OptimizerBuilder<?> copy) {
         if (copy.schedule != schedule) {
@@ -163,6 +201,10 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
         }
         if (!copy.groups.isEmpty()) {
             return "nested groups";
+        }
+        if (copy.stateDtype != stateDtype || copy.masterWeights != masterWeights
+                || copy.stochasticRounding != stochasticRounding || copy.roundingSeed != roundingSeed) {
+            return "the storage types (state dtype, master weights, stochastic rounding)";
         }
         return null;
     }
@@ -217,7 +259,35 @@ public abstract class OptimizerBuilder<B extends OptimizerBuilder<B>> implements
         }
         Rule rule = algorithm.create(values, names);
         return new Optimizer(store, rule, schedule, policy, lookaheadSet ? lookaheadK : 0, lookaheadAlpha, names,
-                tensorGroup);
+                tensorGroup, storage(store));
+    }
+
+    /** The storage settings checked against the store's dtype. */
+    private Optimizer.Storage storage(ParameterStore store) {
+        io.fusedopt.core.Dtype param = store.dtype();
+        if (masterWeights && !param.isHalf()) {
+            throw new IllegalArgumentException("masterWeights(true) needs a bfloat16 or float16 store; this store"
+                    + " holds " + param.label() + ", which needs no master copy");
+        }
+        io.fusedopt.core.Dtype state = stateDtype != null ? stateDtype
+                : masterWeights ? io.fusedopt.core.Dtype.FLOAT32 : param;
+        if (!masterWeights && state != param) {
+            throw new IllegalArgumentException("stateDtype " + state.label() + " differs from the parameters' "
+                    + param.label() + ": without master weights the states share the parameters' dtype");
+        }
+        if (masterWeights && state == io.fusedopt.core.Dtype.BFLOAT16 && param != io.fusedopt.core.Dtype.BFLOAT16) {
+            throw new IllegalArgumentException("stateDtype bfloat16 with master weights needs a bfloat16 store, not "
+                    + param.label() + "; a float16 model keeps float32 states");
+        }
+        if (masterWeights && state == io.fusedopt.core.Dtype.FLOAT16) {
+            throw new IllegalArgumentException("stateDtype float16 with master weights: the states are float32"
+                    + " or bfloat16 (float16's range cannot hold a second moment)");
+        }
+        if (stochasticRounding && (masterWeights || param != io.fusedopt.core.Dtype.BFLOAT16)) {
+            throw new IllegalArgumentException("stochasticRounding needs bfloat16 parameters without master"
+                    + " weights; this store holds " + param.label() + (masterWeights ? " with master weights" : ""));
+        }
+        return new Optimizer.Storage(state, masterWeights, stochasticRounding, roundingSeed);
     }
 
     @Override

@@ -34,9 +34,11 @@ public final class ParameterStore implements AutoCloseable {
     private final ArenaLayout layout;
     private volatile ArenaBuffer params;
     private volatile ArenaBuffer grads;
+    private final io.fusedopt.core.Dtype dtype;
 
-    private ParameterStore(Device device, List<Tensor> tensors, long totalElements) {
+    private ParameterStore(Device device, List<Tensor> tensors, long totalElements, io.fusedopt.core.Dtype dtype) {
         this.device = device;
+        this.dtype = dtype;
         this.tensors = List.copyOf(tensors);
         Map<String, Tensor> m = new LinkedHashMap<>();
         for (Tensor t : tensors) {
@@ -49,8 +51,8 @@ public final class ParameterStore implements AutoCloseable {
         checkHeap(backend, tensors, totalElements);
         ArenaBuffer p = null;
         try {
-            p = backend.allocate(layout, "parameters");
-            ArenaBuffer g = backend.allocate(layout, "gradients");
+            p = backend.allocate(layout, "parameters", dtype);
+            ArenaBuffer g = backend.allocate(layout, "gradients", dtype);
             try {
                 for (Tensor t : tensors) {
                     p.fill(t, 0f);
@@ -127,8 +129,20 @@ public final class ParameterStore implements AutoCloseable {
     public static final class Builder {
         private final List<String> names = new ArrayList<>();
         private final List<long[]> shapes = new ArrayList<>();
+        private io.fusedopt.core.Dtype dtype = io.fusedopt.core.Dtype.FLOAT32;
 
         private Builder() {
+        }
+
+        /**
+         * Stores the parameters and gradients in {@code dtype} (float32 by default). Values written as float32
+         * are rounded to nearest even; values read widen exactly.
+         *
+         * @throws NullPointerException for null
+         */
+        public Builder dtype(io.fusedopt.core.Dtype dtype) {
+            this.dtype = java.util.Objects.requireNonNull(dtype, "dtype must not be null");
+            return this;
         }
 
         /**
@@ -203,8 +217,13 @@ public final class ParameterStore implements AutoCloseable {
          */
         public ParameterStore build(Device device) {
             ArenaLayout layout = plan();
-            return new ParameterStore(device, layout.tensors(), layout.totalElements());
+            return new ParameterStore(device, layout.tensors(), layout.totalElements(), dtype);
         }
+    }
+
+    /** The storage type of the parameters and gradients. */
+    public io.fusedopt.core.Dtype dtype() {
+        return dtype;
     }
 
     /** The device the arena lives on. */

@@ -1,9 +1,17 @@
 package io.fusedopt.backend;
 
+import io.fusedopt.core.Dtype;
 import io.fusedopt.core.Tensor;
 
-/** One float32 buffer spanning an arena (the parameters, the gradients, or one state slot), on its backend. */
+/**
+ * One buffer spanning an arena (the parameters, the gradients, or one state slot), on its backend, storing
+ * {@link #dtype()}. {@link #read} and {@link #write} speak float32: a 16-bit buffer widens exactly on read and
+ * rounds to nearest even on write.
+ */
 public interface ArenaBuffer extends AutoCloseable {
+    /** The storage type of every element. */
+    Dtype dtype();
+
     /** Copies {@code len} floats from {@code src[from..]} into tensor {@code t} starting at element {@code at}. */
     void write(Tensor t, long at, float[] src, int from, int len);
 

@@ -1,5 +1,6 @@
 package io.fusedopt.backend;
 
+import io.fusedopt.core.Dtype;
 import io.fusedopt.rule.Rule;
 import java.util.List;
 
@@ -23,11 +24,28 @@ public interface Backend extends AutoCloseable {
     ArenaBuffer allocate(ArenaLayout layout, String purpose);
 
     /**
+     * Allocates one buffer spanning the arena of {@code layout} that stores {@code dtype}; as
+     * {@link #allocate(ArenaLayout, String)} otherwise.
+     */
+    ArenaBuffer allocate(ArenaLayout layout, String purpose, Dtype dtype);
+
+    /**
      * Prepares the step of {@code rule} over the given buffers: uploads tables and allocates what the passes
      * need. {@code slow} is the Lookahead slow-weight buffer, or null without Lookahead.
      */
     StepProgram program(Rule rule, ArenaLayout layout, ArenaBuffer params, ArenaBuffer grads,
             List<ArenaBuffer> slots, ArenaBuffer slow);
+
+    /**
+     * As {@link #program(Rule, ArenaLayout, ArenaBuffer, ArenaBuffer, List, ArenaBuffer)} with the buffers'
+     * storage types taken into account ({@link Precision}): {@code params} are the weights the rule updates (the
+     * float32 master copy when {@code precision} has a model copy), and the update also writes the rounded
+     * weights into the model copy in the same pass.
+     *
+     * @throws IllegalArgumentException when the buffers' dtypes do not form a supported regime
+     */
+    StepProgram program(Rule rule, ArenaLayout layout, ArenaBuffer params, ArenaBuffer grads,
+            List<ArenaBuffer> slots, ArenaBuffer slow, Precision precision);
 
     /** Waits until all work issued so far has finished. */
     void synchronize();

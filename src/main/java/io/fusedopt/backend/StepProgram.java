@@ -15,6 +15,13 @@ public interface StepProgram extends AutoCloseable {
      */
     void run(StepPlan plan, float[] scalars, double[] finishScalars, float lookaheadAlpha);
 
+    /**
+     * Tells the program the 1-based number of the step the next {@link #run} performs; only stochastic rounding
+     * reads it (its random bits depend on the step). The default ignores it.
+     */
+    default void beginStep(long t) {
+    }
+
     /** Whether the last {@link #run} with {@code checkFinite} found a non-finite gradient; waits for it on CUDA. */
     boolean lastStepSkipped();
 

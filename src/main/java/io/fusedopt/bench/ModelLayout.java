@@ -164,7 +164,12 @@ public final class ModelLayout {
      * @throws io.fusedopt.core.FusedOptException when the device (or the Java heap, on the CPU) cannot hold it
      */
     public ParameterStore build(Device device) {
-        ParameterStore.Builder b = ParameterStore.builder();
+        return build(device, io.fusedopt.core.Dtype.FLOAT32);
+    }
+
+    /** As {@link #build(Device)}, with parameters and gradients stored in {@code dtype}. */
+    public ParameterStore build(Device device, io.fusedopt.core.Dtype dtype) {
+        ParameterStore.Builder b = ParameterStore.builder().dtype(dtype);
         for (Entry e : entries) {
             b.add(e.name(), e.shape());
         }

@@ -30,11 +30,25 @@ public final class StepBench {
      */
     public static StepTiming run(Device device, String optimizer, ModelLayout layout, int warmup, int steps,
             Supplier<? extends BandwidthProbe> reference) {
+        return run(device, optimizer, layout, warmup, steps, reference, io.fusedopt.core.Dtype.FLOAT32, false);
+    }
+
+    /**
+     * As above with parameters and gradients stored in {@code dtype} and, when {@code master}, float32 master
+     * weights and states (otherwise the states in {@code dtype}).
+     *
+     * @throws IllegalArgumentException also when {@code master} is set for float32
+     */
+    public static StepTiming run(Device device, String optimizer, ModelLayout layout, int warmup, int steps,
+            Supplier<? extends BandwidthProbe> reference, io.fusedopt.core.Dtype dtype, boolean master) {
         if (warmup < 0 || steps < 1) {
             throw new IllegalArgumentException("need warmup >= 0 and steps >= 1, got " + warmup + " and " + steps);
         }
         var builder = BenchOptimizers.builder(optimizer);
-        try (ParameterStore store = layout.build(device)) {
+        if (master) {
+            builder.masterWeights(true);
+        }
+        try (ParameterStore store = layout.build(device, dtype)) {
             fill(store);
             try (Optimizer opt = builder.build(store); BandwidthProbe probe = reference.get()) {
                 for (int i = 0; i < warmup; i++) {
@@ -57,7 +71,8 @@ public final class StepBench {
                         opt.step();
                     }
                 }) / steps;
-                int perParam = Traffic.perParameter(opt.rule());
+                int perParam = Traffic.perParameter(opt.rule(), dtype,
+                        master ? io.fusedopt.core.Dtype.FLOAT32 : dtype, master);
                 long params = store.parameterCount();
                 return new StepTiming(optimizer, device.name(), params, store.tensors().size(), perParam,
                         perParam * params, Stats.median(ms), probe.bandwidth(probeSeconds), backToBack);

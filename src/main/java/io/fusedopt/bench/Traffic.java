@@ -1,5 +1,6 @@
 package io.fusedopt.bench;
 
+import io.fusedopt.core.Dtype;
 import io.fusedopt.rule.Rule;
 
 /**
@@ -39,6 +40,12 @@ import io.fusedopt.rule.Rule;
  * <p>Outside what {@code bench} measures: Lookahead adds {@link #LOOKAHEAD_SYNC_BYTES} on every k-th step (the
  * slow weights, read and written in the same pass) and a copy of the parameters at the first step; a
  * non-finite policy other than {@code PROPAGATE} adds {@link #FINITE_CHECK_BYTES} (a read-only pass over g).
+ *
+ * <p>With 16-bit storage ({@link #perParameter(Rule, Dtype, Dtype, boolean)}) each buffer counts its own dtype's
+ * bytes. Low precision: every buffer in the parameters' dtype, so AdamW in bfloat16 reads w, g, m, v (8 bytes) and
+ * writes w, m, v (6): 14. Master weights: the update reads the 16-bit g, the float32 master and the states and
+ * writes the master, the states and the 16-bit model copy, so AdamW with bfloat16 g and model and float32 master
+ * and states reads 2 + 12 and writes 12 + 2: 28, as float32 AdamW; with bfloat16 states, 20.
  */
 public final class Traffic {
     /** Bytes of one float32 element. */
@@ -70,18 +77,33 @@ public final class Traffic {
      * @throws NullPointerException when {@code rule} is null
      */
     public static int perParameter(Rule rule) {
+        return perParameter(rule, Dtype.FLOAT32, Dtype.FLOAT32, false);
+    }
+
+    /**
+     * Bytes per parameter of one step of {@code rule} with parameters and gradients in {@code param}, states in
+     * {@code state} and, when {@code master}, float32 master weights and a {@code param} model copy (see above).
+     *
+     * @throws NullPointerException when an argument is null
+     */
+    public static int perParameter(Rule rule, Dtype param, Dtype state, boolean master) {
+        int w = master ? Dtype.FLOAT32.bytes() : param.bytes();
+        int g = param.bytes();
+        int s = state.bytes();
+        int model = master ? param.bytes() : 0;
         int bytes = 0;
         for (Rule.Pass p : rule.passes()) {
             switch (p) {
-                case NORM -> bytes += normPass(rule.normSlotsRead());
-                case UPDATE, UPDATE_WITH_SUMS -> bytes += updatePass(rule.slotsTouched());
+                case NORM -> bytes += w + g + s * rule.normSlotsRead();
+                case UPDATE, UPDATE_WITH_SUMS -> bytes += (w + g + s * rule.slotsTouched())
+                        + (w + s * rule.slotsTouched() + model);
                 // Adafactor's statistics read g once; its row and column statistics are per row and column.
-                case FACTOR_STATS -> bytes += FLOAT;
+                case FACTOR_STATS -> bytes += g;
                 case FACTOR_SCALES -> {
                     // Per row and column only.
                 }
-                // Muon: read g and the momentum, write the momentum and the scratch matrix X (16).
-                case ORTHO_PREPARE -> bytes += 4 * FLOAT;
+                // Muon: read g and the momentum, write the momentum and the scratch matrix X (float32).
+                case ORTHO_PREPARE -> bytes += g + s + s + FLOAT;
                 // Muon's Newton-Schulz products stay in the scratch; their cost is counted in flops, not bytes.
                 case ORTHOGONALIZE -> {
                 }

@@ -118,6 +118,16 @@ final class Matching {
             problems.add("state slots are " + p.slots + " in the checkpoint but " + opt.slotNames() + " here");
         }
         if (problems.isEmpty()) {
+            for (Safetensors.Item e : p.entries) {
+                if (e.slot() == null) {
+                    continue;
+                }
+                String here = opt.slotDtype(e.slot()).safetensorsName();
+                if (!here.equals(e.dtype())) {
+                    problems.add("tensor '" + e.tensor() + "' slot '" + e.slot() + "' is " + e.dtype()
+                            + " in the checkpoint but " + here + " here");
+                }
+            }
             // Shaped slots (Adafactor's v) have a shape per tensor that only the rule knows.
             Map<String, Safetensors.Item> byName = new HashMap<>();
             for (Safetensors.Item i : p.entries) {

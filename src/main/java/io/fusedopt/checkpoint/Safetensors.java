@@ -187,9 +187,10 @@ final class Safetensors {
             }
             int bytes = switch (dtype.asText()) {
                 case "F32" -> 4;
+                case "BF16", "F16" -> 2;
                 case "F64" -> 8;
                 default -> throw new CheckpointException(file, at + ".dtype is \"" + abbreviate(dtype.asText())
-                        + "\"; fusedopt checkpoints hold only F32 and F64");
+                        + "\"; fusedopt checkpoints hold only F32, BF16, F16 and F64");
             };
             List<Long> shape = longs(file, e.get("shape"), at + ".shape", -1);
             List<Long> offsets = longs(file, e.get("data_offsets"), at + ".data_offsets", 2);

@@ -69,7 +69,7 @@ final class Saver {
         List<String> slots = opt.slotNames();
         int width = opt.rule().tensorStateWidth();
         double[] tensorState = opt.tensorState();
-        List<Planned> plan = plan(opt, tensors, slots, width);
+        List<Planned> plan = plan(tensors, slots, width, opt);
         Map<String, String> placeholders = new LinkedHashMap<>();
         for (Planned p : plan) {
             placeholders.put(p.name, PLACEHOLDER_CRC);
@@ -100,7 +100,10 @@ final class Saver {
                 CRC32C crc = new CRC32C();
                 if (p.tensor != null) {
                     boolean zeros = slowUndefined && p.slot.equals("slow");
-                    long length = (p.end - p.begin) / Float.BYTES;
+                    // Each buffer in its own dtype: a 16-bit value widens exactly and rounds back to itself.
+                    io.fusedopt.core.Dtype d = io.fusedopt.core.Dtype.ofSafetensors(p.dtype);
+                    // A shaped slot (Adafactor's factored v) has its own length, given by its entry.
+                    long length = (p.end - p.begin) / d.bytes();
                     for (long at = 0; at < length; ) {
                         int n = (int) Math.min(sliceElements, length - at);
                         if (zeros) {
@@ -109,10 +112,16 @@ final class Saver {
                             opt.readState(p.tensor.name(), p.slot, at, floats, 0, n);
                         }
                         buf.clear();
-                        buf.asFloatBuffer().put(floats, 0, n);
-                        buf.limit(n * Float.BYTES);
+                        if (d.isHalf()) {
+                            for (int i = 0; i < n; i++) {
+                                buf.putShort(2 * i, d.narrow(floats[i]));
+                            }
+                        } else {
+                            buf.asFloatBuffer().put(floats, 0, n);
+                        }
+                        buf.limit(n * d.bytes());
                         crc.update(buf.duplicate());
-                        writeFully(ch, buf, dataStart + p.begin + at * Float.BYTES);
+                        writeFully(ch, buf, dataStart + p.begin + at * d.bytes());
                         at += n;
                     }
                 } else {
@@ -164,19 +173,20 @@ final class Saver {
     private record Planned(String name, Tensor tensor, String slot, String dtype, long[] shape, long begin, long end) {
     }
 
-    private static List<Planned> plan(Optimizer opt, List<Tensor> tensors, List<String> slots, int width) {
+    private static List<Planned> plan(List<Tensor> tensors, List<String> slots, int width, Optimizer opt) {
         List<Planned> plan = new ArrayList<>();
         long off = 0;
         for (Tensor t : tensors) {
             for (String s : slots) {
+                io.fusedopt.core.Dtype d = opt.slotDtype(s);
                 // A shaped slot (Adafactor's factored v) has its own shape; every other slot is the tensor's.
                 long[] shape = opt.stateShape(t.name(), s);
                 long n = 1;
-                for (long d : shape) {
-                    n = Math.multiplyExact(n, d);
+                for (long x : shape) {
+                    n = Math.multiplyExact(n, x);
                 }
-                long end = Math.addExact(off, Math.multiplyExact(n, (long) Float.BYTES));
-                plan.add(new Planned(t.name() + "." + s, t, s, "F32", shape, off, end));
+                long end = Math.addExact(off, Math.multiplyExact(n, (long) d.bytes()));
+                plan.add(new Planned(t.name() + "." + s, t, s, d.safetensorsName(), shape, off, end));
                 off = end;
             }
         }

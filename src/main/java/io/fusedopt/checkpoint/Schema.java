@@ -304,9 +304,11 @@ final class Schema {
                 }
                 // A shaped slot of the checkpoint's rule (Adafactor's v) may differ from the tensor's shape; a
                 // load then holds it against the loading optimizer's own shape (Matching).
-                if (!e.dtype().equals("F32") || !(e.shape().equals(t.shape()) || shapedSlot(p, s))) {
+                if (!java.util.Set.of("F32", "BF16", "F16").contains(e.dtype())
+                        || !(e.shape().equals(t.shape()) || shapedSlot(p, s))) {
                     throw new CheckpointException(file, "entry '" + name + "' is " + e.dtype() + " " + e.shape()
-                            + " but tensor '" + t.name() + "' is F32 " + t.shape());
+                            + " but tensor '" + t.name() + "' has shape " + t.shape() + " (slot entries are F32,"
+                            + " BF16 or F16)");
                 }
                 out.add(new Item(name, e.dtype(), e.shape(), e.begin(), e.end(), t.name(), s));
             }

@@ -177,16 +177,23 @@ public final class Streaming {
                     continue;
                 }
                 CRC32C crc = recheck ? new CRC32C() : null;
-                long len = (e.end() - e.begin()) / Float.BYTES;
+                io.fusedopt.core.Dtype d = io.fusedopt.core.Dtype.ofSafetensors(e.dtype());
+                long len = (e.end() - e.begin()) / d.bytes();
                 for (long at = 0; at < len; ) {
                     int n = (int) Math.min(sliceElements, len - at);
-                    buf.clear().limit(n * Float.BYTES);
-                    data.read(e.begin() + at * Float.BYTES, buf);
+                    buf.clear().limit(n * d.bytes());
+                    data.read(e.begin() + at * d.bytes(), buf);
                     buf.flip();
                     if (crc != null) {
                         crc.update(buf.duplicate());
                     }
-                    buf.asFloatBuffer().get(floats, 0, n);
+                    if (d.isHalf()) {
+                        for (int i = 0; i < n; i++) {
+                            floats[i] = d.widen(buf.getShort(2 * i));
+                        }
+                    } else {
+                        buf.asFloatBuffer().get(floats, 0, n);
+                    }
                     if (undo != null) {
                         undo.keep(opt, e, at, n, old, oldBuf);
                     }
@@ -251,14 +258,15 @@ public final class Streaming {
             for (io.fusedopt.core.Tensor t : opt.store().tensors()) {
                 String name = t.name() + "." + slots.get(s);
                 Item e = p.item(name);
+                io.fusedopt.core.Dtype d = io.fusedopt.core.Dtype.ofSafetensors(e.dtype());
                 for (long at = e.begin(); at < e.end(); at += buf.capacity()) {
                     buf.clear();
                     buf.limit((int) Math.min(buf.capacity(), e.end() - at));
                     data.read(at, buf);
                     buf.flip();
-                    while (buf.remaining() >= Float.BYTES) {
-                        int index = (int) ((at - e.begin() + buf.position()) / Float.BYTES);
-                        float v = buf.getFloat();
+                    while (buf.remaining() >= d.bytes()) {
+                        int index = (int) ((at - e.begin() + buf.position()) / d.bytes());
+                        float v = d.isHalf() ? d.widen(buf.getShort()) : buf.getFloat();
                         if (v < 0 || (v != v && !nanPossible)) {
                             throw new CheckpointException(file, "'" + name + "' element " + index + " is " + v
                                     + ", which " + rule.id() + " cannot produce (" + slots.get(s) + " is never "

@@ -46,9 +46,17 @@ final class UndoLog implements AutoCloseable {
         opt.readState(e.tensor(), e.slot(), at, floats, 0, n);
         buf.clear();
         buf.asFloatBuffer().put(floats, 0, n);
-        file.seek(e.begin() + at * Float.BYTES);
+        file.seek(undoOffset(e, at));
         file.write(buf.array(), buf.arrayOffset(), n * Float.BYTES);
         saved.merge(e, at + n, Math::max);
+    }
+
+    /**
+     * Where element {@code at} of entry {@code e} is kept: the log holds every element as 4 bytes, and an entry
+     * holds at least 2 per element, so twice the entry's offset in the checkpoint leaves room for each.
+     */
+    private static long undoOffset(Item e, long at) {
+        return 2 * e.begin() + at * Float.BYTES;
     }
 
     /** Writes back everything kept, in slices of {@code floats.length}. */
@@ -57,7 +65,7 @@ final class UndoLog implements AutoCloseable {
             Item e = s.getKey();
             for (long at = 0; at < s.getValue(); ) {
                 int n = (int) Math.min(floats.length, s.getValue() - at);
-                file.seek(e.begin() + at * Float.BYTES);
+                file.seek(undoOffset(e, at));
                 file.readFully(buf.array(), buf.arrayOffset(), n * Float.BYTES);
                 buf.clear().limit(n * Float.BYTES);
                 buf.asFloatBuffer().get(floats, 0, n);

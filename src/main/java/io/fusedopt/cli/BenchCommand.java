@@ -12,6 +12,7 @@ import io.fusedopt.bench.StepBench;
 import io.fusedopt.bench.StepTiming;
 import io.fusedopt.bench.StreamBandwidth;
 import io.fusedopt.core.CudaUnavailableException;
+import io.fusedopt.core.Dtype;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.Locale;
@@ -30,7 +31,7 @@ import picocli.CommandLine.Spec;
  *
  * <p>Exit 0 on success; 2 for an invalid option (unknown optimizer, backend or model, {@code --params},
  * {@code --steps} or {@code --bandwidth-elements} below 1, {@code --warmup} below 0, or both {@code --params}
- * and {@code --model}); 1 when the backend cannot be used or the arena does not fit.
+ * and {@code --model}, an unknown {@code --dtype}, {@code --master} with fp32); 1 when the backend cannot be used or the arena does not fit.
  */
 @Command(name = "bench", description = {
         "Time optimizer steps and compare the bytes they move with the same run's memory bandwidth.",
@@ -79,6 +80,14 @@ final class BenchCommand implements Callable<Integer> {
             description = "Untimed steps before the measured ones (default: ${DEFAULT-VALUE}).")
     int warmup;
 
+    @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32|bf16|fp16",
+            description = "Storage of the parameters and gradients (and, without --master, the states); default:"
+                    + " ${DEFAULT-VALUE}.")
+    String dtype;
+
+    @Option(names = "--master", description = "Keep float32 master weights and states for bf16/fp16 parameters.")
+    boolean master;
+
     @Option(names = "--json", description = "Print one JSON object per configuration per line instead of a table.")
     boolean json;
 
@@ -126,7 +135,7 @@ final class BenchCommand implements Callable<Integer> {
             for (String name : names) {
                 StepTiming t;
                 try {
-                    t = StepBench.run(device, name, layout, warmup, steps, reference);
+                    t = StepBench.run(device, name, layout, warmup, steps, reference, Dtype.parse(dtype), master);
                 } catch (OutOfMemoryError e) {
                     System.err.println("error: " + name + ": out of Java heap for " + layout.parameterCount()
                             + " parameters, their state and the stream reference (2 x " + bandwidthElements
@@ -153,6 +162,8 @@ final class BenchCommand implements Callable<Integer> {
                 out.println("bandwidth reference (ref GB/s): " + pattern + "; timed once after every step, median");
                 out.println("device: " + device);
                 out.println("machine: " + Machine.describe());
+                out.println("storage: " + dtype + (master ? " parameters and gradients, float32 master weights"
+                        + " and states" : " parameters, gradients and states"));
             }
             return 0;
         } catch (FusedOptException e) {
@@ -182,6 +193,12 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (steps < 1) {
             return "invalid value for --steps: " + steps + " (must be >= 1)";
+        }
+        if (!List.of("fp32", "bf16", "fp16").contains(dtype)) {
+            return "invalid value for --dtype: " + dtype + " (expected fp32, bf16 or fp16)";
+        }
+        if (master && "fp32".equals(dtype)) {
+            return "--master needs --dtype bf16 or fp16: float32 parameters need no master copy";
         }
         if (warmup < 0) {
             return "invalid value for --warmup: " + warmup + " (must be >= 0)";

@@ -2,6 +2,8 @@ package io.fusedopt.cpu;
 
 import io.fusedopt.backend.ArenaBuffer;
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.Precision;
+import io.fusedopt.core.Dtype;
 import io.fusedopt.backend.Backend;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Rule;
@@ -62,11 +64,21 @@ public final class CpuBackend implements Backend {
      */
     @Override
     public ArenaBuffer allocate(ArenaLayout layout, String purpose) {
+        return allocate(layout, purpose, Dtype.FLOAT32);
+    }
+
+    /**
+     * Allocates a heap buffer for {@code layout} storing {@code dtype}.
+     *
+     * @throws IllegalStateException when this backend is closed
+     */
+    @Override
+    public ArenaBuffer allocate(ArenaLayout layout, String purpose, Dtype dtype) {
         synchronized (live) {
             if (closed) {
                 throw new IllegalStateException("the CPU device is closed");
             }
-            CpuBuffer b = new CpuBuffer(layout, purpose);
+            CpuBuffer b = new CpuBuffer(layout, purpose, dtype);
             live.add(b);
             return b;
         }
@@ -75,8 +87,15 @@ public final class CpuBackend implements Backend {
     @Override
     public StepProgram program(Rule rule, ArenaLayout layout, ArenaBuffer params, ArenaBuffer grads,
             List<ArenaBuffer> slots, ArenaBuffer slow) {
+        return program(rule, layout, params, grads, slots, slow, Precision.PLAIN);
+    }
+
+    @Override
+    public StepProgram program(Rule rule, ArenaLayout layout, ArenaBuffer params, ArenaBuffer grads,
+            List<ArenaBuffer> slots, ArenaBuffer slow, Precision precision) {
         return new CpuStepProgram(rule, layout, (CpuBuffer) params, (CpuBuffer) grads,
-                slots.stream().map(CpuBuffer.class::cast).toList(), (CpuBuffer) slow);
+                slots.stream().map(CpuBuffer.class::cast).toList(), (CpuBuffer) slow, CpuBackend.threads(),
+                precision);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.fusedopt.cpu;
 
+import io.fusedopt.core.Dtype;
 import io.fusedopt.core.FusedOptException;
 import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.core.Tensor;
@@ -17,6 +18,10 @@ import java.util.List;
  * at a multiple of {@link #PACKED_ALIGN} floats: consecutive small tensors then lie next to each other in memory
  * whatever the garbage collector does with the arrays, and a pass over them reads a few long arrays, not one short
  * array per tensor and buffer. Every buffer of one layout places the tensors the same way.
+ *
+ * <p>A buffer of a 16-bit {@link Dtype} holds the bit patterns in {@code short} arrays of the same placement; a
+ * pass converts a chunk into float32 scratch, runs the rule there and rounds the results back
+ * ({@code CpuStepProgram}); {@link #read} widens and {@link #write} rounds to nearest even.
  */
 final class CpuBuffer implements ArenaBuffer {
     /** Floats per page: 2^30 (4 GiB). */
@@ -32,20 +37,36 @@ final class CpuBuffer implements ArenaBuffer {
 
     private final List<Tensor> tensors;
     private final String purpose;
-    /** Per tensor: its pages, or the one shared array that holds it. */
+    private final Dtype dtype;
+    /** Per tensor: its pages, or the one shared array that holds it (float32 buffers). */
     private float[][][] pages;
+    /** As {@link #pages}, for 16-bit buffers. */
+    private short[][][] hpages;
+    /** Whether the buffer is closed. */
+    private volatile boolean closed;
     /** Per tensor: the index of its first element in its first page (0 unless packed). */
     private final int[] base;
     /** Every array of the buffer, once. */
     private float[][] arrays;
+    /** Every 16-bit array of the buffer, once. */
+    private short[][] harrays;
 
     CpuBuffer(ArenaLayout layout, String purpose) {
+        this(layout, purpose, Dtype.FLOAT32);
+    }
+
+    /** A buffer over {@code layout} storing {@code dtype}; {@code purpose} names it in messages. */
+    CpuBuffer(ArenaLayout layout, String purpose, Dtype dtype) {
         this.tensors = layout.tensors();
         this.purpose = purpose;
+        this.dtype = dtype;
         int n = tensors.size();
+        boolean half = dtype.isHalf();
         float[][][] p = new float[n][][];
+        short[][][] hp = new short[n][][];
         int[] b = new int[n];
         List<float[]> all = new ArrayList<>();
+        List<short[]> hall = new ArrayList<>();
         try {
             int t = 0;
             while (t < n) {
@@ -53,9 +74,16 @@ final class CpuBuffer implements ArenaBuffer {
                 if (len > PACKED_MAX) {
                     int k = (int) ((len + PAGE - 1) >>> PAGE_SHIFT);
                     p[t] = new float[k][];
+                    hp[t] = new short[k][];
                     for (int i = 0; i < k; i++) {
-                        p[t][i] = new float[(int) Math.min(PAGE, len - ((long) i << PAGE_SHIFT))];
-                        all.add(p[t][i]);
+                        int size = (int) Math.min(PAGE, len - ((long) i << PAGE_SHIFT));
+                        if (half) {
+                            hp[t][i] = new short[size];
+                            hall.add(hp[t][i]);
+                        } else {
+                            p[t][i] = new float[size];
+                            all.add(p[t][i]);
+                        }
                     }
                     t++;
                     continue;
@@ -73,24 +101,44 @@ final class CpuBuffer implements ArenaBuffer {
                     used = end;
                     t++;
                 }
-                float[] pack = new float[used];
-                all.add(pack);
-                for (int i = first; i < t; i++) {
-                    p[i] = new float[][] {pack};
+                if (half) {
+                    short[] pack = new short[used];
+                    hall.add(pack);
+                    for (int i = first; i < t; i++) {
+                        hp[i] = new short[][] {pack};
+                    }
+                } else {
+                    float[] pack = new float[used];
+                    all.add(pack);
+                    for (int i = first; i < t; i++) {
+                        p[i] = new float[][] {pack};
+                    }
                 }
             }
         } catch (OutOfMemoryError e) {
             throw new io.fusedopt.core.FusedOptException("out of Java heap allocating the " + purpose
                     + " buffer of the CPU arena (" + layout.totalElements() + " elements); raise -Xmx", e);
         }
-        this.pages = p;
+        this.pages = half ? null : p;
+        this.hpages = half ? hp : null;
         this.base = b;
         this.arrays = all.toArray(new float[0][]);
+        this.harrays = hall.toArray(new short[0][]);
     }
 
-    /** The array holding element {@code at} of tensor {@code t}. */
+    @Override
+    public Dtype dtype() {
+        return dtype;
+    }
+
+    /** The array holding element {@code at} of tensor {@code t}; float32 buffers only. */
     float[] page(int t, long at) {
         return live()[t][(int) (at >>> PAGE_SHIFT)];
+    }
+
+    /** The 16-bit array holding element {@code at} of tensor {@code t}; 16-bit buffers only. */
+    short[] hpage(int t, long at) {
+        return hlive()[t][(int) (at >>> PAGE_SHIFT)];
     }
 
     /** The index of element {@code at} of tensor {@code t} in {@link #page(int, long) its array}. */
@@ -100,10 +148,30 @@ final class CpuBuffer implements ArenaBuffer {
 
     private float[][][] live() {
         float[][][] p = pages;
-        if (p == null) {
+        if (closed) {
             throw new IllegalStateException("the " + purpose + " buffer is closed");
         }
+        if (p == null) {
+            throw new IllegalStateException("the " + purpose + " buffer holds " + dtype.label() + ", not float32");
+        }
         return p;
+    }
+
+    private short[][][] hlive() {
+        short[][][] p = hpages;
+        if (closed) {
+            throw new IllegalStateException("the " + purpose + " buffer is closed");
+        }
+        if (p == null) {
+            throw new IllegalStateException("the " + purpose + " buffer holds float32, not a 16-bit type");
+        }
+        return p;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the " + purpose + " buffer is closed");
+        }
     }
 
     private void checkRange(Tensor t, long at, int len, int arrayLength, int from) {
@@ -120,6 +188,23 @@ final class CpuBuffer implements ArenaBuffer {
     @Override
     public void write(Tensor t, long at, float[] src, int from, int len) {
         checkRange(t, at, len, src.length, from);
+        checkOpen();
+        if (dtype.isHalf()) {
+            short[][] h = hlive()[t.index()];
+            while (len > 0) {
+                int page = (int) (at >>> PAGE_SHIFT);
+                int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
+                short[] dst = h[page];
+                int o = offset(t.index(), at);
+                for (int i = 0; i < n; i++) {
+                    dst[o + i] = dtype.narrow(src[from + i]);
+                }
+                at += n;
+                from += n;
+                len -= n;
+            }
+            return;
+        }
         float[][] p = live()[t.index()];
         while (len > 0) {
             int page = (int) (at >>> PAGE_SHIFT);
@@ -134,6 +219,23 @@ final class CpuBuffer implements ArenaBuffer {
     @Override
     public void read(Tensor t, long at, float[] dst, int from, int len) {
         checkRange(t, at, len, dst.length, from);
+        checkOpen();
+        if (dtype.isHalf()) {
+            short[][] h = hlive()[t.index()];
+            while (len > 0) {
+                int page = (int) (at >>> PAGE_SHIFT);
+                int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
+                short[] src = h[page];
+                int o = offset(t.index(), at);
+                for (int i = 0; i < n; i++) {
+                    dst[from + i] = dtype.widen(src[o + i]);
+                }
+                at += n;
+                from += n;
+                len -= n;
+            }
+            return;
+        }
         float[][] p = live()[t.index()];
         while (len > 0) {
             int page = (int) (at >>> PAGE_SHIFT);
@@ -147,6 +249,20 @@ final class CpuBuffer implements ArenaBuffer {
 
     @Override
     public void fill(Tensor t, float value) {
+        checkOpen();
+        if (dtype.isHalf()) {
+            short[][] h = hlive()[t.index()];
+            short v = dtype.narrow(value);
+            if (t.length() <= PACKED_MAX) {
+                int at = base[t.index()];
+                Arrays.fill(h[0], at, at + (int) t.length(), v);
+                return;
+            }
+            for (short[] page : h) {
+                Arrays.fill(page, v);
+            }
+            return;
+        }
         float[][] p = live()[t.index()];
         if (t.length() <= PACKED_MAX) {
             int at = base[t.index()];
@@ -164,8 +280,22 @@ final class CpuBuffer implements ArenaBuffer {
             throw new IllegalArgumentException("cannot copy a " + other.getClass().getSimpleName() + " into a CPU buffer");
         }
         CpuBuffer o = (CpuBuffer) other;
-        o.live();
-        live();
+        o.checkOpen();
+        checkOpen();
+        if (o.dtype != dtype) {
+            throw new IllegalArgumentException("cannot copy the " + o.purpose + " buffer (" + o.dtype.label()
+                    + ") into the " + purpose + " buffer (" + dtype.label() + ")");
+        }
+        if (dtype.isHalf()) {
+            if (o.harrays.length != harrays.length) {
+                throw new IllegalArgumentException("cannot copy the " + o.purpose + " buffer into the " + purpose
+                        + " buffer: they hold different layouts");
+            }
+            for (int i = 0; i < harrays.length; i++) {
+                System.arraycopy(o.harrays[i], 0, harrays[i], 0, harrays[i].length);
+            }
+            return;
+        }
         if (o.arrays.length != arrays.length) {
             throw new IllegalArgumentException("cannot copy the " + o.purpose + " buffer into the " + purpose
                     + " buffer: they hold different layouts");
@@ -182,7 +312,10 @@ final class CpuBuffer implements ArenaBuffer {
 
     @Override
     public void close() {
+        closed = true;
         pages = null;
+        hpages = null;
         arrays = new float[0][];
+        harrays = new short[0][];
     }
 }

@@ -1,6 +1,11 @@
 package io.fusedopt.cpu;
 
 import io.fusedopt.backend.ArenaLayout;
+import io.fusedopt.backend.Precision;
+import io.fusedopt.core.Dtype;
+import io.fusedopt.core.DtypeConversions;
+import io.fusedopt.core.DtypeStochastic;
+import io.fusedopt.core.LaunchConfig;
 import io.fusedopt.backend.StepPlan;
 import io.fusedopt.backend.StepProgram;
 import io.fusedopt.rule.Chunk;
@@ -13,6 +18,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * One optimizer's step on the CPU: the passes of {@link StepProgram}, each run over the chunk list by the calling
  * thread and, for an arena large enough to pay for it, pool workers ({@link WorkSplit}, {@link PassRunner}).
+ *
+ * <p>When any buffer is 16-bit ({@link Precision}), each chunk is first widened into float32 scratch arrays (the
+ * float32 buffers copied beside them, so the rule sees one index range), the rule runs there unchanged, and what
+ * the pass writes is rounded back; with a model copy, the rounded weights also go there. The rules and their
+ * operation order therefore stay those of float32, which keeps the CPU bit-identical to the kernels.
  */
 final class CpuStepProgram implements StepProgram {
     private final Rule rule;
@@ -27,12 +37,33 @@ final class CpuStepProgram implements StepProgram {
     private final float[] partialB;
     private double[] tensorState;
     private boolean lastSkipped;
+    /** The model's 16-bit parameters written from the weights, or null. */
+    private final CpuBuffer model;
+    /** Whether any buffer is 16-bit, so chunks go through float32 scratch. */
+    private final boolean converts;
+    private final boolean stochastic;
+    private final long seed;
+    private long step;
+    /** Float32 scratch views of one chunk, one set per thread. */
+    private final ThreadLocal<Scratch> scratch;
+
+    /** Per thread: a chunk's float32 copies of the weights, gradients, slots and slow weights. */
+    private static final class Scratch {
+        final float[] w = new float[LaunchConfig.CHUNK];
+        final float[] g = new float[LaunchConfig.CHUNK];
+        final float[][] s;
+        final float[] slow = new float[LaunchConfig.CHUNK];
+
+        Scratch(int slots) {
+            s = new float[slots][LaunchConfig.CHUNK];
+        }
+    }
     /** Per slot: whether it is shaped per tensor ({@link Rule#slotShaped}); then its views, else null. */
     private final boolean[] shaped;
     private final List<List<io.fusedopt.core.Tensor>> slotViews;
     /** Per tensor: the rule's geometry (null without), and its step scratch (null without). */
     private final long[][] geometry;
-    private final float[][] scratch;
+    private final float[][] tensorScratch;
 
     CpuStepProgram(Rule rule, ArenaLayout layout, CpuBuffer params, CpuBuffer grads, List<CpuBuffer> slots,
             CpuBuffer slow) {
@@ -42,6 +73,29 @@ final class CpuStepProgram implements StepProgram {
     /** As above, with the passes split over at most {@code threads} threads (the caller included). */
     CpuStepProgram(Rule rule, ArenaLayout layout, CpuBuffer params, CpuBuffer grads, List<CpuBuffer> slots,
             CpuBuffer slow, int threads) {
+        this(rule, layout, params, grads, slots, slow, threads, Precision.PLAIN);
+    }
+
+    /**
+     * As above, storing as {@code precision} says.
+     *
+     * @throws IllegalArgumentException when the buffers' dtypes form no supported regime
+     */
+    CpuStepProgram(Rule rule, ArenaLayout layout, CpuBuffer params, CpuBuffer grads, List<CpuBuffer> slots,
+            CpuBuffer slow, int threads, Precision precision) {
+        String regime = precision.regime(params.dtype(), grads.dtype(),
+                slots.stream().map(CpuBuffer::dtype).toList(), slow == null ? null : slow.dtype());
+        rule.checkRegime(regime);
+        this.model = (CpuBuffer) precision.modelCopy();
+        boolean half = params.dtype().isHalf() || grads.dtype().isHalf() || model != null;
+        for (CpuBuffer b : slots) {
+            half |= b.dtype().isHalf();
+        }
+        this.converts = half;
+        this.stochastic = precision.stochastic();
+        this.seed = precision.seed();
+        final int slotCount = slots.size();
+        this.scratch = half ? ThreadLocal.withInitial(() -> new Scratch(slotCount)) : null;
         this.rule = rule;
         this.layout = layout;
         this.params = params;
@@ -62,13 +116,13 @@ final class CpuStepProgram implements StepProgram {
         }
         int gw = rule.tensorGeometryWidth();
         this.geometry = new long[nt][];
-        this.scratch = new float[nt][];
+        this.tensorScratch = new float[nt][];
         if (gw > 0) {
             long[] all = io.fusedopt.backend.ShapedSlots.geometry(rule, layout);
             for (int t = 0; t < nt; t++) {
                 geometry[t] = Arrays.copyOfRange(all, t * gw, (t + 1) * gw);
                 long len = rule.scratchLength(layout.tensors().get(t).shape(), layout.group(t));
-                scratch[t] = len == 0 ? null : new float[Math.toIntExact(len)];
+                tensorScratch[t] = len == 0 ? null : new float[Math.toIntExact(len)];
             }
         }
         int width = rule.tensorStateWidth();
@@ -83,8 +137,17 @@ final class CpuStepProgram implements StepProgram {
         runner.run(work);
     }
 
-    /** Points {@code c} at chunk {@code k}'s arrays and range. */
+    @Override
+    public void beginStep(long t) {
+        step = t;
+    }
+
+    /** Points {@code c} at chunk {@code k}'s arrays and range, or at float32 scratch copies of them. */
     private void bind(Chunk c, int k) {
+        if (converts) {
+            bindScratch(c, k, false);
+            return;
+        }
         int t = layout.chunkTensor(k);
         long start = layout.chunkStart(k);
         c.tensor = t;
@@ -119,10 +182,141 @@ final class CpuStepProgram implements StepProgram {
         c.to = c.from + layout.chunkLength(k);
         c.start = start;
         c.geometry = geometry[t];
-        c.scratch = scratch[t];
+        c.scratch = tensorScratch[t];
+    }
+
+    /** Widens (or copies) one chunk of {@code b} into {@code dst[0..n)}. */
+    private static void load(CpuBuffer b, int t, long start, int n, float[] dst) {
+        int o = b.offset(t, start);
+        switch (b.dtype()) {
+            case FLOAT32 -> System.arraycopy(b.page(t, start), o, dst, 0, n);
+            case BFLOAT16 -> {
+                short[] h = b.hpage(t, start);
+                for (int i = 0; i < n; i++) {
+                    dst[i] = Float.intBitsToFloat(h[o + i] << 16);
+                }
+            }
+            case FLOAT16 -> {
+                short[] h = b.hpage(t, start);
+                for (int i = 0; i < n; i++) {
+                    dst[i] = DtypeConversions.fp16ToFloat(h[o + i]);
+                }
+            }
+            default -> throw new AssertionError(b.dtype());
+        }
+    }
+
+    /** Rounds (or copies) {@code src[0..n)} back into one chunk of {@code b}. */
+    private static void store(float[] src, int n, CpuBuffer b, int t, long start) {
+        int o = b.offset(t, start);
+        switch (b.dtype()) {
+            case FLOAT32 -> System.arraycopy(src, 0, b.page(t, start), o, n);
+            case BFLOAT16 -> {
+                short[] h = b.hpage(t, start);
+                // DtypeConversions.floatToBf16 without its branch, so the loop body is straight-line.
+                for (int i = 0; i < n; i++) {
+                    int x = Float.floatToRawIntBits(src[i]);
+                    int r = (x + 0x7FFF + ((x >>> 16) & 1)) >>> 16;
+                    h[o + i] = (short) ((x & 0x7FFFFFFF) > 0x7F800000 ? DtypeConversions.CANONICAL_NAN : r);
+                }
+            }
+            case FLOAT16 -> {
+                short[] h = b.hpage(t, start);
+                for (int i = 0; i < n; i++) {
+                    h[o + i] = DtypeConversions.floatToFp16(src[i]);
+                }
+            }
+            default -> throw new AssertionError(b.dtype());
+        }
+    }
+
+    /** Stochastically rounds {@code src[0..n)} into one chunk of the bfloat16 buffer {@code b}. */
+    private void storeStochastic(float[] src, int n, CpuBuffer b, int t, long start) {
+        int o = b.offset(t, start);
+        short[] h = b.hpage(t, start);
+        long index = layout.tensors().get(t).offset() + start;
+        for (int i = 0; i < n; i++) {
+            h[o + i] = DtypeConversions.floatToBf16Stochastic(src[i], DtypeStochastic.bits(seed, step, index + i));
+        }
+    }
+
+    /** Points {@code c} at float32 scratch holding chunk {@code k}; {@code slowToo} also loads the slow weights. */
+    private void bindScratch(Chunk c, int k, boolean slowToo) {
+        Scratch x = scratch.get();
+        int t = layout.chunkTensor(k);
+        long start = layout.chunkStart(k);
+        int n = layout.chunkLength(k);
+        c.tensor = t;
+        c.group = layout.group(t);
+        load(params, t, start, n, x.w);
+        load(grads, t, start, n, x.g);
+        if (c.s == null || c.s.length != slots.length) {
+            c.s = new float[slots.length][];
+        }
+        for (int s = 0; s < slots.length; s++) {
+            load(slots[s], t, start, n, x.s[s]);
+            c.s[s] = x.s[s];
+        }
+        if (slowToo) {
+            load(slow, t, start, n, x.slow);
+        }
+        c.w = x.w;
+        c.g = x.g;
+        c.from = 0;
+        c.to = n;
+    }
+
+    /** Rounds the weights, slots (and slow weights) of chunk {@code k} back from scratch; writes the model copy. */
+    private void storeScratch(int k, boolean slowToo) {
+        Scratch x = scratch.get();
+        int t = layout.chunkTensor(k);
+        long start = layout.chunkStart(k);
+        int n = layout.chunkLength(k);
+        if (stochastic) {
+            storeStochastic(x.w, n, params, t, start);
+        } else {
+            store(x.w, n, params, t, start);
+        }
+        for (int s = 0; s < slots.length; s++) {
+            store(x.s[s], n, slots[s], t, start);
+        }
+        if (slowToo) {
+            store(x.slow, n, slow, t, start);
+        }
+        if (model != null) {
+            store(x.w, n, model, t, start);
+        }
+    }
+
+    /** Whether chunk {@code k} of the 16-bit gradients holds an infinity or NaN (all exponent bits set). */
+    private boolean halfNonFinite(int k) {
+        int t = layout.chunkTensor(k);
+        long start = layout.chunkStart(k);
+        short[] h = grads.hpage(t, start);
+        int o = grads.offset(t, start);
+        int n = layout.chunkLength(k);
+        int mask = grads.dtype() == Dtype.BFLOAT16 ? 0x7F80 : 0x7C00;
+        for (int i = o; i < o + n; i++) {
+            if ((h[i] & mask) == mask) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private boolean anyNonFinite() {
+        if (grads.dtype().isHalf()) {
+            AtomicBoolean found = new AtomicBoolean();
+            parallel((from, to, c) -> {
+                for (int k = from; k < to && !found.get(); k++) {
+                    if (halfNonFinite(k)) {
+                        found.set(true);
+                        return;
+                    }
+                }
+            });
+            return found.get();
+        }
         AtomicBoolean found = new AtomicBoolean();
         parallel((from, to, c) -> {
             for (int k = from; k < to && !found.get(); k++) {
@@ -153,6 +347,7 @@ final class CpuStepProgram implements StepProgram {
                     }
                 }
                 case LOOKAHEAD_INIT -> slow.copyFrom(params);
+
                 case NORM -> norm(scalars);
                 case UPDATE -> update(scalars, pass.sums(), pass.lookaheadSync(), alpha);
                 case FINISH -> finish(finishScalars);
@@ -199,7 +394,11 @@ final class CpuStepProgram implements StepProgram {
         final double[] ts = tensorState;
         parallel((from, to, c) -> {
             for (int ch = from; ch < to; ch++) {
-                bind(c, ch);
+                if (converts) {
+                    bindScratch(c, ch, sync);
+                } else {
+                    bind(c, ch);
+                }
                 if (sums) {
                     Arrays.fill(c.laneA, 0f);
                     Arrays.fill(c.laneB, 0f);
@@ -211,12 +410,15 @@ final class CpuStepProgram implements StepProgram {
                 }
                 if (sync) {
                     float[] w = c.w;
-                    float[] s = slow.page(c.tensor, layout.chunkStart(ch));
+                    float[] s = converts ? scratch.get().slow : slow.page(c.tensor, layout.chunkStart(ch));
                     for (int i = c.from; i < c.to; i++) {
                         float wi = Math.fma(alpha, w[i] - s[i], s[i]);
                         w[i] = wi;
                         s[i] = wi;
                     }
+                }
+                if (converts) {
+                    storeScratch(ch, sync);
                 }
             }
         });
@@ -280,7 +482,7 @@ final class CpuStepProgram implements StepProgram {
 
             @Override
             public float[] scratch() {
-                return scratch[t];
+                return tensorScratch[t];
             }
 
             @Override

@@ -239,10 +239,21 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public ArenaBuffer allocate(ArenaLayout layout, String purpose, io.fusedopt.core.Dtype dtype) {
+        return new CudaBuffer(this, layout, purpose, dtype);
+    }
+
+    @Override
     public StepProgram program(Rule rule, ArenaLayout layout, ArenaBuffer params, ArenaBuffer grads,
             List<ArenaBuffer> slots, ArenaBuffer slow) {
+        return program(rule, layout, params, grads, slots, slow, io.fusedopt.backend.Precision.PLAIN);
+    }
+
+    @Override
+    public StepProgram program(Rule rule, ArenaLayout layout, ArenaBuffer params, ArenaBuffer grads,
+            List<ArenaBuffer> slots, ArenaBuffer slow, io.fusedopt.backend.Precision precision) {
         return new CudaStepProgram(this, rule, layout, (CudaBuffer) params, (CudaBuffer) grads,
-                slots.stream().map(CudaBuffer.class::cast).toList(), (CudaBuffer) slow);
+                slots.stream().map(CudaBuffer.class::cast).toList(), (CudaBuffer) slow, precision);
     }
 
     @Override

@@ -91,9 +91,32 @@ final class CudaStepProgram implements StepProgram {
     private MuonCublas cublas;
     private final java.util.Map<StepPlan.Pass, Kernel> kernels = new java.util.HashMap<>();
     private boolean closed;
+    /** The storage regime, the suffix of every entry this program launches ({@link Kernel#REGIMES}). */
+    private final String regime;
+    /** The model copy of a master regime, or null. */
+    private final CudaBuffer model;
+    private final boolean stochastic;
+    private final long seed;
+    private long step;
 
     CudaStepProgram(CudaBackend backend, Rule rule, ArenaLayout layout, CudaBuffer params, CudaBuffer grads,
             List<CudaBuffer> slots, CudaBuffer slow) {
+        this(backend, rule, layout, params, grads, slots, slow, io.fusedopt.backend.Precision.PLAIN);
+    }
+
+    /**
+     * As above with the buffers' storage types checked: the kernels here run the float32 regime only.
+     *
+     * @throws IllegalArgumentException naming the regime when it is not float32
+     */
+    CudaStepProgram(CudaBackend backend, Rule rule, ArenaLayout layout, CudaBuffer params, CudaBuffer grads,
+            List<CudaBuffer> slots, CudaBuffer slow, io.fusedopt.backend.Precision precision) {
+        this.regime = precision.regime(params.dtype(), grads.dtype(), slots.stream().map(CudaBuffer::dtype)
+                .toList(), slow == null ? null : slow.dtype());
+        rule.checkRegime(regime);
+        this.model = (CudaBuffer) precision.modelCopy();
+        this.stochastic = precision.stochastic();
+        this.seed = precision.seed();
         this.backend = backend;
         this.rule = rule;
         this.layout = layout;
@@ -417,9 +440,10 @@ final class CudaStepProgram implements StepProgram {
                 slow == null ? null : slow.pointer(), chunkTable, chunks, groupTable, scalars,
                 f == 0 ? null : scalars.withByteOffset((k * Float.BYTES + 7) & ~7), flag, partials, tensorState,
                 firstChunk, tensors, geometry, scratch, totalWork, nsJobs, nsJobCount);
+        Tail tail = new Tail(model == null ? null : model.pointer(), stochastic, seed, step);
         for (StepPlan.Pass pass : plan.passes()) {
             // A plan has a handful of distinct passes: derive each one's entry once, not on every step.
-            Kernel kernel = kernels.computeIfAbsent(pass, p -> Kernel.of(rule, p));
+            Kernel kernel = kernels.computeIfAbsent(pass, p -> Kernel.of(rule, p, regime));
             if (pass.kind() == StepPlan.Kind.ORTHOGONALIZE) {
                 orthogonalize(kernel, ptrs, plan.checksFinite());
                 continue;
@@ -431,7 +455,36 @@ final class CudaStepProgram implements StepProgram {
                 case FACTOR_SCALES -> blocksFor(tensors * 32);
                 default -> chunks;
             };
-            launch(kernel, grid, args(kernel, pass, ptrs, alpha));
+            launch(kernel, grid, args(kernel, pass, ptrs, alpha, tail));
+        }
+    }
+
+    @Override
+    public void beginStep(long t) {
+        step = t;
+    }
+
+    /**
+     * What an update entry of a non-float32 regime takes last: the model copy (master regimes) or the stochastic
+     * rounding seed and step.
+     *
+     * @param model the model copy, or null
+     * @param stochastic whether the seed and step follow
+     * @param seed the stochastic rounding seed
+     * @param step the 1-based step number
+     */
+    record Tail(CUdeviceptr model, boolean stochastic, long seed, long step) {
+        /** Nothing: the float32 and low-precision regimes. */
+        static final Tail NONE = new Tail(null, false, 0L, 0L);
+
+        KernelArgs append(KernelArgs a) {
+            if (model != null) {
+                a.ptr(model);
+            }
+            if (stochastic) {
+                a.u64(seed).u64(step);
+            }
+            return a;
         }
     }
 
@@ -454,6 +507,16 @@ final class CudaStepProgram implements StepProgram {
 
     /** The arguments of {@code kernel} running {@code pass}; static so the signature test can build them. */
     static KernelArgs args(Kernel kernel, StepPlan.Pass pass, Pointers p, float alpha) {
+        return args(kernel, pass, p, alpha, Tail.NONE);
+    }
+
+    /** As above, with the regime's {@code tail} after an update entry's arguments. */
+    static KernelArgs args(Kernel kernel, StepPlan.Pass pass, Pointers p, float alpha, Tail tail) {
+        if (pass.kind() == StepPlan.Kind.UPDATE) {
+            return tail.append(updateArgs(kernel, p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(), p.groups(),
+                    p.scalars(), p.flag(), p.tensorState(), pass.sums() ? p.partials() : null, p.geometry(),
+                    p.scratch(), pass.lookaheadSync() ? p.slow() : null, alpha));
+        }
         return switch (pass.kind()) {
             case FINITE_CHECK -> finiteArgs(p.g(), p.chunkTable(), p.chunks(), p.flag());
             case LOOKAHEAD_INIT -> lookaheadInitArgs(p.w(), p.slow(), p.chunkTable(), p.chunks(), p.flag());

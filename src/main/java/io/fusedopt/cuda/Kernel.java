@@ -20,7 +20,13 @@ import java.util.Map;
  *
  * <p>Update entries take {@code (w, g, slots..., chunks, num_chunks, tensor_group, scalars, skip_flag)}, then
  * {@code tensor_state} (rules with per-tensor state), {@code partials} (rules that sum during the update), then
- * {@code slow, alpha} for the Lookahead variants, which the host launches only at synchronisation steps.
+ * {@code slow, alpha} for the Lookahead variants, which the host launches only at synchronisation steps, then the
+ * regime's tail: {@code model} (the master regimes) or {@code seed, step} (stochastic rounding, both {@code .u64}).
+ *
+ * <p>Every update and norm entry exists once per storage regime ({@link #REGIMES}, the entry's suffix; see
+ * {@code cuda/include/fusedopt/entries.cuh}). The finite check exists per gradient dtype and Lookahead's first copy
+ * per weight dtype. Float16 models with bfloat16 states under master weights have no entries: that combination
+ * saves little over float32 states and would add a regime to every rule (see {@link io.fusedopt.backend.Precision}).
  *
  * @param entry the entry's name in the PTX, e.g. {@code adamw_lookahead_f32}
  * @param module the module (the {@code cuda/<module>.cu} file) that holds the entry
@@ -38,6 +44,13 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
         FLOAT
     }
 
+    /**
+     * The storage regimes with kernel entries, as {@link io.fusedopt.backend.Precision#regime} names them:
+     * float32, the low-precision regimes, the master-weight regimes and stochastic rounding.
+     */
+    public static final List<String> REGIMES = List.of("f32", "bf16", "fp16", "bf16_master", "fp16_master",
+            "bf16_master_bf16s", "bf16_sr");
+
     /** The module of the entries every rule shares. */
     private static final String COMMON = "common";
     /** {@code finite_check_f32(g, chunks, num_chunks, flag)}. */
@@ -47,9 +60,55 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
     public static final Kernel LOOKAHEAD_INIT_F32 = new Kernel("lookahead_init_f32", COMMON,
             List.of(Param.PTR, Param.PTR, Param.PTR, Param.INT, Param.PTR), false);
 
+    /** {@code finite_check_bf16(g, chunks, num_chunks, flag)}: bfloat16 gradients. */
+    public static final Kernel FINITE_CHECK_BF16 = new Kernel("finite_check_bf16", COMMON,
+            FINITE_CHECK_F32.params(), false);
+    /** {@code finite_check_fp16(g, chunks, num_chunks, flag)}: float16 gradients. */
+    public static final Kernel FINITE_CHECK_FP16 = new Kernel("finite_check_fp16", COMMON,
+            FINITE_CHECK_F32.params(), false);
+    /** {@code lookahead_init_bf16(w, slow, chunks, num_chunks, skip_flag)}: bfloat16 weights. */
+    public static final Kernel LOOKAHEAD_INIT_BF16 = new Kernel("lookahead_init_bf16", COMMON,
+            LOOKAHEAD_INIT_F32.params(), false);
+    /** {@code lookahead_init_fp16(w, slow, chunks, num_chunks, skip_flag)}: float16 weights. */
+    public static final Kernel LOOKAHEAD_INIT_FP16 = new Kernel("lookahead_init_fp16", COMMON,
+            LOOKAHEAD_INIT_F32.params(), false);
+
     /** Copies the parameter list. */
     public Kernel {
         params = List.copyOf(params);
+    }
+
+    private static void checkRegime(String regime) {
+        if (!REGIMES.contains(regime)) {
+            throw new IllegalArgumentException("no kernels for the storage regime '" + regime + "'; the regimes are "
+                    + REGIMES);
+        }
+    }
+
+    /** Whether {@code regime} writes a model copy (its entries take {@code model} last). */
+    public static boolean masterRegime(String regime) {
+        return regime.contains("_master");
+    }
+
+    /** Whether {@code regime} rounds the weights stochastically (its entries take {@code seed, step} last). */
+    public static boolean stochasticRegime(String regime) {
+        return regime.endsWith("_sr");
+    }
+
+    /** The finite check of gradients of {@code regime}. */
+    public static Kernel finiteCheck(String regime) {
+        checkRegime(regime);
+        return regime.startsWith("bf16") ? FINITE_CHECK_BF16 : regime.startsWith("fp16") ? FINITE_CHECK_FP16
+                : FINITE_CHECK_F32;
+    }
+
+    /** Lookahead's first copy of the weights of {@code regime} (the float32 masters in a master regime). */
+    public static Kernel lookaheadInit(String regime) {
+        checkRegime(regime);
+        if (masterRegime(regime) || regime.equals("f32")) {
+            return LOOKAHEAD_INIT_F32;
+        }
+        return regime.startsWith("bf16") ? LOOKAHEAD_INIT_BF16 : LOOKAHEAD_INIT_FP16;
     }
 
     private static List<Param> arenaHead(int slots) {
@@ -58,8 +117,14 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
         return p;
     }
 
-    /** The update entry of {@code rule}, plain or with Lookahead's synchronisation. */
+    /** The float32 update entry of {@code rule}, plain or with Lookahead's synchronisation. */
     public static Kernel update(Rule rule, boolean lookahead) {
+        return update(rule, lookahead, "f32");
+    }
+
+    /** The update entry of {@code rule} in {@code regime}, plain or with Lookahead's synchronisation. */
+    public static Kernel update(Rule rule, boolean lookahead, String regime) {
+        checkRegime(regime);
         List<Param> p = arenaHead(rule.slots().size());
         if (rule.tensorStateWidth() > 0) {
             p.add(Param.PTR);
@@ -72,16 +137,33 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
             p.add(Param.PTR);
             p.add(Param.FLOAT);
         }
-        String name = rule.kernelFamily() + (lookahead ? "_lookahead" : "") + "_f32";
+        if (masterRegime(regime)) {
+            p.add(Param.PTR);
+        }
+        if (stochasticRegime(regime)) {
+            p.add(Param.PTR);
+            p.add(Param.PTR);
+        }
+        String name = rule.kernelFamily() + (lookahead ? "_lookahead" : "") + "_" + regime;
         return new Kernel(name, rule.algorithm().module(), p, lookahead);
     }
 
     /** {@code <id>_norm_f32(w, g, slots..., chunks, num_chunks, tensor_group, scalars, skip_flag, partials)}. */
     public static Kernel norm(Rule rule) {
+        return norm(rule, "f32");
+    }
+
+    /**
+     * The norm entry of {@code rule} in {@code regime}; stochastic rounding changes only how the update stores,
+     * so its norm pass is the bfloat16 one.
+     */
+    public static Kernel norm(Rule rule, String regime) {
+        checkRegime(regime);
+        String r = stochasticRegime(regime) ? "bf16" : regime;
         List<Param> p = arenaHead(rule.slots().size());
         p.add(Param.PTR);
         geometryTail(rule, p, true);
-        return new Kernel(slotFamily(rule) + "_norm_f32", rule.algorithm().module(), p, false);
+        return new Kernel(slotFamily(rule) + "_norm_" + r, rule.algorithm().module(), p, false);
     }
 
     /**
@@ -151,13 +233,18 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
         return new Kernel(rule.id() + "_finalize", rule.algorithm().module(), p, false);
     }
 
-    /** The entry that runs {@code pass} of {@code rule}. */
+    /** The float32 entry that runs {@code pass} of {@code rule}. */
     public static Kernel of(Rule rule, StepPlan.Pass pass) {
+        return of(rule, pass, "f32");
+    }
+
+    /** The entry that runs {@code pass} of {@code rule} in {@code regime}. */
+    public static Kernel of(Rule rule, StepPlan.Pass pass, String regime) {
         return switch (pass.kind()) {
-            case FINITE_CHECK -> FINITE_CHECK_F32;
-            case LOOKAHEAD_INIT -> LOOKAHEAD_INIT_F32;
-            case NORM -> norm(rule);
-            case UPDATE -> update(rule, pass.lookaheadSync());
+            case FINITE_CHECK -> finiteCheck(regime);
+            case LOOKAHEAD_INIT -> lookaheadInit(regime);
+            case NORM -> norm(rule, regime);
+            case UPDATE -> update(rule, pass.lookaheadSync(), regime);
             case FINISH -> finish(rule);
             case FACTOR_STATS -> tensorPass(rule, Rule.Pass.FACTOR_STATS);
             case FACTOR_SCALES -> tensorPass(rule, Rule.Pass.FACTOR_SCALES);
@@ -166,19 +253,24 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
         };
     }
 
-    /** Every entry a rule's step can launch, with and without Lookahead. */
+    /** Every float32 entry a rule's step can launch, with and without Lookahead. */
     public static List<Kernel> of(Rule rule) {
+        return of(rule, "f32");
+    }
+
+    /** Every entry a rule's step can launch in {@code regime}, with and without Lookahead. */
+    public static List<Kernel> of(Rule rule, String regime) {
         List<Kernel> out = new ArrayList<>();
         for (Rule.Pass p : rule.passes()) {
             switch (p) {
-                case NORM -> out.add(norm(rule));
+                case NORM -> out.add(norm(rule, regime));
                 case FINISH -> out.add(finish(rule));
                 case FACTOR_STATS, FACTOR_SCALES -> out.add(tensorPass(rule, p));
                 case ORTHO_PREPARE -> out.add(prepare(rule));
                 case ORTHOGONALIZE -> out.add(orthogonalize(rule));
                 default -> {
-                    out.add(update(rule, false));
-                    out.add(update(rule, true));
+                    out.add(update(rule, false, regime));
+                    out.add(update(rule, true, regime));
                 }
             }
         }
@@ -189,11 +281,19 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
 
     private static List<Kernel> derive() {
         Map<String, Kernel> m = new LinkedHashMap<>();
-        m.put(FINITE_CHECK_F32.entry(), FINITE_CHECK_F32);
-        m.put(LOOKAHEAD_INIT_F32.entry(), LOOKAHEAD_INIT_F32);
+        for (Kernel k : List.of(FINITE_CHECK_F32, FINITE_CHECK_BF16, FINITE_CHECK_FP16, LOOKAHEAD_INIT_F32,
+                LOOKAHEAD_INIT_BF16, LOOKAHEAD_INIT_FP16)) {
+            m.put(k.entry(), k);
+        }
         for (Algorithm a : Algorithms.all()) {
             for (Algorithm.Variant v : a.variants()) {
-                for (Kernel k : of(a.create(v.settings()))) {
+                List<Kernel> ks = new ArrayList<>();
+                Rule rule = a.create(v.settings());
+                // A float32-only rule (Adafactor, Muon) has entries for that regime alone.
+                for (String regime : rule.float32Only() ? List.of("f32") : REGIMES) {
+                    ks.addAll(of(rule, regime));
+                }
+                for (Kernel k : ks) {
                     Kernel before = m.putIfAbsent(k.entry(), k);
                     if (before != null && !before.equals(k)) {
                         throw new IllegalStateException("two configurations disagree on kernel " + k.entry() + ": "

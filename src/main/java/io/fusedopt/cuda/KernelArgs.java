@@ -20,6 +20,13 @@ final class KernelArgs {
         return this;
     }
 
+    /** Appends an unsigned 64-bit integer ({@code .u64} in the PTX, the kind of a pointer). */
+    KernelArgs u64(long v) {
+        kinds.add(Kernel.Param.PTR);
+        values.add(Pointer.to(new long[] {v}));
+        return this;
+    }
+
     /** Appends a 32-bit int. */
     KernelArgs i32(int v) {
         kinds.add(Kernel.Param.INT);

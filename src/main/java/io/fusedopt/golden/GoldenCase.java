@@ -1,5 +1,6 @@
 package io.fusedopt.golden;
 
+import io.fusedopt.core.Dtype;
 import io.fusedopt.rule.Algorithms;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -32,7 +33,22 @@ public record GoldenCase(
         double abs,
         int ulps,
         int formatVersion,
-        List<String> unsupported) {
+        List<String> unsupported,
+        Storage storage) {
+
+    /**
+     * The storage of a format-2 case (FORMAT.md, "Mixed precision"): the parameters' and gradients' dtype, the
+     * states' dtype, and whether the optimizer keeps float32 master weights; float32 throughout otherwise.
+     *
+     * @param param the parameters' dtype
+     * @param grad the gradients' dtype
+     * @param state the state slots' dtype
+     * @param master whether float32 master weights are kept
+     */
+    public record Storage(Dtype param, Dtype grad, Dtype state, boolean master) {
+        /** Float32 parameters, gradients and states, no master copy. */
+        public static final Storage FLOAT32 = new Storage(Dtype.FLOAT32, Dtype.FLOAT32, Dtype.FLOAT32, false);
+    }
 
     /** The newest case format this reader knows (see FORMAT.md, "Format version 2"). */
     public static final int FORMAT_VERSION = 2;
@@ -41,7 +57,8 @@ public record GoldenCase(
      * One step: gradients per tensor (empty for schedule-only cases), the rate used, the expected parameters, and
      * the expected evaluation weights per tensor ({@code info.eval_params}, Schedule-Free AdamW; empty elsewhere).
      */
-    public record Step(List<float[]> grads, double lr, List<float[]> expected, List<float[]> evalParams) {
+    public record Step(List<float[]> grads, double lr, List<float[]> expected, List<float[]> evalParams,
+            List<float[]> expectedMaster) {
     }
 
     // NaN is read so that a case holding it is rejected with the field's name rather than a parse error.
@@ -226,6 +243,7 @@ public record GoldenCase(
             List<float[]> grads = new ArrayList<>();
             List<float[]> expected = new ArrayList<>();
             List<float[]> eval = new ArrayList<>();
+            List<float[]> masters = new ArrayList<>();
             if (optimizer != null) {
                 JsonNode g = r.array(st, "grads", p + ".grads");
                 JsonNode e = r.array(st, "expected", p + ".expected");
@@ -240,6 +258,18 @@ public record GoldenCase(
                     grads.add(r.floatArray(g.get(i), p + ".grads[" + i + "]", n, true));
                     expected.add(r.floatArray(e.get(i), p + ".expected[" + i + "]", n, true));
                 }
+                JsonNode em = st.get("expected_master");
+                if (version >= 2 && em != null && !em.isNull()) {
+                    em = r.array(st, "expected_master", p + ".expected_master");
+                    if (em.size() != shapes.size()) {
+                        throw new GoldenFormatException(file, p + ".expected_master", "has " + em.size()
+                                + " tensors, expected " + shapes.size());
+                    }
+                    for (int i = 0; i < shapes.size(); i++) {
+                        masters.add(r.floatArray(em.get(i), p + ".expected_master[" + i + "]",
+                                initial.get(i).length, true));
+                    }
+                }
                 if (evalNode != null) {
                     String ep = "info.eval_params[" + s + "]";
                     JsonNode x = r.array(evalNode, s, ep);
@@ -252,7 +282,7 @@ public record GoldenCase(
                     }
                 }
             }
-            steps.add(new Step(grads, lr, expected, eval));
+            steps.add(new Step(grads, lr, expected, eval, masters));
         }
         if (optimizer == null && schedule == null) {
             throw new GoldenFormatException(file, "schedule", "a case without an optimizer must have a schedule");
@@ -263,8 +293,17 @@ public record GoldenCase(
                     : "must be a number >= 0, got " + lr0);
         }
         List<String> unsupported = version >= 2 ? unsupported(root, optimizer, lookahead) : List.of();
+        Storage storage = version >= 2 && unsupported.isEmpty() ? storage(root) : Storage.FLOAT32;
+        if (storage.master()) {
+            for (int s = 0; s < steps.size(); s++) {
+                if (steps.get(s).expectedMaster().isEmpty()) {
+                    throw new GoldenFormatException(file, "steps[" + s + "].expected_master", "is missing: a case"
+                            + " with master weights lists the float32 masters of every step");
+                }
+            }
+        }
         return new GoldenCase(file, name, optimizer, hyper, schedule, lookahead, shapes, initial, steps, rel, abs,
-                ulps, version, unsupported);
+                ulps, version, unsupported, storage);
     }
 
     /**
@@ -279,15 +318,34 @@ public record GoldenCase(
             out.add(("lookahead".equals(optimizer) ? "lookahead.inner" : "optimizer") + ": '" + id
                     + "' is not an algorithm of this library");
         }
-        for (String key : List.of("param_dtype", "grad_dtype", "state_dtype")) {
-            JsonNode d = root.get(key);
-            if (d != null && !d.isNull() && !"float32".equals(d.asText())) {
-                out.add(key + ": " + d.asText() + " storage is not supported (only float32)");
+        Dtype[] d = new Dtype[3];
+        List<String> keys = List.of("param_dtype", "grad_dtype", "state_dtype");
+        for (int k = 0; k < 3; k++) {
+            JsonNode n = root.get(keys.get(k));
+            d[k] = Dtype.FLOAT32;
+            if (n != null && !n.isNull()) {
+                if (!n.isTextual() || !List.of("float32", "bfloat16", "float16").contains(n.asText())) {
+                    out.add(keys.get(k) + ": " + n + " is not a storage type of this library (float32, bfloat16,"
+                            + " float16)");
+                } else {
+                    d[k] = Dtype.parse(n.asText());
+                }
             }
         }
         JsonNode mw = root.get("master_weights");
-        if (mw != null && mw.asBoolean(false)) {
-            out.add("master_weights: master weights are not supported");
+        boolean master = mw != null && mw.asBoolean(false);
+        if (out.isEmpty()) {
+            if (d[1] != d[0]) {
+                out.add("grad_dtype: " + d[1].label() + " gradients for " + d[0].label() + " parameters are not"
+                        + " supported (they share one dtype)");
+            } else if (master && !d[0].isHalf()) {
+                out.add("master_weights: master weights of float32 parameters are not supported");
+            } else if (master && d[2] == Dtype.FLOAT16) {
+                out.add("state_dtype: float16 states with master weights are not supported (float32 or bfloat16)");
+            } else if (!master && d[2] != d[0]) {
+                out.add("state_dtype: " + d[2].label() + " states for " + d[0].label() + " parameters without"
+                        + " master weights are not supported");
+            }
         }
         for (String key : List.of("clip", "loss_scale")) {
             JsonNode n = root.get(key);
@@ -296,6 +354,18 @@ public record GoldenCase(
             }
         }
         return List.copyOf(out);
+    }
+
+    /** The storage fields of a case that {@link #unsupported} accepted. */
+    private static Storage storage(JsonNode root) {
+        Dtype[] d = new Dtype[3];
+        List<String> keys = List.of("param_dtype", "grad_dtype", "state_dtype");
+        for (int k = 0; k < 3; k++) {
+            JsonNode n = root.get(keys.get(k));
+            d[k] = n == null || n.isNull() ? Dtype.FLOAT32 : Dtype.parse(n.asText());
+        }
+        JsonNode mw = root.get("master_weights");
+        return new Storage(d[0], d[1], d[2], mw != null && mw.asBoolean(false));
     }
 
     /** Field readers that name the field path in every error. */

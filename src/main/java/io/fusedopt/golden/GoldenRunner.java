@@ -39,7 +39,7 @@ public final class GoldenRunner {
 
     /** Builds the case's store on {@code device}, with the initial values. */
     public static ParameterStore store(GoldenCase c, Device device) {
-        ParameterStore.Builder b = ParameterStore.builder();
+        ParameterStore.Builder b = ParameterStore.builder().dtype(c.storage().param());
         for (int i = 0; i < c.shapes().size(); i++) {
             b.add(tensorName(i), c.shapes().get(i));
         }
@@ -57,7 +57,15 @@ public final class GoldenRunner {
 
     /** Builds the case's optimizer (with its schedule and Lookahead) on {@code store}. */
     public static Optimizer optimizer(GoldenCase c, ParameterStore store) {
-        return OptimizerSpec.builder(c.optimizer(), c.hyperparams(), c.schedule(), c.lookahead()).build(store);
+        var b = OptimizerSpec.builder(c.optimizer(), c.hyperparams(), c.schedule(), c.lookahead());
+        GoldenCase.Storage st = c.storage();
+        if (st.master()) {
+            b.masterWeights(true);
+        }
+        if (st.state() != st.param() || st.master()) {
+            b.stateDtype(st.state());
+        }
+        return b.build(store);
     }
 
     private static final class Worst {
@@ -73,6 +81,23 @@ public final class GoldenRunner {
                 ratio = r;
                 where = at + " (actual " + actual + ", expected " + expected + ")";
             }
+        }
+
+        /** A 16-bit output: its distance in representable steps against {@code ulps} (FORMAT.md, format 2). */
+        void offerUlps(float actual, float expected, io.fusedopt.core.Dtype dtype, int ulps, String at) {
+            long d = Math.abs(key(dtype.narrow(actual)) - key(dtype.narrow(expected)));
+            boolean nan = Float.isNaN(actual) || Float.isNaN(expected);
+            double r = nan ? (Float.isNaN(actual) && Float.isNaN(expected) ? 0 : Double.POSITIVE_INFINITY)
+                    : d == 0 ? 0 : ulps <= 0 ? Double.POSITIVE_INFINITY : (double) d / ulps;
+            if (r > ratio || (Double.isInfinite(r) && ratio == 0)) {
+                ratio = r;
+                where = at + " (actual " + actual + ", expected " + expected + ", " + d + " ulps)";
+            }
+        }
+
+        private static long key(short bits) {
+            int b = bits & 0xFFFF;
+            return b < 0x8000 ? b : -(b - 0x8000);
         }
     }
 
@@ -111,12 +136,26 @@ public final class GoldenRunner {
                 }
                 opt.step();
                 worst.offer(opt.learningRate(), step.lr(), LR_ABS, LR_REL, "steps[" + s + "].lr");
+                io.fusedopt.core.Dtype dtype = c.storage().param();
                 for (int i = 0; i < c.shapes().size(); i++) {
                     float[] actual = store.parameters(tensorName(i));
                     float[] expected = step.expected().get(i);
                     for (int k = 0; k < actual.length; k++) {
+                        String at = "steps[" + s + "].expected[" + i + "][" + k + "]";
+                        if (dtype.isHalf()) {
+                            worst.offerUlps(actual[k], expected[k], dtype, Math.max(0, c.ulps()), at);
+                        } else {
+                            worst.offer(actual[k], expected[k], c.abs(), c.rel(), at);
+                        }
+                    }
+                }
+                // The float32 master weights, where the case keeps them.
+                for (int i = 0; i < step.expectedMaster().size(); i++) {
+                    float[] actual = opt.state(tensorName(i), "master");
+                    float[] expected = step.expectedMaster().get(i);
+                    for (int k = 0; k < actual.length; k++) {
                         worst.offer(actual[k], expected[k], c.abs(), c.rel(),
-                                "steps[" + s + "].expected[" + i + "][" + k + "]");
+                                "steps[" + s + "].expected_master[" + i + "][" + k + "]");
                     }
                 }
                 // The weights to evaluate at (Schedule-Free AdamW's x), where the case lists them.

@@ -270,6 +270,27 @@ public abstract class Rule {
         finishTensor(sumA, sumB, fs, fo, ts, off);
     }
 
+    /**
+     * Whether the rule stores float32 only (its passes read and write float32 buffers directly: Adafactor's
+     * statistics and Muon's products work on whole tensors, not on the widened chunks the 16-bit regimes use).
+     */
+    public boolean float32Only() {
+        return false;
+    }
+
+    /**
+     * Refuses a storage regime (as {@code Precision.regime} names it: {@code f32}, {@code bf16}, {@code bf16_master}
+     * ...) this rule has no passes for.
+     *
+     * @throws IllegalArgumentException naming the rule and the regime
+     */
+    public void checkRegime(String regime) {
+        if (float32Only() && !"f32".equals(regime)) {
+            throw new IllegalArgumentException(id() + " stores float32 only: parameters, gradients and state in"
+                    + " float32, without master weights or stochastic rounding; got the " + regime + " regime");
+        }
+    }
+
     /** The value a slot starts with, for tensors of {@code group}. */
     public float slotInit(int slot, int group) {
         return 0f;

@@ -66,4 +66,19 @@ class TrafficTest {
             assertEquals(java.util.List.of(), plain.slotNames());
         }
     }
+
+    @Test
+    void sixteenBitRegimesCountEachBufferInItsOwnDtype() {
+        io.fusedopt.rule.Rule adamw = Algorithms.named("adamw").create(Map.of());
+        io.fusedopt.core.Dtype bf = io.fusedopt.core.Dtype.BFLOAT16, f32 = io.fusedopt.core.Dtype.FLOAT32;
+        // Master weights: read g (2), master, m, v (12); write master, m, v (12) and the model copy (2).
+        assertEquals(28, Traffic.perParameter(adamw, bf, f32, true));
+        // Low precision: read w, g, m, v (8); write w, m, v (6).
+        assertEquals(14, Traffic.perParameter(adamw, bf, bf, false));
+        assertEquals(20, Traffic.perParameter(adamw, bf, bf, true));
+        assertEquals(Traffic.perParameter(adamw), Traffic.perParameter(adamw, f32, f32, false));
+        io.fusedopt.rule.Rule lamb = Algorithms.named("lamb").create(Map.of());
+        // LAMB master: norm pass reads master, g, m, v (4 + 2 + 8), then the update (28).
+        assertEquals(42, Traffic.perParameter(lamb, bf, f32, true));
+    }
 }

@@ -138,14 +138,19 @@ class PtxSignatureTest {
                         rule.finishScalarCount() > 0 ? p : null, p, p, rule.tensorStateWidth() > 0 ? p : null, p, 1,
                         geo ? p : null, geo ? p : null, 1,
                         rule.passes().contains(Rule.Pass.ORTHOGONALIZE) ? p : null, 1);
-                for (boolean check : new boolean[] {false, true}) {
-                    for (boolean init : new boolean[] {false, true}) {
-                        for (boolean sync : new boolean[] {false, true}) {
-                            for (StepPlan.Pass pass : StepPlan.of(rule, check, init, sync).passes()) {
-                                Kernel k = Kernel.of(rule, pass);
-                                assertEquals(ptxParams(k), CudaStepProgram.args(k, pass, ptrs, 0.5f).kinds(),
-                                        v.name() + " " + pass + " -> " + k.entry());
-                                launched.add(k.entry());
+                for (String regime : rule.float32Only() ? List.of("f32") : Kernel.REGIMES) {
+                    // The regime's tail as the step program builds it: the model copy, or the seed and step.
+                    CudaStepProgram.Tail tail = new CudaStepProgram.Tail(Kernel.masterRegime(regime) ? p : null,
+                            Kernel.stochasticRegime(regime), 7L, 3L);
+                    for (boolean check : new boolean[] {false, true}) {
+                        for (boolean init : new boolean[] {false, true}) {
+                            for (boolean sync : new boolean[] {false, true}) {
+                                for (StepPlan.Pass pass : StepPlan.of(rule, check, init, sync).passes()) {
+                                    Kernel k = Kernel.of(rule, pass, regime);
+                                    assertEquals(ptxParams(k), CudaStepProgram.args(k, pass, ptrs, 0.5f, tail)
+                                            .kinds(), v.name() + " " + regime + " " + pass + " -> " + k.entry());
+                                    launched.add(k.entry());
+                                }
                             }
                         }
                     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fusedopt.Device;
+import io.fusedopt.core.Dtype;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,14 +21,13 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class GoldenFormatV2Test {
     private static final Path PENDING = Path.of("src/test/resources/golden-pending");
-    private static final Path LION = Path.of("src/test/resources/golden/lion_zero_directions.json");
+    private static final Path GOLDEN = Path.of("src/test/resources/golden");
+    private static final Path LION = GOLDEN.resolve("lion_zero_directions.json");
 
     @ParameterizedTest
     @CsvSource({
         "clip_adamw.json, clip",
-        "loss_scale_adamw.json, loss_scale",
-        "lp_adamw_bf16.json, param_dtype",
-        "master_adamw_bf16.json, master_weights"})
+        "loss_scale_adamw.json, loss_scale"})
     void aCaseWithAMissingFeatureIsReadAndRefusedByName(String file, String field) throws Exception {
         GoldenCase c = GoldenCase.read(PENDING.resolve(file));
         assertEquals(2, c.formatVersion());
@@ -42,9 +42,31 @@ class GoldenFormatV2Test {
 
     @Test
     void anUlpsOnlyToleranceIsRead() throws Exception {
-        GoldenCase c = GoldenCase.read(PENDING.resolve("lp_adamw_bf16.json"));
+        GoldenCase c = GoldenCase.read(GOLDEN.resolve("lp_adamw_bf16.json"));
         assertEquals(1, c.ulps());
         assertEquals(0.0, c.rel());
+        assertEquals(new GoldenCase.Storage(Dtype.BFLOAT16, Dtype.BFLOAT16, Dtype.BFLOAT16, false), c.storage());
+    }
+
+    @Test
+    void aMasterWeightsCaseReadsItsMasters() throws Exception {
+        GoldenCase c = GoldenCase.read(GOLDEN.resolve("master_adamw_bf16.json"));
+        assertTrue(c.runnable(), () -> c.unsupported().toString());
+        assertEquals(new GoldenCase.Storage(Dtype.BFLOAT16, Dtype.BFLOAT16, Dtype.FLOAT32, true), c.storage());
+        assertEquals(c.shapes().size(), c.steps().get(0).expectedMaster().size());
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+        "'\"state_dtype\": \"float32\"', '\"state_dtype\": \"float16\"', state_dtype",
+        "'\"grad_dtype\": \"bfloat16\"', '\"grad_dtype\": \"float32\"', grad_dtype",
+        "'\"param_dtype\": \"bfloat16\"', '\"param_dtype\": \"int8\"', param_dtype"})
+    void aStorageCombinationTheLibraryLacksIsRefusedByName(String from, String to, String field) throws Exception {
+        String json = Files.readString(GOLDEN.resolve("master_adamw_bf16.json"), StandardCharsets.UTF_8)
+                .replace(from, to);
+        GoldenCase c = GoldenCase.parse("combo.json", json.getBytes(StandardCharsets.UTF_8));
+        assertTrue(c.unsupported().stream().anyMatch(u -> u.startsWith(field + ":")), () -> c.unsupported()
+                .toString());
     }
 
     @Test

@@ -180,6 +180,26 @@ class AdafactorTest {
         }
     }
 
+    /** Adafactor and Muon store float32 only: every 16-bit regime is refused when the optimizer is built. */
+    @Test
+    void lowPrecisionRegimesAreRefusedNamingTheRegime() {
+        for (String rule : List.of("adafactor", "muon")) {
+            try (ParameterStore bf = ParameterStore.builder().dtype(io.fusedopt.core.Dtype.BFLOAT16).add("w", 4, 5)
+                    .build(device); ParameterStore f32 = ParameterStore.builder().add("w", 4, 5).build(device)) {
+                assertEquals(rule + " stores float32 only: parameters, gradients and state in float32, without master"
+                        + " weights or stochastic rounding; got the bf16 regime",
+                        message(() -> Optimizers.named(rule).build(bf).close()));
+                assertTrue(message(() -> Optimizers.named(rule).masterWeights(true).build(bf).close())
+                        .contains("got the bf16_master regime"));
+                assertTrue(message(() -> Optimizers.named(rule).stochasticRounding(1).build(bf).close())
+                        .contains("got the bf16_sr regime"));
+                // bfloat16 states on float32 weights are no regime of any rule: refused before the rule is asked.
+                assertTrue(message(() -> Optimizers.named(rule).stateDtype(io.fusedopt.core.Dtype.BFLOAT16)
+                        .build(f32).close()).contains("states share the parameters' dtype"));
+            }
+        }
+    }
+
     @Test
     void aCheckpointOfFactoredStateResumesBitForBit(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         Map<String, Object> h = Map.of("lr", 0.02, "momentum", 0.9, "weight_decay_rate", 1e-3);

@@ -36,6 +36,8 @@ public final class Optimizer implements AutoCloseable {
     private final ArenaLayout layout;
     private final List<String> slotNames;
     private final List<ArenaBuffer> slots;
+    /** Per slot, its layout: the parameters' own, or the per-tensor views of a shaped slot. */
+    private final List<ArenaLayout> slotLayouts;
     private final ArenaBuffer slow;
     private final StepProgram program;
     private final AtomicBoolean stepping = new AtomicBoolean();
@@ -81,6 +83,13 @@ public final class Optimizer implements AutoCloseable {
     Optimizer(ParameterStore store, Rule rule, Schedule schedule, NonFinitePolicy policy, int lookaheadK,
             double lookaheadAlpha, List<String> groupNames, int[] tensorGroup, Storage storage, double maxNorm,
             OptimizerBuilder.LossScaling scaling) {
+        if ((maxNorm > 0 || scaling.initScale() > 0) && readsWholeTensors(rule)) {
+            // Their statistics and Newton-Schulz passes read the gradients outside the chunk walker, which is
+            // where the clipping and unscaling coefficient is applied.
+            throw new IllegalArgumentException(rule.id() + " does not take " + (maxNorm > 0 ? "clipGradNorm("
+                    + maxNorm + ")" : "lossScaling(initScale=" + scaling.initScale() + ")") + ": its per-tensor"
+                    + " passes read the raw gradients; clip or unscale them before step()");
+        }
         this.storage = storage;
         this.store = store;
         this.rule = rule;
@@ -100,11 +109,14 @@ public final class Optimizer implements AutoCloseable {
         this.slotNames = Collections.unmodifiableList(names);
         Backend backend = store.device().backend();
         List<ArenaBuffer> made = new ArrayList<>();
+        List<ArenaLayout> layouts = new ArrayList<>();
         try {
             for (int s = 0; s < rule.slots().size(); s++) {
-                ArenaBuffer b = backend.allocate(layout, "state slot " + rule.slots().get(s), storage.stateDtype());
+                ArenaLayout sl = io.fusedopt.backend.ShapedSlots.layout(rule, s, layout);
+                layouts.add(sl);
+                ArenaBuffer b = backend.allocate(sl, "state slot " + rule.slots().get(s), storage.stateDtype());
                 made.add(b);
-                for (var t : store.tensors()) {
+                for (var t : sl.tensors()) {
                     b.fill(t, rule.slotInit(s, layout.group(t.index())));
                 }
             }
@@ -137,6 +149,7 @@ public final class Optimizer implements AutoCloseable {
             this.options = new StepOptions(policy != NonFinitePolicy.PROPAGATE, maxNorm, scaling.initScale(),
                     scaling.growthFactor(), scaling.backoffFactor(), scaling.growthInterval(), lookaheadK,
                     (float) lookaheadAlpha);
+            this.slotLayouts = List.copyOf(layouts);
             io.fusedopt.backend.Precision precision = new io.fusedopt.backend.Precision(
                     storage.master() ? store.parameterBuffer() : null, storage.stochastic(), storage.seed());
             StepProgram p = backend.program(rule, layout, storage.master() ? master : store.parameterBuffer(),
@@ -555,19 +568,42 @@ public final class Optimizer implements AutoCloseable {
         return slotNames;
     }
 
-    /** A copy of one state slot of one tensor; rejects unknown tensor and slot names. */
+    /**
+     * A copy of one state slot of one tensor, in row-major order of {@link #stateShape}; rejects unknown tensor and
+     * slot names.
+     */
     public float[] state(String tensor, String slot) {
-        Tensor t = store.tensor(tensor);
+        Tensor t = view(tensor, slot);
         float[] out = new float[ParameterStore.wholeLength(t)];
         readState(tensor, slot, 0, out, 0, out.length);
         return out;
+    }
+
+    /**
+     * The shape of a state slot of a tensor: the tensor's shape, except for a rule's shaped slots (Adafactor's
+     * {@code v} of a factored tensor: its row and column statistics, {@code [rows + cols]}); rejects unknown tensor
+     * and slot names.
+     */
+    public long[] stateShape(String tensor, String slot) {
+        return view(tensor, slot).shape();
+    }
+
+    /** The view of {@code tensor} in the layout of {@code slot}. */
+    private Tensor view(String tensor, String slot) {
+        Tensor t = store.tensor(tensor);
+        int i = slotNames.indexOf(slot);
+        if (i < 0 || i >= slotLayouts.size()) {
+            buffer(slot);
+            return t;
+        }
+        return slotLayouts.get(i).tensors().get(t.index());
     }
 
     /** Reads {@code len} elements of a state slot of a tensor from element {@code at} into {@code dst[from..]}. */
     public void readState(String tensor, String slot, long at, float[] dst, int from, int len) {
         store.device().use(() -> {
             checkOpen();
-            buffer(slot).read(store.tensor(tensor), at, dst, from, len);
+            buffer(slot).read(view(tensor, slot), at, dst, from, len);
         });
     }
 
@@ -575,7 +611,7 @@ public final class Optimizer implements AutoCloseable {
     public void writeState(String tensor, String slot, long at, float[] src, int from, int len) {
         store.device().use(() -> {
             checkOpen();
-            buffer(slot).write(store.tensor(tensor), at, src, from, len);
+            buffer(slot).write(view(tensor, slot), at, src, from, len);
         });
     }
 
@@ -828,5 +864,19 @@ public final class Optimizer implements AutoCloseable {
                 }
             }
         });
+    }
+
+    /** Whether {@code rule} has passes that read gradients per tensor rather than through the chunk walker. */
+    private static boolean readsWholeTensors(Rule rule) {
+        for (Rule.Pass p : rule.passes()) {
+            switch (p) {
+                case FACTOR_STATS, FACTOR_SCALES, ORTHO_PREPARE, ORTHOGONALIZE -> {
+                    return true;
+                }
+                default -> {
+                }
+            }
+        }
+        return false;
     }
 }

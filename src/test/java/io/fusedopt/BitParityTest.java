@@ -94,6 +94,13 @@ class BitParityTest {
         return List.copyOf(out);
     }
 
+    /**
+     * {@link #RULES} without the float32-only rules (Adafactor, Muon), which refuse the 16-bit regimes: the rules the
+     * mixed-precision tests run in every regime.
+     */
+    static final List<Object[]> LOW_PRECISION_RULES = RULES.stream()
+            .filter(r -> !io.fusedopt.rule.Algorithms.named((String) r[0]).create(Map.of()).float32Only()).toList();
+
     static final long[] SIZES = {1, 3, 4097, 1_000_003};
 
     @TestFactory

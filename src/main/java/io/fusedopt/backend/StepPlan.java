@@ -25,7 +25,15 @@ public final class StepPlan {
         /** The rule's per-element update ({@link Rule.Pass#UPDATE} or {@link Rule.Pass#UPDATE_WITH_SUMS}). */
         UPDATE,
         /** The rule's per-tensor fold of the partials into the tensor state ({@link Rule.Pass#FINISH}). */
-        FINISH
+        FINISH,
+        /** The rule's per-tensor row and column statistics ({@link Rule.Pass#FACTOR_STATS}). */
+        FACTOR_STATS,
+        /** The rule's per-tensor row and column scales ({@link Rule.Pass#FACTOR_SCALES}). */
+        FACTOR_SCALES,
+        /** The rule's element pass that prepares a whole-matrix transform ({@link Rule.Pass#ORTHO_PREPARE}). */
+        ORTHO_PREPARE,
+        /** The rule's per-tensor orthogonalisation ({@link Rule.Pass#ORTHOGONALIZE}). */
+        ORTHOGONALIZE
     }
 
     /**
@@ -68,6 +76,10 @@ public final class StepPlan {
                 case UPDATE -> out.add(new Pass(Kind.UPDATE, false, lookaheadSync));
                 case UPDATE_WITH_SUMS -> out.add(new Pass(Kind.UPDATE, true, lookaheadSync));
                 case FINISH -> out.add(new Pass(Kind.FINISH, false, false));
+                case FACTOR_STATS -> out.add(new Pass(Kind.FACTOR_STATS, false, false));
+                case FACTOR_SCALES -> out.add(new Pass(Kind.FACTOR_SCALES, false, false));
+                case ORTHO_PREPARE -> out.add(new Pass(Kind.ORTHO_PREPARE, false, false));
+                case ORTHOGONALIZE -> out.add(new Pass(Kind.ORTHOGONALIZE, false, false));
                 default -> throw new AssertionError(p);
             }
         }

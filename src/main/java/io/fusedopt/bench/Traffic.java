@@ -32,6 +32,9 @@ import io.fusedopt.rule.Rule;
  *   <tr><td>swats, Adam phase</td><td>3</td><td>update: read w, g, m, a; write w, m, a (the SGD momentum
  *       buffer is untouched until the tensor switches)</td><td>28</td></tr>
  *   <tr><td>swats, SGD phase</td><td>3</td><td>update: read w, g, v; write w, v</td><td>20</td></tr>
+ *   <tr><td>adafactor (factored tensors)</td><td>v per row and column; exp_avg with momentum</td>
+ *       <td>statistics: read g (4); norm pass: read w, g (8); update: read w, g, write w (12), with momentum
+ *       also exp_avg (8)</td><td>24, 32</td></tr>
  * </table>
  *
  * <p>Outside what {@code bench} measures: Lookahead adds {@link #LOOKAHEAD_SYNC_BYTES} on every k-th step (the
@@ -120,6 +123,16 @@ public final class Traffic {
                 case NORM -> bytes += w + g + s * rule.normSlotsRead();
                 case UPDATE, UPDATE_WITH_SUMS -> bytes += (w + g + s * rule.slotsTouched())
                         + (w + s * rule.slotsTouched() + model);
+                // Adafactor's statistics read g once; its row and column statistics are per row and column.
+                case FACTOR_STATS -> bytes += g;
+                case FACTOR_SCALES -> {
+                    // Per row and column only.
+                }
+                // Muon: read g and the momentum, write the momentum and the scratch matrix X (float32).
+                case ORTHO_PREPARE -> bytes += g + s + s + FLOAT;
+                // Muon's Newton-Schulz products stay in the scratch; their cost is counted in flops, not bytes.
+                case ORTHOGONALIZE -> {
+                }
                 default -> {
                     // The per-tensor fold reads a few partials per chunk: nothing per parameter.
                 }

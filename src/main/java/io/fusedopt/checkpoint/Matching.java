@@ -128,6 +128,24 @@ final class Matching {
                             + " in the checkpoint but " + here + " here");
                 }
             }
+            // Shaped slots (Adafactor's v) have a shape per tensor that only the rule knows.
+            Map<String, Safetensors.Item> byName = new HashMap<>();
+            for (Safetensors.Item i : p.entries) {
+                byName.put(i.name(), i);
+            }
+            for (TensorInfo t : p.tensors) {
+                for (String s : p.slots) {
+                    Safetensors.Item i = byName.get(t.name() + "." + s);
+                    List<Long> want = new ArrayList<>();
+                    for (long d : opt.stateShape(t.name(), s)) {
+                        want.add(d);
+                    }
+                    if (i != null && !i.shape().equals(want)) {
+                        problems.add("entry '" + i.name() + "' has shape " + i.shape() + " in the checkpoint but "
+                                + want + " here");
+                    }
+                }
+            }
         }
         if (problems.isEmpty() && p.width != opt.rule().tensorStateWidth()) {
             problems.add("per-tensor state has width " + p.width + " in the checkpoint but "

@@ -102,8 +102,10 @@ final class Saver {
                     boolean zeros = slowUndefined && p.slot.equals("slow");
                     // Each buffer in its own dtype: a 16-bit value widens exactly and rounds back to itself.
                     io.fusedopt.core.Dtype d = io.fusedopt.core.Dtype.ofSafetensors(p.dtype);
-                    for (long at = 0; at < p.tensor.length(); ) {
-                        int n = (int) Math.min(sliceElements, p.tensor.length() - at);
+                    // A shaped slot (Adafactor's factored v) has its own length, given by its entry.
+                    long length = (p.end - p.begin) / d.bytes();
+                    for (long at = 0; at < length; ) {
+                        int n = (int) Math.min(sliceElements, length - at);
                         if (zeros) {
                             Arrays.fill(floats, 0, n, 0f);
                         } else {
@@ -178,8 +180,14 @@ final class Saver {
         for (Tensor t : tensors) {
             for (String s : slots) {
                 io.fusedopt.core.Dtype d = opt == null ? io.fusedopt.core.Dtype.FLOAT32 : opt.slotDtype(s);
-                long end = Math.addExact(off, Math.multiplyExact(t.length(), (long) d.bytes()));
-                plan.add(new Planned(t.name() + "." + s, t, s, d.safetensorsName(), t.shape(), off, end));
+                // A shaped slot (Adafactor's factored v) has its own shape; every other slot is the tensor's.
+                long[] shape = opt == null ? t.shape() : opt.stateShape(t.name(), s);
+                long n = 1;
+                for (long x : shape) {
+                    n = Math.multiplyExact(n, x);
+                }
+                long end = Math.addExact(off, Math.multiplyExact(n, (long) d.bytes()));
+                plan.add(new Planned(t.name() + "." + s, t, s, d.safetensorsName(), shape, off, end));
                 off = end;
             }
         }

@@ -363,6 +363,21 @@ final class Schema {
         return out;
     }
 
+    /** Whether the rule the checkpoint names has a shaped slot {@code slot} ({@link io.fusedopt.rule.Rule#slotShaped}). */
+    private static boolean shapedSlot(Parsed p, String slot) {
+        JsonNode id = p.optimizer.get("optimizer");
+        if (id == null || !id.isTextual()) {
+            return false;
+        }
+        try {
+            io.fusedopt.rule.Rule r = io.fusedopt.rule.Algorithms.named(id.asText()).create(java.util.Map.of());
+            int i = r.slots().indexOf(slot);
+            return i >= 0 && r.slotShaped(i);
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
     /** Checks that the entries are exactly the slots of the listed tensors (plus the tensor state), in shape. */
     private static List<Item> resolve(Path file, List<Item> raw, Parsed p) {
         Map<String, Item> byName = new HashMap<>();
@@ -380,7 +395,10 @@ final class Schema {
                     throw new CheckpointException(file, "has no entry '" + name + "' (slot '" + s + "' of tensor '"
                             + t.name() + "')");
                 }
-                if (!java.util.Set.of("F32", "BF16", "F16").contains(e.dtype()) || !e.shape().equals(t.shape())) {
+                // A shaped slot of the checkpoint's rule (Adafactor's v) may differ from the tensor's shape; a
+                // load then holds it against the loading optimizer's own shape (Matching).
+                if (!java.util.Set.of("F32", "BF16", "F16").contains(e.dtype())
+                        || !(e.shape().equals(t.shape()) || shapedSlot(p, s))) {
                     throw new CheckpointException(file, "entry '" + name + "' is " + e.dtype() + " " + e.shape()
                             + " but tensor '" + t.name() + "' has shape " + t.shape() + " (slot entries are F32,"
                             + " BF16 or F16)");

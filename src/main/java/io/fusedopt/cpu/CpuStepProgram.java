@@ -35,6 +35,7 @@ final class CpuStepProgram implements StepProgram {
     private final CpuBuffer[] slots;
     private final CpuBuffer slow;
     private final PassRunner runner;
+    private final int threads;
     private final float[] partialA;
     private final float[] partialB;
     private double[] tensorState;
@@ -77,6 +78,12 @@ final class CpuStepProgram implements StepProgram {
             s = new float[slots][LaunchConfig.CHUNK];
         }
     }
+    /** Per slot: whether it is shaped per tensor ({@link Rule#slotShaped}); then its views, else null. */
+    private final boolean[] shaped;
+    private final List<List<io.fusedopt.core.Tensor>> slotViews;
+    /** Per tensor: the rule's geometry (null without), and its step scratch (null without). */
+    private final long[][] geometry;
+    private final float[][] tensorScratch;
 
     CpuStepProgram(Rule rule, ArenaLayout layout, CpuBuffer params, CpuBuffer grads, List<CpuBuffer> slots,
             CpuBuffer slow) {
@@ -96,8 +103,9 @@ final class CpuStepProgram implements StepProgram {
      */
     CpuStepProgram(Rule rule, ArenaLayout layout, CpuBuffer params, CpuBuffer grads, List<CpuBuffer> slots,
             CpuBuffer slow, int threads, Precision precision) {
-        precision.regime(params.dtype(), grads.dtype(), slots.stream().map(CpuBuffer::dtype).toList(),
-                slow == null ? null : slow.dtype());
+        String regime = precision.regime(params.dtype(), grads.dtype(),
+                slots.stream().map(CpuBuffer::dtype).toList(), slow == null ? null : slow.dtype());
+        rule.checkRegime(regime);
         this.model = (CpuBuffer) precision.modelCopy();
         boolean half = params.dtype().isHalf() || grads.dtype().isHalf() || model != null;
         for (CpuBuffer b : slots) {
@@ -115,11 +123,30 @@ final class CpuStepProgram implements StepProgram {
         this.slots = slots.toArray(new CpuBuffer[0]);
         this.slow = slow;
         this.runner = new PassRunner(WorkSplit.of(layout, threads), threads, CpuBackend.pool());
+        this.threads = threads;
         boolean reduces = rule.reduction() != Rule.Reduction.NONE;
         this.partialA = reduces ? new float[layout.chunkCount()] : null;
         this.partialB = reduces ? new float[layout.chunkCount()] : null;
+        int nt = layout.tensors().size();
+        this.shaped = new boolean[this.slots.length];
+        this.slotViews = new java.util.ArrayList<>();
+        for (int s = 0; s < this.slots.length; s++) {
+            shaped[s] = rule.slotShaped(s);
+            slotViews.add(shaped[s] ? io.fusedopt.backend.ShapedSlots.layout(rule, s, layout).tensors() : null);
+        }
+        int gw = rule.tensorGeometryWidth();
+        this.geometry = new long[nt][];
+        this.tensorScratch = new float[nt][];
+        if (gw > 0) {
+            long[] all = io.fusedopt.backend.ShapedSlots.geometry(rule, layout);
+            for (int t = 0; t < nt; t++) {
+                geometry[t] = Arrays.copyOfRange(all, t * gw, (t + 1) * gw);
+                long len = rule.scratchLength(layout.tensors().get(t).shape(), layout.group(t));
+                tensorScratch[t] = len == 0 ? null : new float[Math.toIntExact(len)];
+            }
+        }
         int width = rule.tensorStateWidth();
-        this.tensorState = new double[layout.tensors().size() * width];
+        this.tensorState = new double[nt * width];
         for (int t = 0; t < layout.tensors().size(); t++) {
             System.arraycopy(rule.tensorStateInit(layout.group(t)), 0, tensorState, t * width, width);
         }
@@ -154,15 +181,25 @@ final class CpuStepProgram implements StepProgram {
         }
         if (c.s == null || c.s.length != slots.length) {
             c.s = new float[slots.length][];
+            c.sFrom = new int[slots.length];
         }
         for (int s = 0; s < slots.length; s++) {
-            float[] page = slots[s].page(t, start);
+            // A shaped slot of the tensor's length (an unfactored v) pages as the parameters do; a shorter one
+            // (the row and column statistics) is bound whole.
+            long at = shaped[s] && slotViews.get(s).get(t).length() != layout.tensors().get(t).length() ? 0 : start;
+            float[] page = slots[s].page(t, at);
             if (c.s[s] != page) {
                 c.s[s] = page;
+            }
+            if (shaped[s]) {
+                c.sFrom[s] = slots[s].offset(t, at);
             }
         }
         c.from = params.offset(t, start);
         c.to = c.from + layout.chunkLength(k);
+        c.start = start;
+        c.geometry = geometry[t];
+        c.scratch = tensorScratch[t];
     }
 
     /** Widens (or copies) one chunk of {@code b} into {@code dst[0..n)}. */
@@ -331,6 +368,10 @@ final class CpuStepProgram implements StepProgram {
                 case NORM -> norm(scalars);
                 case UPDATE -> update(scalars, pass.sums(), pass.lookaheadSync(), alpha);
                 case FINISH -> finish(finishScalars);
+                case FACTOR_STATS -> tensorPass(Rule.Pass.FACTOR_STATS, scalars, finishScalars);
+                case FACTOR_SCALES -> tensorPass(Rule.Pass.FACTOR_SCALES, scalars, finishScalars);
+                case ORTHO_PREPARE -> prepare(scalars);
+                case ORTHOGONALIZE -> tensorPass(Rule.Pass.ORTHOGONALIZE, scalars, finishScalars);
                 default -> throw new AssertionError(pass);
             }
         }
@@ -349,6 +390,21 @@ final class CpuStepProgram implements StepProgram {
                 } finally {
                     restoreGradients(c, scaled);
                 }
+                partialA[ch] = Reduce.chunkSum(c.laneA);
+                partialB[ch] = Reduce.chunkSum(c.laneB);
+            }
+        });
+    }
+
+    /** The rule's prepare pass: like the norm pass, but the rule writes its slots and scratch. */
+    private void prepare(float[] scalars) {
+        final int k = rule.scalarCount();
+        parallel((from, to, c) -> {
+            for (int ch = from; ch < to; ch++) {
+                bind(c, ch);
+                Arrays.fill(c.laneA, 0f);
+                Arrays.fill(c.laneB, 0f);
+                rule.prepareChunk(c, scalars, c.group * k);
                 partialA[ch] = Reduce.chunkSum(c.laneA);
                 partialB[ch] = Reduce.chunkSum(c.laneB);
             }
@@ -405,7 +461,8 @@ final class CpuStepProgram implements StepProgram {
                 a += partialA[ch];
                 b += partialB[ch];
             }
-            rule.finishTensor(a, b, finishScalars, layout.group(t) * fk, tensorState, t * width);
+            rule.finishTensor(a, b, layout.tensors().get(t).length(), finishScalars, layout.group(t) * fk,
+                    tensorState, t * width);
         }
     }
 
@@ -434,6 +491,109 @@ final class CpuStepProgram implements StepProgram {
         if (scaled) {
             System.arraycopy(RAW_GRADIENTS.get(), 0, c.g, c.from, c.to - c.from);
         }
+    }
+
+    /**
+     * Runs a per-tensor pass of the rule over every tensor, the tensors shared among the threads (a tensor's
+     * outputs depend only on the tensor, so any split gives the same bits).
+     */
+    private void tensorPass(Rule.Pass pass, float[] scalars, double[] finishScalars) {
+        final int k = rule.scalarCount(), fk = rule.finishScalarCount();
+        final int nt = layout.tensors().size();
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        parallel((from, to, c) -> {
+            // The chunk runs only pace the threads here: each takes whole tensors until none is left.
+            for (int t = next.getAndIncrement(); t < nt; t = next.getAndIncrement()) {
+                int g = layout.group(t);
+                rule.tensorPass(pass, access(t), scalars, g * k, finishScalars, g * fk);
+            }
+        });
+    }
+
+    /** What {@link Rule#tensorPass} sees of tensor {@code t}. */
+    private Rule.TensorAccess access(int t) {
+        io.fusedopt.core.Tensor tensor = layout.tensors().get(t);
+        return new Rule.TensorAccess() {
+            @Override
+            public long[] geometry() {
+                return geometry[t];
+            }
+
+            @Override
+            public void readGradients(long at, float[] dst, int from, int len) {
+                grads.read(tensor, at, dst, from, len);
+            }
+
+            @Override
+            public void readSlot(int slot, long at, float[] dst, int from, int len) {
+                slots[slot].read(view(slot, t), at, dst, from, len);
+            }
+
+            @Override
+            public void writeSlot(int slot, long at, float[] src, int from, int len) {
+                slots[slot].write(view(slot, t), at, src, from, len);
+            }
+
+            @Override
+            public float[] scratch() {
+                return tensorScratch[t];
+            }
+
+            @Override
+            public double tensorState(int i) {
+                return tensorState[t * rule.tensorStateWidth() + i];
+            }
+
+            @Override
+            public void parallel(int parts, java.util.function.IntConsumer part) {
+                parts(parts, part);
+            }
+        };
+    }
+
+    /**
+     * Runs the parts on the caller and up to {@code threads - 1} pool threads, each claiming the next part until none
+     * is left; the caller then waits only for parts already claimed. A pool thread that starts late (every pool
+     * thread may be busy with the enclosing pass) finds nothing left, so this never waits for a task that has not
+     * started.
+     */
+    private void parts(int parts, java.util.function.IntConsumer part) {
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Runnable work = () -> {
+            for (int p = next.getAndIncrement(); p < parts; p = next.getAndIncrement()) {
+                try {
+                    part.accept(p);
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                } finally {
+                    done.incrementAndGet();
+                }
+            }
+        };
+        int helpers = Math.min(parts, threads) - 1;
+        for (int h = 0; h < helpers; h++) {
+            CpuBackend.pool().execute(work);
+        }
+        work.run();
+        while (done.get() < parts) {
+            Thread.onSpinWait();
+        }
+        Throwable e = failure.get();
+        if (e instanceof RuntimeException re) {
+            throw re;
+        }
+        if (e instanceof Error er) {
+            throw er;
+        }
+        if (e != null) {
+            throw new IllegalStateException("a CPU tensor pass failed", e);
+        }
+    }
+
+    private io.fusedopt.core.Tensor view(int slot, int t) {
+        return shaped[slot] ? slotViews.get(slot).get(t) : layout.tensors().get(t);
     }
 
     @Override

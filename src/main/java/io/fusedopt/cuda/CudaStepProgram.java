@@ -135,6 +135,16 @@ final class CudaStepProgram implements StepProgram {
     private final int windowBytes;
     private final DevicePointer partials;
     private final DevicePointer tensorState;
+    /** The rule's tensor geometry table and step scratch ({@link Rule#tensorGeometryWidth()}); null without. */
+    private final DevicePointer geometry;
+    private final DevicePointer scratch;
+    private final int totalWork;
+    /** Muon: the Newton–Schulz job table, its job count and the tiles of each stage; null and 0 otherwise. */
+    private final DevicePointer nsJobs;
+    private final int nsJobCount;
+    private final int[] nsTiles;
+    /** Muon with cuBLAS products: the cuBLAS handle's owner; null otherwise. */
+    private MuonCublas cublas;
     private boolean closed;
     /** The storage regime, the suffix of every entry this program launches ({@link Kernel#REGIMES}). */
     private final String regime;
@@ -157,6 +167,7 @@ final class CudaStepProgram implements StepProgram {
             List<CudaBuffer> slots, CudaBuffer slow, io.fusedopt.backend.Precision precision) {
         this.regime = precision.regime(params.dtype(), grads.dtype(), slots.stream().map(CudaBuffer::dtype)
                 .toList(), slow == null ? null : slow.dtype());
+        rule.checkRegime(regime);
         this.model = (CudaBuffer) precision.modelCopy();
         this.stochastic = precision.stochastic();
         this.seed = precision.seed();
@@ -226,6 +237,54 @@ final class CudaStepProgram implements StepProgram {
                 }
                 writeTensorState(init);
             }
+            if (rule.tensorGeometryWidth() > 0) {
+                long[] geo = io.fusedopt.backend.ShapedSlots.geometry(rule, layout);
+                ByteBuffer gb = ByteBuffer.allocate(geo.length * Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+                for (long x : geo) {
+                    gb.putLong(x);
+                }
+                geometry = upload(gb.flip(), "the tensor geometry");
+                long sl = io.fusedopt.backend.ShapedSlots.scratchOffsets(rule, layout)[tensors];
+                scratch = alloc(Math.max(1, sl) * Float.BYTES, "the step scratch");
+                long work = io.fusedopt.backend.ShapedSlots.totalWork(rule, geo);
+                if (work > Integer.MAX_VALUE / 32) {
+                    throw new IllegalArgumentException(rule.id() + " needs " + work + " warps for its statistics,"
+                            + " more than one launch holds");
+                }
+                totalWork = (int) work;
+            } else {
+                geometry = null;
+                scratch = null;
+                totalWork = 0;
+            }
+            if (rule instanceof io.fusedopt.rule.Muon muon) {
+                long[] geo = io.fusedopt.backend.ShapedSlots.geometry(rule, layout);
+                long[] jobs = io.fusedopt.rule.Muon.nsJobs(geo, rule.tensorGeometryWidth(), layout.groups());
+                int n = (jobs.length - io.fusedopt.rule.Muon.STAGES) / io.fusedopt.rule.Muon.JOB_WIDTH;
+                int[] tiles = new int[io.fusedopt.rule.Muon.STAGES];
+                for (int st = 0; st < tiles.length; st++) {
+                    long total = jobs[n * io.fusedopt.rule.Muon.JOB_WIDTH + st];
+                    if (total > Integer.MAX_VALUE) {
+                        throw new IllegalArgumentException("muon needs " + total + " tiles in Newton-Schulz stage "
+                                + st + ", more than one launch holds");
+                    }
+                    tiles[st] = (int) total;
+                }
+                ByteBuffer jb = ByteBuffer.allocate(Math.max(8, jobs.length * Long.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+                for (long x : jobs) {
+                    jb.putLong(x);
+                }
+                jb.position(0).limit(jobs.length * Long.BYTES);
+                nsJobs = upload(jb, "the Newton-Schulz job table");
+                nsJobCount = n;
+                nsTiles = tiles;
+                cublas = muon.cublas() ? MuonCublas.open(backend, geo, rule, layout.groups()) : null;
+            } else {
+                nsJobs = null;
+                nsJobCount = 0;
+                nsTiles = null;
+                cublas = null;
+            }
         } catch (RuntimeException e) {
             freeOwned();
             throw e;
@@ -236,7 +295,20 @@ final class CudaStepProgram implements StepProgram {
     /** Refuses buffers whose sizes do not cover the layout, so no launch can reach outside an allocation. */
     private void validate() {
         long need = layout.totalElements();
-        List<CudaBuffer> all = new ArrayList<>(slots);
+        List<CudaBuffer> all = new ArrayList<>();
+        for (int s = 0; s < slots.size(); s++) {
+            if (rule.slotShaped(s)) {
+                long own = io.fusedopt.backend.ShapedSlots.layout(rule, s, layout).totalElements();
+                if (slots.get(s).elements() < own) {
+                    throw new IllegalArgumentException("a buffer of " + slots.get(s).elements() + " elements cannot"
+                            + " hold slot " + rule.slots().get(s) + " of " + own);
+                }
+            } else {
+                all.add(slots.get(s));
+            }
+        }
+        all.add(params);
+        all.add(grads);
         if (slow != null) {
             all.add(slow);
         }
@@ -333,6 +405,14 @@ final class CudaStepProgram implements StepProgram {
     static KernelArgs updateArgs(Kernel k, CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr chunks,
             int numChunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr flag, CUdeviceptr tensorState,
             CUdeviceptr partials, CUdeviceptr slow, float alpha) {
+        return updateArgs(k, w, g, slots, chunks, numChunks, groups, scalars, flag, tensorState, partials, null, null,
+                slow, alpha);
+    }
+
+    /** As above, with a rule's tensor geometry and step scratch (both null for rules without them). */
+    static KernelArgs updateArgs(Kernel k, CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr chunks,
+            int numChunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr flag, CUdeviceptr tensorState,
+            CUdeviceptr partials, CUdeviceptr geometry, CUdeviceptr scratch, CUdeviceptr slow, float alpha) {
         KernelArgs a = new KernelArgs().ptr(w).ptr(g);
         for (CUdeviceptr s : slots) {
             a.ptr(s);
@@ -344,10 +424,29 @@ final class CudaStepProgram implements StepProgram {
         if (partials != null) {
             a.ptr(partials);
         }
+        if (geometry != null) {
+            a.ptr(geometry).ptr(scratch);
+        }
         if (k.lookahead()) {
             a.ptr(slow).f32(alpha);
         }
         return a;
+    }
+
+    /** One Newton–Schulz stage's arguments ({@link Kernel#orthogonalize}). */
+    static KernelArgs nsArgs(Pointers p, int stage, int parity, int tiles) {
+        return new KernelArgs().ptr(p.scratch()).ptr(p.jobs()).i32(p.numJobs()).ptr(p.scalars())
+                .ptr(p.tensorState()).ptr(p.flag()).i32(stage).i32(parity).i32(tiles);
+    }
+
+    /** A per-tensor pass's arguments ({@link Kernel#tensorPass}). */
+    static KernelArgs tensorPassArgs(Pointers p) {
+        KernelArgs a = new KernelArgs().ptr(p.w()).ptr(p.g());
+        for (CUdeviceptr s : p.slots()) {
+            a.ptr(s);
+        }
+        return a.ptr(p.groups()).i32(p.tensors()).ptr(p.scalars()).ptr(p.finishScalars()).ptr(p.flag())
+                .ptr(p.geometry()).ptr(p.scratch()).i32(p.totalWork());
     }
 
     /** A norm entry's arguments ({@link Kernel#norm}). */
@@ -383,7 +482,16 @@ final class CudaStepProgram implements StepProgram {
     }
 
     /** One launch of a step: the entry, its grid and its arguments, built once when the program is configured. */
-    record Launch(Kernel kernel, int grid, KernelArgs args) {
+    record Launch(Kernel kernel, int grid, KernelArgs args, Runnable call) {
+        /** A kernel launch. */
+        Launch(Kernel kernel, int grid, KernelArgs args) {
+            this(kernel, grid, args, null);
+        }
+
+        /** Work queued by a library call rather than a launch (Muon's cuBLAS products, on the backend's stream). */
+        static Launch call(Runnable call) {
+            return new Launch(null, 0, null, call);
+        }
     }
 
     @Override
@@ -419,7 +527,8 @@ final class CudaStepProgram implements StepProgram {
         Pointers base = new Pointers(params.pointer(), grads.pointer(), slotPointers,
                 slow == null ? null : slow.pointer(), chunkTable, chunks, groupTable, scalars,
                 f == 0 ? null : scalars.withByteOffset((k * Float.BYTES + 7) & ~7),
-                control.withByteOffset(StepControlBlock.SKIP), partials, tensorState, firstChunk, tensors);
+                control.withByteOffset(StepControlBlock.SKIP), partials, tensorState, firstChunk, tensors, geometry,
+                scratch, totalWork, nsJobs, nsJobCount);
         Tail tail = new Tail(model == null ? null : model.pointer(), stochastic, seed);
         if (o.clips()) {
             out.add(new Launch(Kernel.gradNorm(regime), chunks, gradNormArgs(grads.pointer(), chunkTable, chunks,
@@ -438,7 +547,17 @@ final class CudaStepProgram implements StepProgram {
                     base.gatedBy(control.withByteOffset(StepControlBlock.SKIP_LOOKAHEAD_INIT)), o.lookaheadAlpha())));
         }
         for (StepPlan.Pass pass : StepPlan.of(rule, false, false, false).passes()) {
-            int grid = pass.kind() == StepPlan.Kind.FINISH ? blocksFor(tensors) : chunks;
+            if (pass.kind() == StepPlan.Kind.ORTHOGONALIZE) {
+                orthogonalize(Kernel.of(rule, pass, regime), base, out);
+                continue;
+            }
+            int grid = switch (pass.kind()) {
+                case FINISH -> blocksFor(tensors);
+                // One warp per work unit (a statistic, or 32 unfactored elements) and one warp per tensor.
+                case FACTOR_STATS -> blocksFor((int) Math.min(Integer.MAX_VALUE / 2, (long) totalWork * 32));
+                case FACTOR_SCALES -> blocksFor(tensors * 32);
+                default -> chunks;
+            };
             if (pass.kind() == StepPlan.Kind.UPDATE && la) {
                 Kernel plain = Kernel.of(rule, pass, regime);
                 out.add(new Launch(plain, grid, args(plain, pass,
@@ -475,6 +594,10 @@ final class CudaStepProgram implements StepProgram {
     }
 
     private void launch(Launch l, CUstream stream) {
+        if (l.call() != null) {
+            l.call().run();
+            return;
+        }
         Kernel k = l.kernel();
         Driver.check(cuLaunchKernel(backend.modules().function(k), l.grid(), 1, 1, LaunchConfig.BLOCK, 1, 1, 0,
                 stream, l.args().toKernelParams(k), null), "launching " + k.entry() + " on " + l.grid() + " blocks");
@@ -507,6 +630,11 @@ final class CudaStepProgram implements StepProgram {
         }
         backend.makeCurrent();
         CUstream stream = callerStream == null ? backend.stream() : checkStream(callerStream);
+        if (cublas != null && stream != backend.stream()) {
+            throw new IllegalArgumentException("Muon's cuBLAS products (cublas=true) run on the optimizer's own"
+                    + " stream, so a step cannot go on the caller's stream " + stream + "; use the deterministic"
+                    + " products (cublas=false). Nothing was launched");
+        }
         if (graph != null) {
             checkGraphBuffers();
         }
@@ -582,6 +710,10 @@ final class CudaStepProgram implements StepProgram {
         }
         if (options == null) {
             throw new IllegalStateException("the step program is not configured");
+        }
+        if (cublas != null) {
+            throw new IllegalStateException("Muon's cuBLAS products (cublas=true) are not captured into the step"
+                    + " graph; use the deterministic products (cublas=false) to capture");
         }
         backend.makeCurrent();
         long[] buffers = bufferAddresses();
@@ -795,11 +927,20 @@ final class CudaStepProgram implements StepProgram {
      */
     record Pointers(CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr slow, CUdeviceptr chunkTable,
             int chunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr finishScalars, CUdeviceptr flag,
-            CUdeviceptr partials, CUdeviceptr tensorState, CUdeviceptr firstChunk, int tensors) {
+            CUdeviceptr partials, CUdeviceptr tensorState, CUdeviceptr firstChunk, int tensors, CUdeviceptr geometry,
+            CUdeviceptr scratch, int totalWork, CUdeviceptr jobs, int numJobs) {
+        /** Pointers of a rule without tensor geometry ({@link Rule#tensorGeometryWidth()} 0). */
+        Pointers(CUdeviceptr w, CUdeviceptr g, List<CUdeviceptr> slots, CUdeviceptr slow, CUdeviceptr chunkTable,
+                int chunks, CUdeviceptr groups, CUdeviceptr scalars, CUdeviceptr finishScalars, CUdeviceptr flag,
+                CUdeviceptr partials, CUdeviceptr tensorState, CUdeviceptr firstChunk, int tensors) {
+            this(w, g, slots, slow, chunkTable, chunks, groups, scalars, finishScalars, flag, partials, tensorState,
+                    firstChunk, tensors, null, null, 0, null, 0);
+        }
+
         /** The same pointers with the pass gated by {@code gate} (one of the step-control block's ints). */
         Pointers gatedBy(CUdeviceptr gate) {
             return new Pointers(w, g, slots, slow, chunkTable, chunks, groups, scalars, finishScalars, gate, partials,
-                    tensorState, firstChunk, tensors);
+                    tensorState, firstChunk, tensors, geometry, scratch, totalWork, jobs, numJobs);
         }
     }
 
@@ -812,20 +953,64 @@ final class CudaStepProgram implements StepProgram {
     static KernelArgs args(Kernel kernel, StepPlan.Pass pass, Pointers p, float alpha, Tail tail) {
         if (pass.kind() == StepPlan.Kind.UPDATE) {
             return tail.append(updateArgs(kernel, p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(), p.groups(),
-                    p.scalars(), p.flag(), p.tensorState(), pass.sums() ? p.partials() : null,
-                    pass.lookaheadSync() ? p.slow() : null, alpha));
+                    p.scalars(), p.flag(), p.tensorState(), pass.sums() ? p.partials() : null, p.geometry(),
+                    p.scratch(), pass.lookaheadSync() ? p.slow() : null, alpha));
         }
         return switch (pass.kind()) {
             case FINITE_CHECK -> finiteArgs(p.g(), p.chunkTable(), p.chunks(), p.flag());
             case LOOKAHEAD_INIT -> lookaheadInitArgs(p.w(), p.slow(), p.chunkTable(), p.chunks(), p.flag());
-            case NORM -> normArgs(p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(), p.groups(), p.scalars(),
-                    p.flag(), p.partials());
+            case NORM -> withGeometry(normArgs(p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(), p.groups(),
+                    p.scalars(), p.flag(), p.partials()), p, true);
             case UPDATE -> updateArgs(kernel, p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(), p.groups(),
-                    p.scalars(), p.flag(), p.tensorState(), pass.sums() ? p.partials() : null,
-                    pass.lookaheadSync() ? p.slow() : null, alpha);
-            case FINISH -> finishArgs(p.partials(), p.chunks(), p.firstChunk(), p.groups(), p.tensors(),
-                    p.finishScalars(), p.flag(), p.tensorState());
+                    p.scalars(), p.flag(), p.tensorState(), pass.sums() ? p.partials() : null, p.geometry(),
+                    p.scratch(), pass.lookaheadSync() ? p.slow() : null, alpha);
+            case FINISH -> withGeometry(finishArgs(p.partials(), p.chunks(), p.firstChunk(), p.groups(), p.tensors(),
+                    p.finishScalars(), p.flag(), p.tensorState()), p, false);
+            case FACTOR_STATS, FACTOR_SCALES -> tensorPassArgs(p);
+            case ORTHO_PREPARE -> withGeometry(normArgs(p.w(), p.g(), p.slots(), p.chunkTable(), p.chunks(),
+                    p.groups(), p.scalars(), p.flag(), p.partials()), p, true);
+            case ORTHOGONALIZE -> nsArgs(p, 0, 0, 1);
         };
+    }
+
+    /**
+     * Muon's Newton–Schulz iterations: the normalisation, then per iteration the three products, each stage one
+     * launch over every matrix's tiles (or, with cuBLAS, the products per matrix through cuBLAS).
+     */
+    private void orthogonalize(Kernel kernel, Pointers ptrs, java.util.List<Launch> out) {
+        if (nsJobCount == 0) {
+            return;
+        }
+        out.add(new Launch(kernel, blocks(nsTiles[0]), nsArgs(ptrs, 0, 0, nsTiles[0])));
+        int steps = ((io.fusedopt.rule.Muon) rule).nsSteps();
+        for (int it = 0; it < steps; it++) {
+            int parity = it % 2;
+            if (cublas != null) {
+                MuonCublas products = cublas;
+                out.add(Launch.call(() -> products.iterate(scratch, parity)));
+                continue;
+            }
+            for (int st = 1; st < io.fusedopt.rule.Muon.STAGES; st++) {
+                out.add(new Launch(kernel, blocks(nsTiles[st]), nsArgs(ptrs, st, parity, nsTiles[st])));
+            }
+        }
+    }
+
+
+    /** Blocks for {@code tiles} tiles, one block each, at most the grid-stride cap. */
+    private static int blocks(int tiles) {
+        return Math.max(1, Math.min(tiles, 1 << 20));
+    }
+
+    /** Appends the geometry (and the scratch) for a rule with tensor geometry. */
+    private static KernelArgs withGeometry(KernelArgs a, Pointers p, boolean scratch) {
+        if (p.geometry() != null) {
+            a.ptr(p.geometry());
+            if (scratch) {
+                a.ptr(p.scratch());
+            }
+        }
+        return a;
     }
 
     @Override
@@ -883,6 +1068,9 @@ final class CudaStepProgram implements StepProgram {
     }
 
     private int freeOwned() {
+        if (cublas != null) {
+            cublas.close();
+        }
         for (DevicePointer p : owned) {
             cuMemFree(p);
         }

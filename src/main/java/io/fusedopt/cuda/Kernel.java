@@ -149,6 +149,7 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
         if (rule.passes().contains(Rule.Pass.UPDATE_WITH_SUMS)) {
             p.add(Param.PTR);
         }
+        geometryTail(rule, p, true);
         if (lookahead) {
             p.add(Param.PTR);
             p.add(Param.FLOAT);
@@ -177,7 +178,62 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
         String r = stochasticRegime(regime) ? "bf16" : regime;
         List<Param> p = arenaHead(rule.slots().size());
         p.add(Param.PTR);
-        return new Kernel(rule.id() + "_norm_" + r, rule.algorithm().module(), p, false);
+        geometryTail(rule, p, true);
+        return new Kernel(slotFamily(rule) + "_norm_" + r, rule.algorithm().module(), p, false);
+    }
+
+    /**
+     * {@code <family>_prepare_f32(w, g, slots..., chunks, num_chunks, tensor_group, scalars, skip_flag, partials,
+     * geometry, scratch)}: the element pass before a whole-matrix transform ({@link Rule.Pass#ORTHO_PREPARE}).
+     */
+    public static Kernel prepare(Rule rule) {
+        List<Param> p = arenaHead(rule.slots().size());
+        p.add(Param.PTR);
+        geometryTail(rule, p, true);
+        return new Kernel(slotFamily(rule) + "_prepare_f32", rule.algorithm().module(), p, false);
+    }
+
+    /**
+     * {@code <id>_ns_f32(scratch, jobs, num_jobs, scalars, tensor_state, skip_flag, stage, parity, total_tiles)}: one
+     * stage of the Newton–Schulz orthogonalisation ({@link Rule.Pass#ORTHOGONALIZE}), launched once per stage.
+     */
+    public static Kernel orthogonalize(Rule rule) {
+        return new Kernel(rule.id() + "_ns_f32", rule.algorithm().module(), List.of(Param.PTR, Param.PTR, Param.INT,
+                Param.PTR, Param.PTR, Param.PTR, Param.INT, Param.INT, Param.INT), false);
+    }
+
+    /**
+     * The name stem of an entry whose parameters list the slots: the id, except for a rule with tensor geometry,
+     * whose configurations differ in their slots (Adafactor with and without momentum) and so name these entries
+     * by their kernel family, as the update entries are.
+     */
+    private static String slotFamily(Rule rule) {
+        return rule.tensorGeometryWidth() > 0 ? rule.kernelFamily() : rule.id();
+    }
+
+    /**
+     * For a rule with tensor geometry ({@link Rule#tensorGeometryWidth()} &gt; 0): the geometry table and, where the
+     * entry reads it, the step scratch, after the entry's other arguments and before Lookahead's.
+     */
+    private static void geometryTail(Rule rule, List<Param> p, boolean scratch) {
+        if (rule.tensorGeometryWidth() > 0) {
+            p.add(Param.PTR);
+            if (scratch) {
+                p.add(Param.PTR);
+            }
+        }
+    }
+
+    /**
+     * A per-tensor pass ({@link Rule.Pass#FACTOR_STATS}: {@code <id>_stats_f32}, {@link Rule.Pass#FACTOR_SCALES}:
+     * {@code <id>_scales_f32}): {@code (w, g, slots..., tensor_group, num_tensors, scalars, finish_scalars,
+     * skip_flag, geometry, scratch, total_work)}.
+     */
+    public static Kernel tensorPass(Rule rule, Rule.Pass pass) {
+        List<Param> p = new ArrayList<>(Collections.nCopies(2 + rule.slots().size(), Param.PTR));
+        p.addAll(List.of(Param.PTR, Param.INT, Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.INT));
+        String name = slotFamily(rule) + (pass == Rule.Pass.FACTOR_STATS ? "_stats_f32" : "_scales_f32");
+        return new Kernel(name, rule.algorithm().module(), p, false);
     }
 
     /**
@@ -186,9 +242,10 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
      * skip_flag, tensor_state)}.
      */
     public static Kernel finish(Rule rule) {
-        List<Param> p = rule.finishScalarCount() > 0
+        List<Param> p = new ArrayList<>(rule.finishScalarCount() > 0
                 ? List.of(Param.PTR, Param.INT, Param.PTR, Param.PTR, Param.INT, Param.PTR, Param.PTR, Param.PTR)
-                : List.of(Param.PTR, Param.INT, Param.PTR, Param.INT, Param.PTR, Param.PTR);
+                : List.of(Param.PTR, Param.INT, Param.PTR, Param.INT, Param.PTR, Param.PTR));
+        geometryTail(rule, p, false);
         return new Kernel(rule.id() + "_finalize", rule.algorithm().module(), p, false);
     }
 
@@ -205,6 +262,10 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
             case NORM -> norm(rule, regime);
             case UPDATE -> update(rule, pass.lookaheadSync(), regime);
             case FINISH -> finish(rule);
+            case FACTOR_STATS -> tensorPass(rule, Rule.Pass.FACTOR_STATS);
+            case FACTOR_SCALES -> tensorPass(rule, Rule.Pass.FACTOR_SCALES);
+            case ORTHO_PREPARE -> prepare(rule);
+            case ORTHOGONALIZE -> orthogonalize(rule);
         };
     }
 
@@ -220,6 +281,9 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
             switch (p) {
                 case NORM -> out.add(norm(rule, regime));
                 case FINISH -> out.add(finish(rule));
+                case FACTOR_STATS, FACTOR_SCALES -> out.add(tensorPass(rule, p));
+                case ORTHO_PREPARE -> out.add(prepare(rule));
+                case ORTHOGONALIZE -> out.add(orthogonalize(rule));
                 default -> {
                     out.add(update(rule, false, regime));
                     out.add(update(rule, true, regime));
@@ -240,8 +304,10 @@ public record Kernel(String entry, String module, List<Param> params, boolean lo
         for (Algorithm a : Algorithms.all()) {
             for (Algorithm.Variant v : a.variants()) {
                 List<Kernel> ks = new ArrayList<>();
-                for (String regime : REGIMES) {
-                    ks.addAll(of(a.create(v.settings()), regime));
+                Rule rule = a.create(v.settings());
+                // A float32-only rule (Adafactor, Muon) has entries for that regime alone.
+                for (String regime : rule.float32Only() ? List.of("f32") : REGIMES) {
+                    ks.addAll(of(rule, regime));
                 }
                 for (Kernel k : ks) {
                     Kernel before = m.putIfAbsent(k.entry(), k);

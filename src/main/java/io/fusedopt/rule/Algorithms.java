@@ -16,7 +16,7 @@ public final class Algorithms {
     private static final List<Algorithm> ALL = List.of(
             Sgd.SGD, Sgd.SGDW, Adam.ADAM, Adam.ADAMW, Adagrad.ALGORITHM, RAdam.ALGORITHM, NAdam.ALGORITHM,
             AdaBelief.ALGORITHM, AdaBound.ALGORITHM, Yogi.ALGORITHM, Lamb.ALGORITHM, Swats.ALGORITHM, Lion.ALGORITHM,
-            Adan.ALGORITHM, Lars.ALGORITHM, ScheduleFreeAdamW.ALGORITHM);
+            Adan.ALGORITHM, Lars.ALGORITHM, ScheduleFreeAdamW.ALGORITHM, Adafactor.ALGORITHM, Muon.ALGORITHM);
 
     private static final Map<String, Algorithm> BY_NAME = index();
 

@@ -26,6 +26,17 @@ public final class Chunk {
     public int tensor;
     /** Parameter group of the tensor. */
     public int group;
+    /** Start of the chunk within its tensor, in elements. */
+    public long start;
+    /**
+     * For shaped slots ({@link Rule#slotShaped}): the index in {@link #s} of the tensor's first element of that slot
+     * (its arrays hold the whole per-tensor slot); unused for slots shaped like the parameters.
+     */
+    public int[] sFrom;
+    /** The tensor's geometry ({@link Rule#tensorGeometry}); null for rules without it. */
+    public long[] geometry;
+    /** The tensor's step scratch ({@link Rule#scratchLength}); null for rules without it. */
+    public float[] scratch;
     /** Reduction lanes, {@link LaunchConfig#LANES} each, zeroed by the caller before a reducing call. */
     public final float[] laneA = new float[LaunchConfig.LANES];
     /** Second set of reduction lanes. */

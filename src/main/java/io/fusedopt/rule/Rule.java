@@ -43,7 +43,27 @@ public abstract class Rule {
         /** The per-element update that also sums two values per chunk into the partials. */
         UPDATE_WITH_SUMS,
         /** Per tensor: folds the partials into the tensor state ({@link #finishTensor}; CUDA {@code <id>_finalize}). */
-        FINISH
+        FINISH,
+        /**
+         * Per tensor: the row and column statistics of a factored second moment, written into the shaped slots
+         * ({@link #tensorPass}; CUDA {@code <id>_stats_f32}).
+         */
+        FACTOR_STATS,
+        /**
+         * Per tensor, after {@link #FACTOR_STATS}: the per-row and per-column scales the element passes read from
+         * the step scratch ({@link #tensorPass}; CUDA {@code <id>_scales_f32}).
+         */
+        FACTOR_SCALES,
+        /**
+         * The per-element pass before a whole-matrix transform: writes the transform's input into the step scratch
+         * and sums its squares per chunk into the partials ({@link #prepareChunk}; CUDA {@code <family>_prepare_f32}).
+         */
+        ORTHO_PREPARE,
+        /**
+         * Per tensor: Muon's Newton–Schulz orthogonalisation of the scratch matrices ({@link #tensorPass}; CUDA
+         * {@code <id>_ns_f32}, one launch per stage).
+         */
+        ORTHOGONALIZE
     }
 
     private final Algorithm algorithm;
@@ -137,6 +157,140 @@ public abstract class Rule {
         return slots().size();
     }
 
+    /**
+     * Whether state slot {@code slot} is sized per tensor by {@link #slotShape} instead of being shaped like the
+     * parameters (Adafactor's factored second moment: a row and a column statistic per matrix). Such a slot has
+     * its own arena layout; the CPU binds it per tensor ({@link Chunk#sFrom}) and CUDA indexes it through the
+     * rule's tensor geometry ({@link #tensorGeometry}).
+     */
+    public boolean slotShaped(int slot) {
+        return false;
+    }
+
+    /**
+     * The shape of state slot {@code slot} for a tensor of shape {@code shape} in {@code group}: the tensor's own
+     * shape unless {@link #slotShaped} says otherwise. Never empty and never of zero elements.
+     */
+    public long[] slotShape(int slot, long[] shape, int group) {
+        return shape.clone();
+    }
+
+    /**
+     * Floats of per-step scratch a tensor of shape {@code shape} in {@code group} needs (held by the step program,
+     * not state, not in checkpoints); 0 for rules without it.
+     */
+    public long scratchLength(long[] shape, int group) {
+        return 0;
+    }
+
+    /** Longs of tensor geometry per tensor ({@link #tensorGeometry}); 0 for rules without it. */
+    public int tensorGeometryWidth() {
+        return 0;
+    }
+
+    /**
+     * The geometry of a tensor of shape {@code shape} in {@code group}, {@link #tensorGeometryWidth()} longs, which
+     * both backends read: the CPU through {@link Chunk#geometry}, CUDA as a table uploaded once. The step program
+     * fills in the offsets of the tensor's shaped slots and scratch ({@code sideOffset}, {@code scratchOffset},
+     * both in elements) at the indices this rule names ({@link #GEOMETRY_SIDE_OFFSET},
+     * {@link #GEOMETRY_SCRATCH_OFFSET}) and the tensor's arena offset at {@link #GEOMETRY_OFFSET}.
+     */
+    public long[] tensorGeometry(long[] shape, int group) {
+        return new long[0];
+    }
+
+    /** Index of the tensor's arena offset in {@link #tensorGeometry}. */
+    public static final int GEOMETRY_OFFSET = 0;
+    /** Index of the tensor's offset in the shaped slots' layout in {@link #tensorGeometry}. */
+    public static final int GEOMETRY_SIDE_OFFSET = 1;
+    /** Index of the tensor's offset in the scratch in {@link #tensorGeometry}. */
+    public static final int GEOMETRY_SCRATCH_OFFSET = 2;
+    /** Index in {@link #tensorGeometry} of the work units (CUDA warps) the tensor's per-tensor statistics need. */
+    public static final int GEOMETRY_WORK = 3;
+    /** Index in {@link #tensorGeometry} of the tensor's first work unit, filled in by the step program. */
+    public static final int GEOMETRY_FIRST_WORK = 4;
+
+    /**
+     * What a per-tensor pass ({@link Pass#FACTOR_STATS}, {@link Pass#FACTOR_SCALES}) reads and writes of one
+     * tensor on the CPU: slices of its gradients and shaped slots, and its scratch.
+     */
+    public interface TensorAccess {
+        /** The tensor's geometry ({@link #tensorGeometry}). */
+        long[] geometry();
+
+        /** Copies {@code len} gradients from element {@code at} into {@code dst[from..]}. */
+        void readGradients(long at, float[] dst, int from, int len);
+
+        /** Copies {@code len} elements of shaped slot {@code slot} from element {@code at} into {@code dst[from..]}. */
+        void readSlot(int slot, long at, float[] dst, int from, int len);
+
+        /** Copies {@code len} floats from {@code src[from..]} into shaped slot {@code slot} at element {@code at}. */
+        void writeSlot(int slot, long at, float[] src, int from, int len);
+
+        /** The tensor's scratch, {@link #scratchLength} floats (null when 0). */
+        float[] scratch();
+
+        /** Value {@code i} of the tensor's per-tensor state ({@link #tensorStateWidth}). */
+        double tensorState(int i);
+
+        /**
+         * Runs {@code part.accept(p)} for every {@code p} in {@code [0, parts)}, on as many threads as the backend
+         * has, and returns when all are done (rethrowing the first failure). Each part must write only outputs no
+         * other part reads or writes, so the split does not change a bit.
+         */
+        void parallel(int parts, java.util.function.IntConsumer part);
+    }
+
+    /**
+     * For {@link Pass#ORTHO_PREPARE}: updates the chunk's slots, writes the transform's input into the tensor's
+     * scratch and accumulates its squares into lane A.
+     *
+     * @throws UnsupportedOperationException for a rule without that pass
+     */
+    public void prepareChunk(Chunk c, float[] sc, int so) {
+        throw new UnsupportedOperationException(id() + " has no prepare pass");
+    }
+
+    /**
+     * Runs per-tensor pass {@code pass} over one tensor on the CPU, with the group's float scalars at
+     * {@code sc[so..]} and double finish scalars at {@code fs[fo..]}; the CUDA entry does the same operations in the
+     * same order.
+     *
+     * @throws UnsupportedOperationException for a rule without per-tensor passes
+     */
+    public void tensorPass(Pass pass, TensorAccess t, float[] sc, int so, double[] fs, int fo) {
+        throw new UnsupportedOperationException(id() + " has no per-tensor pass " + pass);
+    }
+
+    /**
+     * As {@link #finishTensor(double, double, double[], int, double[], int)}, for a rule that needs the tensor's
+     * element count {@code length} (a mean over the tensor); the default ignores it.
+     */
+    public void finishTensor(double sumA, double sumB, long length, double[] fs, int fo, double[] ts, int off) {
+        finishTensor(sumA, sumB, fs, fo, ts, off);
+    }
+
+    /**
+     * Whether the rule stores float32 only (its passes read and write float32 buffers directly: Adafactor's
+     * statistics and Muon's products work on whole tensors, not on the widened chunks the 16-bit regimes use).
+     */
+    public boolean float32Only() {
+        return false;
+    }
+
+    /**
+     * Refuses a storage regime (as {@code Precision.regime} names it: {@code f32}, {@code bf16}, {@code bf16_master}
+     * ...) this rule has no passes for.
+     *
+     * @throws IllegalArgumentException naming the rule and the regime
+     */
+    public void checkRegime(String regime) {
+        if (float32Only() && !"f32".equals(regime)) {
+            throw new IllegalArgumentException(id() + " stores float32 only: parameters, gradients and state in"
+                    + " float32, without master weights or stochastic rounding; got the " + regime + " regime");
+        }
+    }
+
     /** The value a slot starts with, for tensors of {@code group}. */
     public float slotInit(int slot, int group) {
         return 0f;
@@ -208,8 +362,11 @@ public abstract class Rule {
         return Reduction.NONE;
     }
 
-    /** The passes of one step, in order; derived from {@link #reduction()}. */
-    public final List<Pass> passes() {
+    /**
+     * The passes of one step, in order; derived from {@link #reduction()}. A rule with per-tensor passes of its own
+     * (Adafactor's factored statistics) lists them here instead.
+     */
+    public List<Pass> passes() {
         switch (reduction()) {
             case BEFORE_UPDATE: return List.of(Pass.NORM, Pass.FINISH, Pass.UPDATE);
             case DURING_UPDATE: return List.of(Pass.UPDATE_WITH_SUMS, Pass.FINISH);

@@ -152,6 +152,12 @@ public final class Fixtures {
         all.add(golden("swats_switch_zero_grad.json", 12));
         // Saved after the switch of tensor 0 (step 4) and before that of tensor 1 (step 10).
         all.add(golden("swats_l2.json", 7));
+        // Factored second moments (row and column statistics) and the momentum slot: saved mid-run.
+        all.add(golden("adafactor_factored_param_scale.json", 5));
+        all.add(golden("adafactor_momentum_decay.json", 6));
+        // Muon: the momentum of the matrices and the AdamW moments of the rest, saved mid-run.
+        all.add(golden("muon_nesterov.json", 5));
+        all.add(golden("muon_plain_consistent_rms.json", 4));
         // k = 3: syncs at steps 3 (before the save), 6 and 9 (after it).
         all.add(synthetic("lookahead_adam_k3", 5, s -> Optimizers.adam().lr(2e-2).lookahead(3, 0.5).build(s)));
         // A NaN gradient at step 2 is skipped, so the checkpoint carries a skipped count of 1.

@@ -88,9 +88,15 @@ class GraphAndStreamTest {
         return Algorithms.names().stream();
     }
 
+    /** Adafactor and Muon read gradients per tensor and refuse clipping and loss scaling; SKIP still applies. */
+    private static boolean wholeTensor(String id) {
+        return id.equals("adafactor") || id.equals("muon");
+    }
+
     private static OptimizerBuilder<?> loop(String id) {
-        return OptimizerSpec.builder(id, Map.of("lr", 0.01), null, null).lookahead(2, 0.5).clipGradNorm(0.5)
-                .lossScaling(1024, 2, 0.5, 2).nonFinite(NonFinitePolicy.SKIP);
+        OptimizerBuilder<?> b = OptimizerSpec.builder(id, Map.of("lr", 0.01), null, null).lookahead(2, 0.5)
+                .nonFinite(NonFinitePolicy.SKIP);
+        return wholeTensor(id) ? b : b.clipGradNorm(0.5).lossScaling(1024, 2, 0.5, 2);
     }
 
     @ParameterizedTest
@@ -114,7 +120,9 @@ class GraphAndStreamTest {
             assertEquals(1, graphed.skippedSteps());
             assertEquals(4, graphed.stepCount());
             assertEquals(eager.lossScale(), graphed.lossScale());
-            assertEquals(eager.lastGradNorm(), graphed.lastGradNorm());
+            if (!wholeTensor(id)) {
+                assertEquals(eager.lastGradNorm(), graphed.lastGradNorm());
+            }
         }
     }
 

@@ -133,9 +133,12 @@ class PtxSignatureTest {
             for (Algorithm.Variant v : a.variants()) {
                 Rule rule = a.create(v.settings());
                 List<CUdeviceptr> slots = new ArrayList<>(Collections.nCopies(rule.slots().size(), p));
+                boolean geo = rule.tensorGeometryWidth() > 0;
                 CudaStepProgram.Pointers ptrs = new CudaStepProgram.Pointers(p, p, slots, p, p, 1, p, p,
-                        rule.finishScalarCount() > 0 ? p : null, p, p, rule.tensorStateWidth() > 0 ? p : null, p, 1);
-                for (String regime : Kernel.REGIMES) {
+                        rule.finishScalarCount() > 0 ? p : null, p, p, rule.tensorStateWidth() > 0 ? p : null, p, 1,
+                        geo ? p : null, geo ? p : null, 1,
+                        rule.passes().contains(Rule.Pass.ORTHOGONALIZE) ? p : null, 1);
+                for (String regime : rule.float32Only() ? List.of("f32") : Kernel.REGIMES) {
                     // The regime's tail as the step program builds it: the model copy, or the seed.
                     CudaStepProgram.Tail tail = new CudaStepProgram.Tail(Kernel.masterRegime(regime) ? p : null,
                             Kernel.stochasticRegime(regime), 7L);

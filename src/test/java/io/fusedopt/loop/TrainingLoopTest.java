@@ -87,6 +87,25 @@ class TrainingLoopTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"adafactor", "muon"})
+    void rulesThatReadGradientsPerTensorRefuseClippingAndLossScaling(String id) {
+        try (ParameterStore s = store()) {
+            IllegalArgumentException clip = assertThrows(IllegalArgumentException.class,
+                    () -> Optimizers.named(id).clipGradNorm(1.0).build(s));
+            assertTrue(clip.getMessage().startsWith(id + " does not take clipGradNorm(1.0)"), clip.getMessage());
+            IllegalArgumentException scale = assertThrows(IllegalArgumentException.class,
+                    () -> Optimizers.named(id).lossScaling(1024, 2, 0.5, 2).build(s));
+            assertTrue(scale.getMessage().startsWith(id + " does not take lossScaling(initScale=1024"),
+                    scale.getMessage());
+            // Nothing was left behind: the same store still takes a plain optimizer of the rule.
+            try (Optimizer o = Optimizers.named(id).build(s)) {
+                o.step();
+                assertEquals(1, o.stepCount());
+            }
+        }
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"sgd", "adamw", "lamb", "lars", "swats", "adan"})
     void clippingScalesTheGradientByTheCoefficientOfItsGlobalNorm(String id) {
         try (ParameterStore clipped = store(); ParameterStore manual = store();

@@ -131,10 +131,11 @@ final class RandomOptimizers {
         return b;
     }
 
-    /** Adds a group that overrides the learning rate and weight decay. */
+    /** Adds a group that overrides the learning rate and the weight decay (Adafactor's is weight_decay_rate). */
     static <B extends OptimizerBuilder<B>> void group(OptimizerBuilder<B> b, String name, double lr, double wd,
             String... tensors) {
-        b.group(name, g -> g.lr(lr).weightDecay(wd), tensors);
+        String key = b.algorithm().param("weight_decay") != null ? "weight_decay" : "weight_decay_rate";
+        b.group(name, g -> g.lr(lr).set(key, wd), tensors);
     }
 
     /** A random valid schedule of kind {@code kind}, sometimes stepped per batch or per epoch. */

@@ -174,10 +174,31 @@ for mode in eager graph; do
     fi
 done
 
+# Mixed precision: AdamW with bf16 parameters and gradients, fp32 master weights and states (28 B/param) and the
+# low-precision regime (14 B/param); each line carries its own bytes per parameter and copy-bandwidth fraction.
+for regime in master lp; do
+    extra=(--dtype bf16); [ $regime = master ] && extra+=(--master)
+    if [ $QUICK = 0 ] && step "bench-bf16-$regime" 120 "$JAVA" -jar "$JAR" bench --backend cuda --optimizer adamw \
+            --params "$PARAMS" "${extra[@]}" --json; then
+        grep '^{' "$DIR/bench-bf16-$regime.out" | sed "s/^{/{\"figure\": \"fusedopt_bf16_${regime}_step\", /" >> "$JSONL"
+    fi
+done
+# The newer rules on GPT-2 small's tensors (Muon's Newton-Schulz products and Adafactor's statistics are not
+# bandwidth-bound: their figures are their own).
+for opt in lion adan lars schedule_free_adamw adafactor muon; do
+    if [ $QUICK = 0 ] && step "bench-gpt2-$opt" 120 "$JAVA" -jar "$JAR" bench --backend cuda --optimizer "$opt" \
+            --model gpt2-small --json; then
+        grep '^{' "$DIR/bench-gpt2-$opt.out" | sed "s/^{/{\"figure\": \"fusedopt_step_$opt\", /" >> "$JSONL"
+    fi
+done
+
 section "PyTorch fused AdamW on the same sizes"
 if [ $QUICK = 0 ] && python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
     if step torch 240 python3 native-build/torch_adamw_bench.py --params "$PARAMS" --gpt2-small --training-loop; then
         grep '^{' "$DIR/torch.out" >> "$JSONL"
+    fi
+    if step torch-bf16 120 python3 native-build/torch_adamw_bench.py --params "$PARAMS" --dtype bf16; then
+        grep '^{' "$DIR/torch-bf16.out" >> "$JSONL"
     fi
 else
     say "no comparison: $([ $QUICK = 1 ] && echo "--quick" || echo "PyTorch with CUDA is not importable here")"

@@ -11,7 +11,9 @@ With --training-loop a step is also what fusedopt's bench --training-loop times:
 torch.amp.GradScaler, unscale_, clip_grad_norm_(max_norm=1), scaler.step and scaler.update (figure
 "torch_adamw_fused_loop_step"). unscale_ divides the gradients in place and nothing scales them again between
 steps, so they shrink towards zero; the steps are memory-bound and their time does not depend on the values.
-Usage: torch_adamw_bench.py [--params N] [--gpt2-small] [--training-loop] [--k K] [--reps R]
+With --dtype bf16 the parameters and gradients are bfloat16 (torch's fused AdamW then keeps its states in
+bfloat16 too and computes in float32: fusedopt's low-precision regime, 14 B/param); the figure names gain _bf16.
+Usage: torch_adamw_bench.py [--params N] [--gpt2-small] [--training-loop] [--dtype fp32|bf16] [--k K] [--reps R]
 """
 import argparse
 import json
@@ -49,17 +51,19 @@ def timed(fn, k, reps):
     return statistics.median(kernel), statistics.median(wall)
 
 
-def run(config, shapes, k, reps, loop=False):
-    params = [torch.randn(s, device="cuda", dtype=torch.float32) * 0.02 for s in shapes]
+def run(config, shapes, k, reps, loop=False, dtype="fp32"):
+    torch_dtype = torch.bfloat16 if dtype == "bf16" else torch.float32
+    suffix = "_bf16" if dtype == "bf16" else ""
+    params = [(torch.randn(s, device="cuda", dtype=torch.float32) * 0.02).to(torch_dtype) for s in shapes]
     for p in params:
         p.requires_grad_(True)
         p.grad = torch.randn_like(p) * 1e-3
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-2, fused=True)
     n = sum(p.numel() for p in params)
     kernel, wall = timed(opt.step, k, reps)
-    print(json.dumps({"figure": "torch_adamw_fused_step", "config": config, "params": n, "tensors": len(params),
+    print(json.dumps({"figure": "torch_adamw_fused_step" + suffix, "config": config, "params": n, "tensors": len(params),
                       "k": k, "kernel_ms_per_step": kernel, "wall_ms_per_step": wall}), flush=True)
-    if loop:
+    if loop and dtype == "fp32":
         scaler = torch.amp.GradScaler("cuda")
         scale = scaler.get_scale()
         for p in params:
@@ -75,6 +79,8 @@ def run(config, shapes, k, reps, loop=False):
         print(json.dumps({"figure": "torch_adamw_fused_loop_step", "config": config, "params": n,
                           "tensors": len(params), "k": k, "kernel_ms_per_step": kernel, "wall_ms_per_step": wall}),
               flush=True)
+    if dtype != "fp32":
+        return
     src = torch.empty(n, device="cuda", dtype=torch.float32)
     dst = torch.empty_like(src)
     kernel, wall = timed(lambda: dst.copy_(src), k, reps)
@@ -90,13 +96,14 @@ def main():
     ap.add_argument("--params", type=int, default=0)
     ap.add_argument("--gpt2-small", action="store_true")
     ap.add_argument("--training-loop", action="store_true", help="also time GradScaler + clip_grad_norm_ steps")
+    ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--k", type=int, default=20, help="back-to-back steps between the two events")
     ap.add_argument("--reps", type=int, default=5)
     a = ap.parse_args()
     if a.params:
-        run("params", [(a.params,)], a.k, a.reps, a.training_loop)
+        run("params", [(a.params,)], a.k, a.reps, a.training_loop, a.dtype)
     if a.gpt2_small:
-        run("gpt2-small", gpt2_small_shapes(), a.k, a.reps, a.training_loop)
+        run("gpt2-small", gpt2_small_shapes(), a.k, a.reps, a.training_loop, a.dtype)
 
 
 if __name__ == "__main__":

@@ -74,11 +74,17 @@ public final class StateImage {
             CRC32C crc = new CRC32C();
             if (p.tensor() != null) {
                 Tensor t = p.tensor();
-                if (t.length() > Integer.MAX_VALUE - 8) {
-                    throw new IllegalStateException("state(): tensor '" + t.name() + "' has " + t.length()
-                            + " elements, more than one array holds; save this optimizer with saveState(file)");
+                // A shaped slot (Adafactor's factored statistics) has its own element count, not the tensor's.
+                long length = 1;
+                for (long x : p.shape()) {
+                    length = Math.multiplyExact(length, x);
                 }
-                float[] a = new float[(int) t.length()];
+                if (length > Integer.MAX_VALUE - 8) {
+                    throw new IllegalStateException("state(): slot '" + p.slot() + "' of tensor '" + t.name()
+                            + "' has " + length + " elements, more than one array holds; save this optimizer with"
+                            + " saveState(file)");
+                }
+                float[] a = new float[(int) length];
                 if (!(slowUndefined && p.slot().equals("slow"))) {
                     opt.readState(t.name(), p.slot(), 0, a, 0, a.length);
                 }
@@ -169,6 +175,11 @@ public final class StateImage {
         while (dst.hasRemaining()) {
             int i = java.util.Arrays.binarySearch(begins, offset);
             i = i >= 0 ? i : -i - 2;
+            // Empty entries (a shaped slot a tensor does not use, such as Muon's fallback moments of a matrix)
+            // begin where the next one does: step over them to the entry that holds the offset.
+            while (i + 1 < items.size() && items.get(i).end() <= offset) {
+                i++;
+            }
             Item e = items.get(i);
             Dtype d = floats[i] != null ? Dtype.ofSafetensors(e.dtype()) : null;
             int size = d != null ? d.bytes() : Double.BYTES;

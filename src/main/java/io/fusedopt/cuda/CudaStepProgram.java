@@ -307,8 +307,6 @@ final class CudaStepProgram implements StepProgram {
                 all.add(slots.get(s));
             }
         }
-        all.add(params);
-        all.add(grads);
         if (slow != null) {
             all.add(slow);
         }
@@ -316,6 +314,15 @@ final class CudaStepProgram implements StepProgram {
             if (b.elements() < need) {
                 throw new IllegalArgumentException("a buffer of " + b.elements() + " elements cannot hold an arena of "
                         + need);
+            }
+        }
+        // The parameter and gradient buffers hold only the store's own tensors; the rest are the caller's.
+        for (CudaBuffer b : List.of(params, grads)) {
+            for (Tensor t : layout.tensors()) {
+                if (!b.covers(t)) {
+                    throw new IllegalArgumentException("tensor '" + t.name() + "' at " + t.offset() + " (+"
+                            + t.length() + ") lies outside a buffer of " + b.elements() + " elements");
+                }
             }
         }
         // The parameter and gradient buffers hold only the store's own tensors; the rest are the caller's.

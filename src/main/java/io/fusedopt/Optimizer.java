@@ -83,14 +83,14 @@ public final class Optimizer implements AutoCloseable {
     Optimizer(ParameterStore store, Rule rule, Schedule schedule, NonFinitePolicy policy, int lookaheadK,
             double lookaheadAlpha, List<String> groupNames, int[] tensorGroup, Storage storage, double maxNorm,
             OptimizerBuilder.LossScaling scaling) {
-        if ((maxNorm > 0 || scaling.initScale() > 0) && readsWholeTensors(rule)) {
+        if ((maxNorm > 0 || scaling.initScale() > 0) && rule.perTensorPasses()) {
             // Their statistics and Newton-Schulz passes read the gradients outside the chunk walker, which is
             // where the clipping and unscaling coefficient is applied.
             throw new IllegalArgumentException(rule.id() + " does not take " + (maxNorm > 0 ? "clipGradNorm("
                     + maxNorm + ")" : "lossScaling(initScale=" + scaling.initScale() + ")") + ": its per-tensor"
                     + " passes read the raw gradients; clip or unscale them before step()");
         }
-        if (readsWholeTensors(rule)) {
+        if (rule.perTensorPasses()) {
             for (Tensor t : store.tensors()) {
                 if (t.external()) {
                     // The same passes address parameters and gradients by arena position, not through the
@@ -876,17 +876,4 @@ public final class Optimizer implements AutoCloseable {
         });
     }
 
-    /** Whether {@code rule} has passes that read gradients per tensor rather than through the chunk walker. */
-    private static boolean readsWholeTensors(Rule rule) {
-        for (Rule.Pass p : rule.passes()) {
-            switch (p) {
-                case FACTOR_STATS, FACTOR_SCALES, ORTHO_PREPARE, ORTHOGONALIZE -> {
-                    return true;
-                }
-                default -> {
-                }
-            }
-        }
-        return false;
-    }
 }

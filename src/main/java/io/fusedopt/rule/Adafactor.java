@@ -592,16 +592,6 @@ public final class Adafactor extends Rule {
         }
     }
 
-    /**
-     * Float32 only: the statistics and scales work on whole tensors, which the 16-bit regimes would first have to
-     * widen; a bfloat16 or float16 store, master weights or stochastic rounding are refused when the optimizer is
-     * built.
-     */
-    @Override
-    public boolean float32Only() {
-        return true;
-    }
-
     @Override
     public String kernelFamily() {
         return hasMomentum() ? "adafactor_momentum" : "adafactor";

@@ -437,16 +437,6 @@ public final class Muon extends Rule {
         }
     }
 
-    /**
-     * Float32 only: the Newton–Schulz products run on whole matrices in float32 (the golden cases require full
-     * float32 products); a bfloat16 or float16 store, master weights or stochastic rounding are refused when the
-     * optimizer is built.
-     */
-    @Override
-    public boolean float32Only() {
-        return true;
-    }
-
     @Override
     public String kernelFamily() {
         return "muon";

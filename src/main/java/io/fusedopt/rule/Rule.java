@@ -271,11 +271,28 @@ public abstract class Rule {
     }
 
     /**
-     * Whether the rule stores float32 only (its passes read and write float32 buffers directly: Adafactor's
-     * statistics and Muon's products work on whole tensors, not on the widened chunks the 16-bit regimes use).
+     * Whether any pass works per tensor, outside the chunk walker ({@link Pass#FACTOR_STATS},
+     * {@link Pass#FACTOR_SCALES}, {@link Pass#ORTHO_PREPARE}, {@link Pass#ORTHOGONALIZE}: Adafactor's statistics,
+     * Muon's products). Such passes address the float32 buffers by arena position, so they see neither the widened
+     * chunks of the 16-bit regimes, nor the caller's addresses of external tensors, nor the clipping and unscaling
+     * coefficient the walker applies.
      */
-    public boolean float32Only() {
+    public final boolean perTensorPasses() {
+        for (Pass p : passes()) {
+            switch (p) {
+                case FACTOR_STATS, FACTOR_SCALES, ORTHO_PREPARE, ORTHOGONALIZE -> {
+                    return true;
+                }
+                default -> {
+                }
+            }
+        }
         return false;
+    }
+
+    /** Whether the rule stores float32 only: it has {@linkplain #perTensorPasses() per-tensor passes}. */
+    public final boolean float32Only() {
+        return perTensorPasses();
     }
 
     /**

@@ -90,7 +90,7 @@ class GraphAndStreamTest {
 
     /** Adafactor and Muon read gradients per tensor and refuse clipping and loss scaling; SKIP still applies. */
     private static boolean wholeTensor(String id) {
-        return id.equals("adafactor") || id.equals("muon");
+        return Algorithms.named(id).create(Map.of()).perTensorPasses();
     }
 
     private static OptimizerBuilder<?> loop(String id) {

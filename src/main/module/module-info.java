@@ -13,6 +13,8 @@ module io.fusedopt {
     // The relocated Jackson inside the library refers to these, optionally, as Jackson's own descriptor does.
     requires static java.desktop;
     requires static java.sql;
+    // Optional: the CPU backend's 16-bit conversions use vectors when the application adds this module.
+    requires static jdk.incubator.vector;
 
     exports io.fusedopt;
     exports io.fusedopt.core;

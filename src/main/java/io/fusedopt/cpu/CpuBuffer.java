@@ -266,9 +266,7 @@ final class CpuBuffer implements ArenaBuffer {
                 int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
                 short[] dst = hpage(t.index(), at);
                 int o = offset(t.index(), at);
-                for (int i = 0; i < n; i++) {
-                    dst[o + i] = dtype.narrow(src[from + i]);
-                }
+                HalfArrays.get().round(dtype, src, from, dst, o, n);
                 at += n;
                 from += n;
                 len -= n;
@@ -295,9 +293,7 @@ final class CpuBuffer implements ArenaBuffer {
                 int n = (int) Math.min(len, PAGE - (at & PAGE_MASK));
                 short[] src = hpage(t.index(), at);
                 int o = offset(t.index(), at);
-                for (int i = 0; i < n; i++) {
-                    dst[from + i] = dtype.widen(src[o + i]);
-                }
+                HalfArrays.get().widen(dtype, src, o, dst, from, n);
                 at += n;
                 from += n;
                 len -= n;

@@ -5,7 +5,6 @@ import io.fusedopt.backend.ScalarRows;
 import io.fusedopt.backend.StepCounters;
 import io.fusedopt.backend.StepOptions;
 import io.fusedopt.backend.Precision;
-import io.fusedopt.core.Dtype;
 import io.fusedopt.core.DtypeConversions;
 import io.fusedopt.core.DtypeStochastic;
 import io.fusedopt.backend.StepPlan;
@@ -205,45 +204,20 @@ final class CpuStepProgram implements StepProgram {
     /** Widens (or copies) one chunk of {@code b} into {@code dst[0..n)}. */
     private static void load(CpuBuffer b, int t, long start, int n, float[] dst) {
         int o = b.offset(t, start);
-        switch (b.dtype()) {
-            case FLOAT32 -> System.arraycopy(b.page(t, start), o, dst, 0, n);
-            case BFLOAT16 -> {
-                short[] h = b.hpage(t, start);
-                for (int i = 0; i < n; i++) {
-                    dst[i] = Float.intBitsToFloat(h[o + i] << 16);
-                }
-            }
-            case FLOAT16 -> {
-                short[] h = b.hpage(t, start);
-                for (int i = 0; i < n; i++) {
-                    dst[i] = DtypeConversions.fp16ToFloat(h[o + i]);
-                }
-            }
-            default -> throw new AssertionError(b.dtype());
+        if (b.dtype().isHalf()) {
+            HalfArrays.get().widen(b.dtype(), b.hpage(t, start), o, dst, 0, n);
+        } else {
+            System.arraycopy(b.page(t, start), o, dst, 0, n);
         }
     }
 
     /** Rounds (or copies) {@code src[0..n)} back into one chunk of {@code b}. */
     private static void store(float[] src, int n, CpuBuffer b, int t, long start) {
         int o = b.offset(t, start);
-        switch (b.dtype()) {
-            case FLOAT32 -> System.arraycopy(src, 0, b.page(t, start), o, n);
-            case BFLOAT16 -> {
-                short[] h = b.hpage(t, start);
-                // DtypeConversions.floatToBf16 without its branch, so the loop body is straight-line.
-                for (int i = 0; i < n; i++) {
-                    int x = Float.floatToRawIntBits(src[i]);
-                    int r = (x + 0x7FFF + ((x >>> 16) & 1)) >>> 16;
-                    h[o + i] = (short) ((x & 0x7FFFFFFF) > 0x7F800000 ? DtypeConversions.CANONICAL_NAN : r);
-                }
-            }
-            case FLOAT16 -> {
-                short[] h = b.hpage(t, start);
-                for (int i = 0; i < n; i++) {
-                    h[o + i] = DtypeConversions.floatToFp16(src[i]);
-                }
-            }
-            default -> throw new AssertionError(b.dtype());
+        if (b.dtype().isHalf()) {
+            HalfArrays.get().round(b.dtype(), src, 0, b.hpage(t, start), o, n);
+        } else {
+            System.arraycopy(src, 0, b.page(t, start), o, n);
         }
     }
 
@@ -309,16 +283,8 @@ final class CpuStepProgram implements StepProgram {
     private boolean halfNonFinite(int k) {
         int t = layout.chunkTensor(k);
         long start = layout.chunkStart(k);
-        short[] h = grads.hpage(t, start);
-        int o = grads.offset(t, start);
-        int n = layout.chunkLength(k);
-        int mask = grads.dtype() == Dtype.BFLOAT16 ? 0x7F80 : 0x7C00;
-        for (int i = o; i < o + n; i++) {
-            if ((h[i] & mask) == mask) {
-                return true;
-            }
-        }
-        return false;
+        return HalfArrays.get().anyNonFinite(grads.dtype(), grads.hpage(t, start), grads.offset(t, start),
+                layout.chunkLength(k));
     }
 
     private boolean anyNonFinite() {

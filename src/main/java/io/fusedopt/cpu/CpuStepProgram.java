@@ -21,10 +21,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * One optimizer's step on the CPU: the passes of {@link StepProgram}, each run over the chunk list by the calling
  * thread and, for an arena large enough to pay for it, pool workers ({@link WorkSplit}, {@link PassRunner}).
  *
- * <p>When any buffer is 16-bit ({@link Precision}), each chunk is first widened into float32 scratch arrays (the
- * float32 buffers copied beside them, so the rule sees one index range), the rule runs there unchanged, and what
- * the pass writes is rounded back; with a model copy, the rounded weights also go there. The rules and their
- * operation order therefore stay those of float32, which keeps the CPU bit-identical to the kernels.
+ * <p>When the weights, a slot or the slow weights are 16-bit ({@link Precision}), each chunk is first widened into
+ * float32 scratch arrays (the float32 buffers copied beside them, so the rule sees one index range), the rule runs
+ * there unchanged, and what the pass writes is rounded back; with a model copy, the rounded weights also go there.
+ * When only the gradients differ from the buffers the rule reads (16-bit gradients beside float32 master weights and
+ * states, or gradients to unscale and clip), the rule works on the buffers' own pages and reads the gradients from
+ * a per-thread scratch copy ({@link Chunk#gShift}); the caller's gradients are never written. The rules and their
+ * operation order stay those of float32 either way, which keeps the CPU bit-identical to the kernels.
  */
 final class CpuStepProgram implements StepProgram {
     private final Rule rule;
@@ -52,13 +55,10 @@ final class CpuStepProgram implements StepProgram {
     /** The gradient coefficient of the step being run: {@code (g · unscale) · clip}; both 1 when off. */
     private float unscale = 1f;
     private float clip = 1f;
-    /** Each thread's copy of the raw gradients of the chunk it is scaling, put back after the chunk. */
-    private static final ThreadLocal<float[]> RAW_GRADIENTS =
-            ThreadLocal.withInitial(() -> new float[LaunchConfig.CHUNK]);
     /** The model's 16-bit parameters written from the weights, or null. */
     private final CpuBuffer model;
-    /** Whether any buffer is 16-bit, so chunks go through float32 scratch. */
-    private final boolean converts;
+    /** Whether the weights, a slot or the slow weights are 16-bit, so whole chunks are widened into scratch. */
+    private final boolean wholeScratch;
     private final boolean stochastic;
     private final long seed;
     /** The applied-step count of the step being run, for stochastic rounding's bits. */
@@ -66,15 +66,17 @@ final class CpuStepProgram implements StepProgram {
     /** Float32 scratch views of one chunk, one set per thread. */
     private final ThreadLocal<Scratch> scratch;
 
-    /** Per thread: a chunk's float32 copies of the weights, gradients, slots and slow weights. */
+    /** Per thread: a chunk's float32 copies of the gradients and, for whole-chunk scratch, of the other buffers. */
     private static final class Scratch {
-        final float[] w = new float[LaunchConfig.CHUNK];
         final float[] g = new float[LaunchConfig.CHUNK];
+        final float[] w;
         final float[][] s;
-        final float[] slow = new float[LaunchConfig.CHUNK];
+        final float[] slow;
 
-        Scratch(int slots) {
-            s = new float[slots][LaunchConfig.CHUNK];
+        Scratch(boolean whole, int slots) {
+            w = whole ? new float[LaunchConfig.CHUNK] : null;
+            slow = whole ? new float[LaunchConfig.CHUNK] : null;
+            s = new float[whole ? slots : 0][LaunchConfig.CHUNK];
         }
     }
     /** Per slot: whether it is shaped per tensor ({@link Rule#slotShaped}); then its views, else null. */
@@ -106,15 +108,15 @@ final class CpuStepProgram implements StepProgram {
                 slots.stream().map(CpuBuffer::dtype).toList(), slow == null ? null : slow.dtype());
         rule.checkRegime(regime);
         this.model = (CpuBuffer) precision.modelCopy();
-        boolean half = params.dtype().isHalf() || grads.dtype().isHalf() || model != null;
+        boolean whole = params.dtype().isHalf() || (slow != null && slow.dtype().isHalf());
         for (CpuBuffer b : slots) {
-            half |= b.dtype().isHalf();
+            whole |= b.dtype().isHalf();
         }
-        this.converts = half;
+        this.wholeScratch = whole;
         this.stochastic = precision.stochastic();
         this.seed = precision.seed();
         final int slotCount = slots.size();
-        this.scratch = half ? ThreadLocal.withInitial(() -> new Scratch(slotCount)) : null;
+        this.scratch = ThreadLocal.withInitial(() -> new Scratch(wholeScratch, slotCount));
         this.rule = rule;
         this.layout = layout;
         this.params = params;
@@ -158,12 +160,65 @@ final class CpuStepProgram implements StepProgram {
         runner.run(work);
     }
 
-    /** Points {@code c} at chunk {@code k}'s arrays and range, or at float32 scratch copies of them. */
-    private void bind(Chunk c, int k) {
-        if (converts) {
-            bindScratch(c, k, false);
+    /**
+     * Points {@code c} at what a pass over chunk {@code k} reads: float32 scratch copies of every buffer when the
+     * weights or states are 16-bit, else the buffers' pages with the gradients as the rule must see them, widened
+     * and scaled by {@code (g · unscale) · clip} (the values the CUDA walker computes as it loads them).
+     * {@link #release} writes back what the pass wrote.
+     */
+    private void bindForPass(Chunk c, int k, boolean slowToo) {
+        if (wholeScratch) {
+            bindScratch(c, k, slowToo);
+            scale(c.g, 0, c.g, c.to);
             return;
         }
+        bind(c, k);
+        boolean half = grads.dtype().isHalf();
+        if (half || unscale != 1f || clip != 1f) {
+            float[] g = scratch.get().g;
+            int n = c.to - c.from;
+            if (half) {
+                load(grads, c.tensor, c.start, n, g);
+                scale(g, 0, g, n);
+            } else {
+                scale(c.g, c.from, g, n);
+            }
+            c.g = g;
+            c.gShift = -c.from;
+        }
+    }
+
+    /** After a pass bound by {@link #bindForPass}: rounds scratch back, or writes the model copy of the weights. */
+    private void release(Chunk c, int k, boolean slowToo) {
+        if (wholeScratch) {
+            storeScratch(k, slowToo);
+        } else if (model != null) {
+            int t = layout.chunkTensor(k);
+            long start = layout.chunkStart(k);
+            HalfArrays.get().round(model.dtype(), c.w, c.from, model.hpage(t, start), model.offset(t, start),
+                    c.to - c.from);
+        }
+    }
+
+    /**
+     * {@code dst[0..n) = (src[o..o+n) · unscale) · clip}; a plain copy when both are 1 (an exact identity), nothing
+     * when that copy would be onto itself.
+     */
+    private void scale(float[] src, int o, float[] dst, int n) {
+        if (unscale == 1f && clip == 1f) {
+            if (src != dst || o != 0) {
+                System.arraycopy(src, o, dst, 0, n);
+            }
+            return;
+        }
+        float u = unscale, k = clip;
+        for (int i = 0; i < n; i++) {
+            dst[i] = (src[o + i] * u) * k;
+        }
+    }
+
+    /** Points {@code c} at chunk {@code k}'s own pages and range (float32 buffers only). */
+    private void bind(Chunk c, int k) {
         int t = layout.chunkTensor(k);
         long start = layout.chunkStart(k);
         c.tensor = t;
@@ -174,9 +229,12 @@ final class CpuStepProgram implements StepProgram {
         if (c.w != w) {
             c.w = w;
         }
-        float[] g = grads.page(t, start);
-        if (c.g != g) {
-            c.g = g;
+        c.gShift = 0;
+        if (!grads.dtype().isHalf()) {
+            float[] g = grads.page(t, start);
+            if (c.g != g) {
+                c.g = g;
+            }
         }
         if (c.s == null || c.s.length != slots.length) {
             c.s = new float[slots.length][];
@@ -253,8 +311,10 @@ final class CpuStepProgram implements StepProgram {
         }
         c.w = x.w;
         c.g = x.g;
+        c.gShift = 0;
         c.from = 0;
         c.to = n;
+        c.start = start;
     }
 
     /** Rounds the weights, slots (and slow weights) of chunk {@code k} back from scratch; writes the model copy. */
@@ -347,15 +407,10 @@ final class CpuStepProgram implements StepProgram {
         final int k = rule.scalarCount();
         parallel((from, to, c) -> {
             for (int ch = from; ch < to; ch++) {
-                bind(c, ch);
+                bindForPass(c, ch, false);
                 Arrays.fill(c.laneA, 0f);
                 Arrays.fill(c.laneB, 0f);
-                boolean scaled = scaleGradients(c);
-                try {
-                    rule.normChunk(c, scalars, c.group * k);
-                } finally {
-                    restoreGradients(c, scaled);
-                }
+                rule.normChunk(c, scalars, c.group * k);
                 partialA[ch] = Reduce.chunkSum(c.laneA);
                 partialB[ch] = Reduce.chunkSum(c.laneB);
             }
@@ -382,37 +437,26 @@ final class CpuStepProgram implements StepProgram {
         final double[] ts = tensorState;
         parallel((from, to, c) -> {
             for (int ch = from; ch < to; ch++) {
-                if (converts) {
-                    bindScratch(c, ch, sync);
-                } else {
-                    bind(c, ch);
-                }
+                bindForPass(c, ch, sync);
                 if (sums) {
                     Arrays.fill(c.laneA, 0f);
                     Arrays.fill(c.laneB, 0f);
                 }
-                boolean scaled = scaleGradients(c);
-                try {
-                    rule.update(c, scalars, c.group * k, ts);
-                } finally {
-                    restoreGradients(c, scaled);
-                }
+                rule.update(c, scalars, c.group * k, ts);
                 if (sums) {
                     partialA[ch] = Reduce.chunkSum(c.laneA);
                     partialB[ch] = Reduce.chunkSum(c.laneB);
                 }
                 if (sync) {
                     float[] w = c.w;
-                    float[] s = converts ? scratch.get().slow : slow.page(c.tensor, layout.chunkStart(ch));
+                    float[] s = wholeScratch ? scratch.get().slow : slow.page(c.tensor, layout.chunkStart(ch));
                     for (int i = c.from; i < c.to; i++) {
                         float wi = Math.fma(alpha, w[i] - s[i], s[i]);
                         w[i] = wi;
                         s[i] = wi;
                     }
                 }
-                if (converts) {
-                    storeScratch(ch, sync);
-                }
+                release(c, ch, sync);
             }
         });
     }
@@ -429,33 +473,6 @@ final class CpuStepProgram implements StepProgram {
             }
             rule.finishTensor(a, b, layout.tensors().get(t).length(), finishScalars, layout.group(t) * fk,
                     tensorState, t * width);
-        }
-    }
-
-    /**
-     * Replaces the chunk's gradients by {@code (g · unscale) · clip}, the values the CUDA walker computes as it loads
-     * them, after keeping the raw ones in this thread's copy; returns whether it did (not when both factors are 1,
-     * an exact identity). The rules then read plain arrays, as without clipping.
-     */
-    private boolean scaleGradients(Chunk c) {
-        if (unscale == 1f && clip == 1f) {
-            return false;
-        }
-        float[] g = c.g;
-        float[] raw = RAW_GRADIENTS.get();
-        int n = c.to - c.from;
-        System.arraycopy(g, c.from, raw, 0, n);
-        float u = unscale, k = clip;
-        for (int i = c.from; i < c.to; i++) {
-            g[i] = (g[i] * u) * k;
-        }
-        return true;
-    }
-
-    /** Puts back the raw gradients {@link #scaleGradients} kept: the caller's gradient buffer is never changed. */
-    private static void restoreGradients(Chunk c, boolean scaled) {
-        if (scaled) {
-            System.arraycopy(RAW_GRADIENTS.get(), 0, c.g, c.from, c.to - c.from);
         }
     }
 
@@ -639,13 +656,32 @@ final class CpuStepProgram implements StepProgram {
      * or infinite gradient makes its chunk's sum, and so the norm, non-finite, which {@link #step} treats as the
      * finite check's finding, as the CUDA decision does.
      */
+    /**
+     * Sets {@code c}'s range to chunk {@code k}'s and returns the array holding its float32 gradients over that
+     * range: the buffer's page, or this thread's scratch with the widened 16-bit gradients at the same indices.
+     */
+    private float[] gradients(Chunk c, int k) {
+        int t = layout.chunkTensor(k);
+        long start = layout.chunkStart(k);
+        int n = layout.chunkLength(k);
+        if (!grads.dtype().isHalf()) {
+            c.from = grads.offset(t, start);
+            c.to = c.from + n;
+            return grads.page(t, start);
+        }
+        c.from = 0;
+        c.to = n;
+        float[] g = scratch.get().g;
+        load(grads, t, start, n, g);
+        return g;
+    }
+
     private void gradientNorm(float u) {
         parallel((from, to, c) -> {
             float[] lanes = c.laneA;
             float[] row = c.rows[0];
             for (int ch = from; ch < to; ch++) {
-                bind(c, ch);
-                float[] g = c.g;
+                float[] g = gradients(c, ch);
                 Arrays.fill(lanes, 0f);
                 // Copied a row at a time so that the loop indexes one array at l, which C2 vectorises.
                 for (int base = c.from; base < c.to; base += LaunchConfig.LANES) {

@@ -218,6 +218,10 @@ step_decide(StepControl* __restrict__ control, const float* __restrict__ norm_pa
             // The host's window missed the device's count: apply nothing, count nothing, and say so.
             c.error = 1;
             c.skip = c.skip_plain_update = c.skip_sync_update = c.skip_lookahead_init = 1;
+        } else if ((flags & kHaltOnSkip) != 0 && c.halted != 0) {
+            // Halted by an earlier skip the host has not raised yet: nothing changes, not even the loss scale.
+            c.halted += 1;
+            c.skip = c.skip_plain_update = c.skip_sync_update = c.skip_lookahead_init = 1;
         } else {
             const bool skips = (flags & (kScaleLoss | kSkipNonFinite)) != 0;
             bool found = c.found != 0;
@@ -252,6 +256,9 @@ step_decide(StepControl* __restrict__ control, const float* __restrict__ norm_pa
             c.skip_lookahead_init = skip || t != 1 ? 1 : 0;
             if (skip) {
                 c.skipped += 1;
+                if ((flags & kHaltOnSkip) != 0) {
+                    c.halted = 1;
+                }
             } else {
                 c.applied = t;
                 copy_row = (int) row;

@@ -13,7 +13,9 @@
 namespace fusedopt {
 
 // step_decide's flags.
-enum StepFlags : int { kClip = 1, kScaleLoss = 2, kSkipNonFinite = 4 };
+// kHaltOnSkip (the THROW policy): a step skipped for a non-finite gradient halts the optimizer on the device, so
+// that the steps the host issued before it learnt of the skip change nothing either, until the host clears halted.
+enum StepFlags : int { kClip = 1, kScaleLoss = 2, kSkipNonFinite = 4, kHaltOnSkip = 8 };
 
 struct StepControl {
     // Gates, written by step_decide: nonzero means the pass does nothing.
@@ -39,6 +41,8 @@ struct StepControl {
     int growth_interval;
     int flags;                // StepFlags
     int lookahead_k;          // 0 without Lookahead
+    // Written by step_decide under kHaltOnSkip, cleared by the host once it has raised the skip.
+    int halted;               // 0, or 1 + the steps refused since a step was skipped
 };
 
 // The offsets StepControlBlock.java reads and writes.
@@ -50,7 +54,7 @@ static_assert(offsetof(StepControl, found) == 16 && offsetof(StepControl, norm_u
               offsetof(StepControl, grad_norm) == 64 && offsetof(StepControl, max_norm) == 72 &&
               offsetof(StepControl, growth_factor) == 80 && offsetof(StepControl, backoff_factor) == 84 &&
               offsetof(StepControl, growth_interval) == 88 && offsetof(StepControl, flags) == 92 &&
-              offsetof(StepControl, lookahead_k) == 96,
+              offsetof(StepControl, lookahead_k) == 96 && offsetof(StepControl, halted) == 100,
               "the layout of io.fusedopt.cuda.StepControlBlock");
 
 // Room reserved ahead of the tensor-to-group table; the host allocates the block and the table together.

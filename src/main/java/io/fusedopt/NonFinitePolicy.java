@@ -11,8 +11,12 @@ public enum NonFinitePolicy {
      */
     SKIP,
     /**
-     * Leave everything untouched, as {@link #SKIP} does, and throw {@link NonFiniteGradientException}. On CUDA the
-     * step reads its outcome back to throw in the same call, so each {@code step()} waits for the device.
+     * Leave everything untouched, as {@link #SKIP} does, and throw {@link NonFiniteGradientException}. On the CPU
+     * the {@code step()} that met the gradient throws. On CUDA no {@code step()} waits for the device: the device
+     * skips the step and halts the optimizer, so that every step issued after it changes nothing either, and the
+     * first {@code step()} after the device's report has reached the host throws, naming the step and how many
+     * steps issued after it were refused; the halt is then lifted. That is at most
+     * {@code 8} steps later; {@link Optimizer#synchronize()} raises it at once, at the cost of a wait.
      */
     THROW
 }

@@ -158,7 +158,7 @@ public final class Optimizer implements AutoCloseable {
             this.slots = List.copyOf(made.subList(0, rule.slots().size()));
             this.options = new StepOptions(policy != NonFinitePolicy.PROPAGATE, maxNorm, scaling.initScale(),
                     scaling.growthFactor(), scaling.backoffFactor(), scaling.growthInterval(), lookaheadK,
-                    (float) lookaheadAlpha);
+                    (float) lookaheadAlpha, policy == NonFinitePolicy.THROW);
             this.slotLayouts = List.copyOf(layouts);
             io.fusedopt.backend.Precision precision = new io.fusedopt.backend.Precision(
                     storage.master() ? store.parameterBuffer() : null, storage.stochastic(), storage.seed());
@@ -238,17 +238,32 @@ public final class Optimizer implements AutoCloseable {
         Rule.Rates rates = this.rates;
         stepRates = rates;
         try {
+            if (policy == NonFinitePolicy.THROW) {
+                // A skip the device reported since the last step: this step is not issued either.
+                raise(program.takeHalt(false), " and this step() call issued nothing");
+            }
             program.step((t, out, finish) -> stepScalars(rates, t, out, finish), stream);
-            // THROW alone reads the outcome back: it must raise in the step() that met the bad gradient.
-            if (policy == NonFinitePolicy.THROW && program.counters().lastSkipped()) {
-                throw new NonFiniteGradientException("a gradient is not finite at step " + (stepCount() + 1)
-                        + "; the step was not applied (parameters and state unchanged)");
+            if (policy == NonFinitePolicy.THROW) {
+                // Immediate on the CPU; on CUDA only once the device has reported, which is never waited for.
+                raise(program.takeHalt(false), "");
             }
         } catch (CudaException e) {
             failure = e.getMessage();
             throw new CudaException(e.code(), e.errorName(), e.action() + " during a step"
                     + "; the device state is now unknown: restore the optimizer from the last checkpoint");
         }
+    }
+
+    /** Throws the {@link NonFiniteGradientException} of a halt, if any; {@code more} ends its message. */
+    private static void raise(StepProgram.Halt h, String more) {
+        if (h == null) {
+            return;
+        }
+        String after = h.refusedAfter() == 0 ? ""
+                : "; the " + h.refusedAfter() + " step" + (h.refusedAfter() == 1 ? "" : "s")
+                        + " issued after it, before the device reported it, changed nothing either";
+        throw new NonFiniteGradientException("a gradient is not finite at step " + h.step()
+                + "; the step was not applied (parameters and state unchanged)" + after + more);
     }
 
     /**
@@ -834,9 +849,25 @@ public final class Optimizer implements AutoCloseable {
         return program.captured();
     }
 
-    /** Waits until every step issued so far has finished on the device. */
+    /**
+     * Waits until every step issued so far has finished on the device. Under {@link NonFinitePolicy#THROW} it then
+     * raises a non-finite gradient that {@link #step()} has not raised yet, so that a loop can learn of it before
+     * its next step.
+     *
+     * @throws NonFiniteGradientException under {@link NonFinitePolicy#THROW}, for a step skipped and not yet raised
+     */
     public void synchronize() {
         store.device().synchronize();
+        // Not while another thread is inside step(): that step() raises it.
+        if (policy == NonFinitePolicy.THROW && stepping.compareAndSet(false, true)) {
+            try {
+                if (!closed) {
+                    store.device().use(() -> raise(program.takeHalt(true), ""));
+                }
+            } finally {
+                stepping.set(false);
+            }
+        }
     }
 
     private void checkOpen() {

@@ -17,9 +17,11 @@ package io.fusedopt.backend;
  * @param growthInterval applied steps in a row before {@code S} grows
  * @param lookaheadK Lookahead's k, 0 without Lookahead
  * @param lookaheadAlpha Lookahead's α
+ * @param haltOnSkip whether a step skipped for a non-finite gradient halts the optimizer until the host has raised it
+ *     ({@code THROW}): on CUDA the steps issued before the host learns of the skip then change nothing either
  */
 public record StepOptions(boolean skipNonFinite, double maxNorm, double initScale, double growthFactor,
-        double backoffFactor, int growthInterval, int lookaheadK, float lookaheadAlpha) {
+        double backoffFactor, int growthInterval, int lookaheadK, float lookaheadAlpha, boolean haltOnSkip) {
     /** Whether the step clips by the global norm. */
     public boolean clips() {
         return maxNorm > 0;

@@ -45,6 +45,23 @@ public interface StepProgram extends AutoCloseable {
     /** Whether steps replay a captured graph. */
     boolean captured();
 
+    /**
+     * A step skipped for a non-finite gradient under {@link StepOptions#haltOnSkip}: its number (the applied count
+     * it would have made) and how many steps issued after it were refused because the optimizer was halted.
+     *
+     * @param step the number of the skipped step
+     * @param refusedAfter the steps issued after it that changed nothing
+     */
+    record Halt(long step, long refusedAfter) {
+    }
+
+    /**
+     * The halt of a skipped step ({@link StepOptions#haltOnSkip}) the host has not yet raised, or null; taking it
+     * lifts the halt, so steps issued afterwards apply. Waits for the steps issued only when {@code wait}; otherwise
+     * it sees what the device has reported so far (on CUDA, the read-backs whose copies have completed).
+     */
+    Halt takeHalt(boolean wait);
+
     /** The step counters; on CUDA a read-back that waits for the steps issued so far. */
     StepCounters counters();
 

@@ -42,6 +42,8 @@ final class CpuStepProgram implements StepProgram {
     private final float[] partialB;
     private double[] tensorState;
     private boolean lastSkipped;
+    /** A skip under {@link StepOptions#haltOnSkip} not yet taken; the CPU decides in the step, so nothing is refused. */
+    private Halt halt;
     private StepOptions options;
     /** Per-chunk sums of the squared unscaled gradient, for the global norm (clipping only). */
     private float[] normPartials;
@@ -634,6 +636,9 @@ final class CpuStepProgram implements StepProgram {
         if (skip) {
             skipped++;
             lastSkipped = true;
+            if (o.haltOnSkip()) {
+                halt = new Halt(t, 0);
+            }
             return;
         }
         int la = o.lookaheadK();
@@ -698,6 +703,13 @@ final class CpuStepProgram implements StepProgram {
     }
 
     @Override
+    public Halt takeHalt(boolean wait) {
+        Halt h = halt;
+        halt = null;
+        return h;
+    }
+
+    @Override
     public StepCounters counters() {
         return new StepCounters(applied, skipped, lastSkipped, lastGradNorm, lossScale, growthTracker);
     }
@@ -706,6 +718,7 @@ final class CpuStepProgram implements StepProgram {
     public void setCounters(long applied, long skipped, float lossScale, int growthTracker) {
         this.applied = applied;
         this.skipped = skipped;
+        halt = null;
         if (options != null && options.scalesLoss()) {
             this.lossScale = lossScale;
             this.growthTracker = growthTracker;

@@ -104,6 +104,14 @@ final class CudaStepProgram implements StepProgram {
     private final ByteBuffer[] readSlots = new ByteBuffer[SCALAR_SLOTS];
     private final Pointer[] readPointers = new Pointer[SCALAR_SLOTS];
     private final CUevent[] readEvents = new CUevent[SCALAR_SLOTS];
+    /**
+     * A pinned 0, copied over the block's {@code halted} to lift a halt (a pinned source, so the copy is queued
+     * like a launch); never rewritten.
+     */
+    private Pointer haltClear;
+    /** A halt seen in a read-back and not yet taken: the skipped step's number and its issue index. */
+    private long haltStep;
+    private long haltIssue = -1;
     /** Steps issued, and what the host last learnt of the device's counts: as of {@code knownIssued} steps. */
     private long issued;
     private long knownIssued;
@@ -513,6 +521,12 @@ final class CudaStepProgram implements StepProgram {
         StepControlBlock.init(block, o);
         Driver.check(cuMemcpyHtoD(control, Pointer.to(block.array()), StepControlBlock.BYTES),
                 "writing the step-control block");
+        if (o.haltOnSkip()) {
+            Pointer zero = new Pointer();
+            Driver.check(cuMemAllocHost(zero, Integer.BYTES), "allocating pinned memory for lifting a halt");
+            haltClear = zero;
+            zero.getByteBuffer(0, Integer.BYTES).putInt(0, 0);
+        }
         this.options = o;
         this.launches = plan(o, norm);
         this.stepStream = backend.stream();
@@ -910,6 +924,11 @@ final class CudaStepProgram implements StepProgram {
                     + " window started at " + (knownApplied + 1) + "); the step was not applied");
         }
         knownApplied = b.getLong(StepControlBlock.APPLIED);
+        if (StepControlBlock.halted(b) == 1) {
+            // This step was the one skipped (the steps after it count on from 2 until the halt is lifted).
+            haltStep = knownApplied + 1;
+            haltIssue = knownIssued;
+        }
         knownIssued++;
     }
 
@@ -1021,6 +1040,31 @@ final class CudaStepProgram implements StepProgram {
     }
 
     @Override
+    public Halt takeHalt(boolean wait) {
+        if (closed) {
+            throw new IllegalStateException("the step program is closed");
+        }
+        backend.makeCurrent();
+        if (wait) {
+            Driver.check(cuStreamSynchronize(stepStream()), "waiting for the steps issued");
+            Driver.check(cuStreamSynchronize(backend.stream()), "waiting for the steps issued");
+            drainReadBacks();
+        } else {
+            pollReadBacks();
+        }
+        if (haltIssue < 0) {
+            return null;
+        }
+        // Queued on fusedopt's stream, which every step issued so far precedes (a step on the caller's stream is
+        // joined to it by an event): those steps stay refused, the next one applies.
+        Driver.check(cuMemcpyHtoDAsync(control.withByteOffset(StepControlBlock.HALTED), haltClear, Integer.BYTES,
+                backend.stream()), "queueing the lifting of a halt");
+        Halt h = new Halt(haltStep, issued - haltIssue - 1);
+        haltIssue = -1;
+        return h;
+    }
+
+    @Override
     public StepCounters counters() {
         if (closed) {
             throw new IllegalStateException("the step program is closed");
@@ -1035,6 +1079,7 @@ final class CudaStepProgram implements StepProgram {
         }
         ByteBuffer b = readBlock();
         StepControlBlock.setCounters(b, options, applied, skipped, lossScale, growthTracker);
+        haltIssue = -1;
         Driver.check(cuMemcpyHtoD(control, Pointer.to(b.array()), StepControlBlock.BYTES),
                 "writing the step-control block");
         knownApplied = applied;
@@ -1100,6 +1145,10 @@ final class CudaStepProgram implements StepProgram {
                 cuMemFreeHost(readPointers[i]);
                 readPointers[i] = null;
             }
+        }
+        if (haltClear != null) {
+            cuMemFreeHost(haltClear);
+            haltClear = null;
         }
         for (CUevent e : new CUevent[] {orderEvent, callerEvent}) {
             if (e != null) {

@@ -36,11 +36,13 @@ final class StepControlBlock {
     static final int GROWTH_INTERVAL = 88;
     static final int FLAGS = 92;
     static final int LOOKAHEAD_K = 96;
+    static final int HALTED = 100;
 
     /** {@code StepFlags}. */
     static final int CLIP_FLAG = 1;
     static final int SCALE_LOSS_FLAG = 2;
     static final int SKIP_NON_FINITE_FLAG = 4;
+    static final int HALT_ON_SKIP_FLAG = 8;
 
     private StepControlBlock() {
     }
@@ -60,7 +62,7 @@ final class StepControlBlock {
         b.putFloat(BACKOFF_FACTOR, (float) o.backoffFactor());
         b.putInt(GROWTH_INTERVAL, o.growthInterval());
         b.putInt(FLAGS, (o.clips() ? CLIP_FLAG : 0) | (o.scalesLoss() ? SCALE_LOSS_FLAG : 0)
-                | (o.skipNonFinite() ? SKIP_NON_FINITE_FLAG : 0));
+                | (o.skipNonFinite() ? SKIP_NON_FINITE_FLAG : 0) | (o.haltOnSkip() ? HALT_ON_SKIP_FLAG : 0));
         b.putInt(LOOKAHEAD_K, o.lookaheadK());
     }
 
@@ -69,6 +71,8 @@ final class StepControlBlock {
         b.putLong(APPLIED, applied);
         b.putLong(SKIPPED, skipped);
         b.putInt(LAST_SKIPPED, 0);
+        // Restored counts start unhalted: a halt belongs to the steps the restore replaces.
+        b.putInt(HALTED, 0);
         if (o.scalesLoss()) {
             b.putFloat(SCALE, scale);
             b.putInt(GROWTH_TRACKER, tracker);
@@ -80,6 +84,11 @@ final class StepControlBlock {
     static StepCounters counters(ByteBuffer b) {
         return new StepCounters(b.getLong(APPLIED), b.getLong(SKIPPED), b.getInt(LAST_SKIPPED) != 0,
                 b.getDouble(GRAD_NORM), b.getFloat(SCALE), b.getInt(GROWTH_TRACKER));
+    }
+
+    /** 0, or 1 + the steps refused since a skip halted the optimizer ({@link StepOptions#haltOnSkip}). */
+    static int halted(ByteBuffer b) {
+        return b.getInt(HALTED);
     }
 
     /** Whether a step found no scalar row for its count (a fault of the host's window, never expected). */

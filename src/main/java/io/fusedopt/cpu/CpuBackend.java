@@ -55,7 +55,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String description() {
-        return "CPU, " + Runtime.getRuntime().availableProcessors() + " cores, Java " + Runtime.version();
+        return "CPU, " + Runtime.getRuntime().availableProcessors() + " cores, Java " + Runtime.version()
+                + "; 16-bit conversions: " + HalfArrays.get().describe();
     }
 
     /**

@@ -42,11 +42,21 @@ final class VectorHalfArrays extends HalfArrays {
         return "vector lanes (" + F.vectorBitSize() + "-bit float32, jdk.incubator.vector)";
     }
 
+    /** One vector of 16-bit patterns from {@code h[at..)}, sign-extended to int lanes. */
+    private static IntVector ints(short[] h, int at) {
+        return (IntVector) ShortVector.fromArray(S, h, at).convertShape(S2I, I, 0);
+    }
+
+    /** The bits of one vector of floats from {@code f[at..)}. */
+    private static IntVector bits(float[] f, int at) {
+        return FloatVector.fromArray(F, f, at).reinterpretAsInts();
+    }
+
     @Override
     void widenBf16(short[] h, int o, float[] dst, int from, int n) {
         int up = F.loopBound(n);
         for (int i = 0; i < up; i += L) {
-            IntVector x = (IntVector) ShortVector.fromArray(S, h, o + i).convertShape(S2I, I, 0);
+            IntVector x = ints(h, o + i);
             // The sign extension of S2I is shifted out.
             x.lanewise(LSHL, 16).reinterpretAsFloats().intoArray(dst, from + i);
         }
@@ -57,7 +67,7 @@ final class VectorHalfArrays extends HalfArrays {
     void roundBf16(float[] src, int from, short[] h, int o, int n) {
         int up = F.loopBound(n);
         for (int i = 0; i < up; i += L) {
-            IntVector x = FloatVector.fromArray(F, src, from + i).reinterpretAsInts();
+            IntVector x = bits(src, from + i);
             IntVector r = x.add(x.lanewise(LSHR, 16).and(1)).add(0x7FFF).lanewise(LSHR, 16);
             VectorMask<Integer> nan = x.and(0x7FFFFFFF).compare(GT, 0x7F800000);
             ((ShortVector) r.blend(0x7FFF, nan).convertShape(I2S, S, 0)).intoArray(h, o + i);
@@ -69,7 +79,7 @@ final class VectorHalfArrays extends HalfArrays {
     void widenFp16(short[] h, int o, float[] dst, int from, int n) {
         int up = F.loopBound(n);
         for (int i = 0; i < up; i += L) {
-            IntVector x = (IntVector) ShortVector.fromArray(S, h, o + i).convertShape(S2I, I, 0);
+            IntVector x = ints(h, o + i);
             IntVector a = x.and(0x7FFF);
             IntVector shifted = a.lanewise(LSHL, 13);
             // Exponent and mantissa in float32's places, read as float32 and scaled by 2^(127-15): exact for normal
@@ -86,7 +96,7 @@ final class VectorHalfArrays extends HalfArrays {
     void roundFp16(float[] src, int from, short[] h, int o, int n) {
         int up = F.loopBound(n);
         for (int i = 0; i < up; i += L) {
-            IntVector x = FloatVector.fromArray(F, src, from + i).reinterpretAsInts();
+            IntVector x = bits(src, from + i);
             IntVector a = x.and(0x7FFFFFFF);
             // Normal halves: rebias the exponent and round off 13 mantissa bits, ties to even.
             IntVector r = a.sub(0x38000000);

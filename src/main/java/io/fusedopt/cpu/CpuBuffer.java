@@ -30,14 +30,20 @@ import java.util.List;
  * slots of a chunk alike. Caller arrays are float32 only.
  */
 final class CpuBuffer implements ArenaBuffer {
-    /** Floats per page: 2^30 (4 GiB). */
-    static final int PAGE_SHIFT = 30;
+    /**
+     * Elements per page: 2^20, as many as a shared array holds, so that no chunk starts further than
+     * {@link #OFFSET_LIMIT} into its array (a pass can then keep gradients it converts or scales in a per-thread
+     * array indexed like the pages, see {@code CpuStepProgram}).
+     */
+    static final int PAGE_SHIFT = 20;
     static final long PAGE = 1L << PAGE_SHIFT;
     static final long PAGE_MASK = PAGE - 1;
     /** The largest tensor packed with others: one chunk. */
     static final int PACKED_MAX = LaunchConfig.CHUNK;
     /** Floats per shared array: 2^20 (4 MiB), a small allocation for any heap. */
     static final int PACK = 1 << 20;
+    /** Every chunk of a packed or paged tensor ends at or before this index of its array. */
+    static final int OFFSET_LIMIT = Math.max(PACK, 1 << PAGE_SHIFT);
     /** Where packed tensors start: multiples of 16 floats (64 bytes, one cache line and one 512-bit vector). */
     static final int PACKED_ALIGN = 16;
 

@@ -26,8 +26,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * there unchanged, and what the pass writes is rounded back; with a model copy, the rounded weights also go there.
  * When only the gradients differ from the buffers the rule reads (16-bit gradients beside float32 master weights and
  * states, or gradients to unscale and clip), the rule works on the buffers' own pages and reads the gradients from
- * a per-thread scratch copy ({@link Chunk#gShift}); the caller's gradients are never written. The rules and their
- * operation order stay those of float32 either way, which keeps the CPU bit-identical to the kernels.
+ * a per-thread array at the same indices as the pages (no chunk ends past {@link CpuBuffer#OFFSET_LIMIT}; a
+ * caller's array, which may be longer, goes through whole-chunk scratch instead); the caller's gradients are never
+ * written. The rules index every array of a chunk alike, which keeps their loops vectorisable, and their operation
+ * order stays that of float32 either way, which keeps the CPU bit-identical to the kernels.
  */
 final class CpuStepProgram implements StepProgram {
     private final Rule rule;
@@ -65,22 +67,54 @@ final class CpuStepProgram implements StepProgram {
     private final long seed;
     /** The applied-step count of the step being run, for stochastic rounding's bits. */
     private long step;
-    /** Float32 scratch views of one chunk, one set per thread. */
-    private final ThreadLocal<Scratch> scratch;
+    /**
+     * Float32 scratch of one chunk, one set per thread, shared by every program: a thread runs one chunk of one pass
+     * at a time (a pool worker takes another task only between chunks), and each array is made on first use.
+     */
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     /** Per thread: a chunk's float32 copies of the gradients and, for whole-chunk scratch, of the other buffers. */
     private static final class Scratch {
-        final float[] g = new float[LaunchConfig.CHUNK];
-        final float[] w;
-        final float[][] s;
-        final float[] slow;
+        private float[] g;
+        private float[] w;
+        private float[] slow;
+        private float[][] s = new float[0][];
+        /** Gradients at the indices of the pages they stand beside; grown on demand up to the offset limit. */
+        private float[] paged = new float[0];
+        /** Whether the chunk bound last went through whole-chunk scratch. */
+        boolean whole;
 
-        Scratch(boolean whole, int slots) {
-            w = whole ? new float[LaunchConfig.CHUNK] : null;
-            slow = whole ? new float[LaunchConfig.CHUNK] : null;
-            s = new float[whole ? slots : 0][LaunchConfig.CHUNK];
+        private static float[] chunk(float[] a) {
+            return a != null ? a : new float[LaunchConfig.CHUNK];
+        }
+
+        float[] g() {
+            return g = chunk(g);
+        }
+
+        float[] w() {
+            return w = chunk(w);
+        }
+
+        float[] slow() {
+            return slow = chunk(slow);
+        }
+
+        float[] s(int slot) {
+            if (s.length <= slot) {
+                s = Arrays.copyOf(s, slot + 1);
+            }
+            return s[slot] = chunk(s[slot]);
+        }
+
+        float[] paged(int length) {
+            if (paged.length < length) {
+                paged = new float[Math.min(CpuBuffer.OFFSET_LIMIT, Math.max(length, 2 * paged.length))];
+            }
+            return paged;
         }
     }
+
     /** Per slot: whether it is shaped per tensor ({@link Rule#slotShaped}); then its views, else null. */
     private final boolean[] shaped;
     private final List<List<io.fusedopt.core.Tensor>> slotViews;
@@ -117,8 +151,6 @@ final class CpuStepProgram implements StepProgram {
         this.wholeScratch = whole;
         this.stochastic = precision.stochastic();
         this.seed = precision.seed();
-        final int slotCount = slots.size();
-        this.scratch = ThreadLocal.withInitial(() -> new Scratch(wholeScratch, slotCount));
         this.rule = rule;
         this.layout = layout;
         this.params = params;
@@ -169,30 +201,47 @@ final class CpuStepProgram implements StepProgram {
      * {@link #release} writes back what the pass wrote.
      */
     private void bindForPass(Chunk c, int k, boolean slowToo) {
-        if (wholeScratch) {
+        Scratch x = SCRATCH.get();
+        boolean half = grads.dtype().isHalf();
+        boolean own = half || unscale != 1f || clip != 1f;
+        x.whole = whole(k);
+        if (!x.whole) {
+            bind(c, k);
+        } else {
             bindScratch(c, k, slowToo);
-            scale(c.g, 0, c.g, c.to);
+            scale(c.g, 0, c.g, 0, c.to);
             return;
         }
-        bind(c, k);
-        boolean half = grads.dtype().isHalf();
-        if (half || unscale != 1f || clip != 1f) {
-            float[] g = scratch.get().g;
+        if (own) {
+            float[] g = x.paged(c.to);
             int n = c.to - c.from;
             if (half) {
-                load(grads, c.tensor, c.start, n, g);
-                scale(g, 0, g, n);
+                HalfArrays.get().widen(grads.dtype(), grads.hpage(c.tensor, c.start), grads.offset(c.tensor, c.start),
+                        g, c.from, n);
+                scale(g, c.from, g, c.from, n);
             } else {
-                scale(c.g, c.from, g, n);
+                scale(c.g, c.from, g, c.from, n);
             }
             c.g = g;
-            c.gShift = -c.from;
         }
+    }
+
+    /**
+     * Whether a pass over chunk {@code k} goes through whole-chunk scratch: with 16-bit weights or states, or with
+     * gradients to convert or scale in a caller's array that reaches past the offset limit.
+     */
+    private boolean whole(int k) {
+        if (wholeScratch) {
+            return true;
+        }
+        boolean own = grads.dtype().isHalf() || unscale != 1f || clip != 1f;
+        return own && params.offset(layout.chunkTensor(k), layout.chunkStart(k)) + layout.chunkLength(k)
+                > CpuBuffer.OFFSET_LIMIT;
     }
 
     /** After a pass bound by {@link #bindForPass}: rounds scratch back, or writes the model copy of the weights. */
     private void release(Chunk c, int k, boolean slowToo) {
-        if (wholeScratch) {
+        if (SCRATCH.get().whole) {
             storeScratch(k, slowToo);
         } else if (model != null) {
             int t = layout.chunkTensor(k);
@@ -203,19 +252,26 @@ final class CpuStepProgram implements StepProgram {
     }
 
     /**
-     * {@code dst[0..n) = (src[o..o+n) · unscale) · clip}; a plain copy when both are 1 (an exact identity), nothing
-     * when that copy would be onto itself.
+     * {@code dst[d..d+n) = (src[o..o+n) · unscale) · clip}; a plain copy when both are 1 (an exact identity),
+     * nothing when that copy would be onto itself.
      */
-    private void scale(float[] src, int o, float[] dst, int n) {
+    private void scale(float[] src, int o, float[] dst, int d, int n) {
         if (unscale == 1f && clip == 1f) {
-            if (src != dst || o != 0) {
-                System.arraycopy(src, o, dst, 0, n);
+            if (src != dst || o != d) {
+                System.arraycopy(src, o, dst, d, n);
             }
             return;
         }
         float u = unscale, k = clip;
-        for (int i = 0; i < n; i++) {
-            dst[i] = (src[o + i] * u) * k;
+        if (o == d) {
+            // The same index on both sides, so that C2 vectorises the loop even when src and dst are one array.
+            for (int i = o; i < o + n; i++) {
+                dst[i] = (src[i] * u) * k;
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                dst[d + i] = (src[o + i] * u) * k;
+            }
         }
     }
 
@@ -231,7 +287,6 @@ final class CpuStepProgram implements StepProgram {
         if (c.w != w) {
             c.w = w;
         }
-        c.gShift = 0;
         if (!grads.dtype().isHalf()) {
             float[] g = grads.page(t, start);
             if (c.g != g) {
@@ -293,27 +348,26 @@ final class CpuStepProgram implements StepProgram {
 
     /** Points {@code c} at float32 scratch holding chunk {@code k}; {@code slowToo} also loads the slow weights. */
     private void bindScratch(Chunk c, int k, boolean slowToo) {
-        Scratch x = scratch.get();
+        Scratch x = SCRATCH.get();
         int t = layout.chunkTensor(k);
         long start = layout.chunkStart(k);
         int n = layout.chunkLength(k);
         c.tensor = t;
         c.group = layout.group(t);
-        load(params, t, start, n, x.w);
-        load(grads, t, start, n, x.g);
+        load(params, t, start, n, x.w());
+        load(grads, t, start, n, x.g());
         if (c.s == null || c.s.length != slots.length) {
             c.s = new float[slots.length][];
         }
         for (int s = 0; s < slots.length; s++) {
-            load(slots[s], t, start, n, x.s[s]);
-            c.s[s] = x.s[s];
+            c.s[s] = x.s(s);
+            load(slots[s], t, start, n, c.s[s]);
         }
         if (slowToo) {
-            load(slow, t, start, n, x.slow);
+            load(slow, t, start, n, x.slow());
         }
-        c.w = x.w;
-        c.g = x.g;
-        c.gShift = 0;
+        c.w = x.w();
+        c.g = x.g();
         c.from = 0;
         c.to = n;
         c.start = start;
@@ -321,23 +375,23 @@ final class CpuStepProgram implements StepProgram {
 
     /** Rounds the weights, slots (and slow weights) of chunk {@code k} back from scratch; writes the model copy. */
     private void storeScratch(int k, boolean slowToo) {
-        Scratch x = scratch.get();
+        Scratch x = SCRATCH.get();
         int t = layout.chunkTensor(k);
         long start = layout.chunkStart(k);
         int n = layout.chunkLength(k);
         if (stochastic) {
-            storeStochastic(x.w, n, params, t, start);
+            storeStochastic(x.w(), n, params, t, start);
         } else {
-            store(x.w, n, params, t, start);
+            store(x.w(), n, params, t, start);
         }
         for (int s = 0; s < slots.length; s++) {
-            store(x.s[s], n, slots[s], t, start);
+            store(x.s(s), n, slots[s], t, start);
         }
         if (slowToo) {
-            store(x.slow, n, slow, t, start);
+            store(x.slow(), n, slow, t, start);
         }
         if (model != null) {
-            store(x.w, n, model, t, start);
+            store(x.w(), n, model, t, start);
         }
     }
 
@@ -450,17 +504,22 @@ final class CpuStepProgram implements StepProgram {
                     partialB[ch] = Reduce.chunkSum(c.laneB);
                 }
                 if (sync) {
-                    float[] w = c.w;
-                    float[] s = wholeScratch ? scratch.get().slow : slow.page(c.tensor, layout.chunkStart(ch));
-                    for (int i = c.from; i < c.to; i++) {
-                        float wi = Math.fma(alpha, w[i] - s[i], s[i]);
-                        w[i] = wi;
-                        s[i] = wi;
-                    }
+                    lookaheadSync(c, SCRATCH.get().whole ? SCRATCH.get().slow()
+                            : slow.page(c.tensor, layout.chunkStart(ch)), alpha);
                 }
                 release(c, ch, sync);
             }
         });
+    }
+
+    /** Lookahead's sync over the chunk's range: {@code w = s = fma(α, w − s, s)}. */
+    private static void lookaheadSync(Chunk c, float[] s, float alpha) {
+        float[] w = c.w;
+        for (int i = c.from; i < c.to; i++) {
+            float wi = Math.fma(alpha, w[i] - s[i], s[i]);
+            w[i] = wi;
+            s[i] = wi;
+        }
     }
 
     /** Adds each tensor's chunk sums in double, in chunk order, and folds them into the tensor state. */
@@ -676,7 +735,7 @@ final class CpuStepProgram implements StepProgram {
         }
         c.from = 0;
         c.to = n;
-        float[] g = scratch.get().g;
+        float[] g = SCRATCH.get().g();
         load(grads, t, start, n, g);
         return g;
     }

@@ -541,12 +541,11 @@ public final class Adafactor extends Rule {
     /** Writes the unscaled directions {@code u} of elements {@code [base, base + n)} of the chunk into {@code out}. */
     private static void directions(Chunk c, int base, int n, float[] out) {
         final float[] g = c.g;
-        final int gs = c.gShift;
         if (c.geometry[FACTORED] == 0) {
             final float[] v = c.s[0];
             final int vOff = c.sFrom[0] - c.from;
             for (int l = 0; l < n; l++) {
-                out[l] = g[base + l + gs] / (float) Math.sqrt(v[vOff + base + l]);
+                out[l] = g[base + l] / (float) Math.sqrt(v[vOff + base + l]);
             }
             return;
         }
@@ -556,12 +555,12 @@ public final class Adafactor extends Rule {
             int o = i - base;
             if (moves) {
                 for (int k = 0; k < len; k++) {
-                    out[o + k] = (g[i + k + gs] * f[ia + inner + k]) * f[oa + outer + k];
+                    out[o + k] = (g[i + k] * f[ia + inner + k]) * f[oa + outer + k];
                 }
             } else {
                 float fi = f[ia + inner];
                 for (int k = 0; k < len; k++) {
-                    out[o + k] = (g[i + k + gs] * fi) * f[oa + outer + k];
+                    out[o + k] = (g[i + k] * fi) * f[oa + outer + k];
                 }
             }
         });

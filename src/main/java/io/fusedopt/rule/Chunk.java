@@ -16,13 +16,6 @@ public final class Chunk {
     public float[] w;
     /** Gradients. */
     public float[] g;
-    /**
-     * Where the gradients sit in {@link #g} relative to the other arrays: element {@code i}'s gradient is
-     * {@code g[i + gShift]}. Zero when {@code g} is a page of the gradient buffer; the backend sets it when the
-     * gradients it hands the rule are a scratch copy (widened from 16 bits, or unscaled and clipped) while the other
-     * arrays are the buffers' own pages.
-     */
-    public int gShift;
     /** State slots, in the rule's {@link Rule#slots()} order. */
     public float[][] s;
     /** First element (inclusive) and end (exclusive) inside the arrays. */

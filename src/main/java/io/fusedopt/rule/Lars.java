@@ -109,12 +109,11 @@ public final class Lars extends TrustRatioRule {
     public void normChunk(Chunk c, float[] sc, int so) {
         final float wd = sc[so + WD];
         final float[] w = c.w, g = c.g, la = c.laneA, lb = c.laneB;
-        final int gs = c.gShift;
         final float[] rw = c.rows[0], rg = c.rows[1];
         for (int base = c.from; base < c.to; base += LaunchConfig.LANES) {
             int n = Math.min(LaunchConfig.LANES, c.to - base);
             System.arraycopy(w, base, rw, 0, n);
-            System.arraycopy(g, base + gs, rg, 0, n);
+            System.arraycopy(g, base, rg, 0, n);
             for (int l = 0; l < n; l++) {
                 float wi = rw[l];
                 float d = wd != 0f ? Math.fma(wd, wi, rg[l]) : rg[l];
@@ -136,10 +135,9 @@ public final class Lars extends TrustRatioRule {
         final boolean nesterov = sc[so + NESTEROV] != 0f;
         final float negStep = -(sc[so + LR] * (float) ts[c.tensor]);
         final float[] w = c.w, g = c.g, b = c.s[0];
-        final int gs = c.gShift;
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];
-            float d = wd != 0f ? Math.fma(wd, wi, g[i + gs]) : g[i + gs];
+            float d = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
             float u = negStep * d;
             float bi = Math.fma(mu, b[i], u);
             b[i] = bi;

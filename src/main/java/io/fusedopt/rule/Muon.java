@@ -359,11 +359,10 @@ public final class Muon extends Rule {
         final float beta = sc[so + BETA], omb = sc[so + OMB], kmu = sc[so + K_MU], kg = sc[so + K_G];
         final boolean nesterov = sc[so + NESTEROV] != 0f;
         final float[] g = c.g, mu = c.s[0], x = c.scratch, la = c.laneA;
-        final int gs = c.gShift;
         for (int i = c.from; i < c.to; i++) {
-            float mi = Math.fma(beta, mu[i], omb * g[i + gs]);
+            float mi = Math.fma(beta, mu[i], omb * g[i]);
             mu[i] = mi;
-            float m = nesterov ? Math.fma(kmu, mi, kg * g[i + gs]) : mi * kmu;
+            float m = nesterov ? Math.fma(kmu, mi, kg * g[i]) : mi * kmu;
             x[(int) xIndex(geo, c.start + (i - c.from))] = m;
             int l = (i - c.from) % LaunchConfig.LANES;
             la[l] = Math.fma(m, m, la[l]);
@@ -408,7 +407,6 @@ public final class Muon extends Rule {
         long[] geo = c.geometry;
         final float lr = sc[so + LR];
         final float[] w = c.w, g = c.g;
-        final int gs = c.gShift;
         if (geo[ORTHO] != 0) {
             final float wd = sc[so + WD], sf = (float) Double.longBitsToDouble(geo[SCALE]);
             final float[] x = c.scratch;
@@ -427,7 +425,7 @@ public final class Muon extends Rule {
         final float[] m = c.s[0], v = c.s[1];
         final int vOff = c.sFrom[1] - c.from;
         for (int i = c.from; i < c.to; i++) {
-            float gi = g[i + gs], wi = w[i];
+            float gi = g[i], wi = w[i];
             float mi = Moments.first(m[i], gi, b1, omb1);
             float vi = Moments.second(v[vOff + i], gi, b2, omb2);
             m[i] = mi;

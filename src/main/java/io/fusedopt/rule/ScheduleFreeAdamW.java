@@ -168,9 +168,8 @@ public final class ScheduleFreeAdamW extends Rule {
         final float ca = sc[so + C], omc = sc[so + OMC];
         final boolean first = sc[so + FIRST] != 0f;
         final float[] y = c.w, g = c.g, z = c.s[0], v = c.s[1];
-        final int gs = c.gShift;
         for (int i = c.from; i < c.to; i++) {
-            float yi = y[i], gi = g[i + gs];
+            float yi = y[i], gi = g[i];
             float zi = first ? yi : z[i];
             float vi = Moments.second(v[i], gi, b2, omb2);
             float u = gi / ((float) Math.sqrt(vi / bc2) + eps);

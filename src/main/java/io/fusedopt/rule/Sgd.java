@@ -118,20 +118,19 @@ public final class Sgd extends Rule {
         final float mu = sc[so + MU], omd = sc[so + OMD];
         final boolean first = sc[so + FIRST] != 0f, nest = sc[so + NESTEROV] != 0f;
         final float[] w = c.w, g = c.g;
-        final int gs = c.gShift;
         final int to = c.to;
         if (!momentum) {
             if (decoupled) {
                 for (int i = c.from; i < to; i++) {
-                    w[i] = Math.fma(negLr, g[i + gs], w[i] * decay);
+                    w[i] = Math.fma(negLr, g[i], w[i] * decay);
                 }
             } else if (wd != 0f) {
                 for (int i = c.from; i < to; i++) {
-                    w[i] = Math.fma(negLr, Math.fma(wd, w[i], g[i + gs]), w[i]);
+                    w[i] = Math.fma(negLr, Math.fma(wd, w[i], g[i]), w[i]);
                 }
             } else {
                 for (int i = c.from; i < to; i++) {
-                    w[i] = Math.fma(negLr, g[i + gs], w[i]);
+                    w[i] = Math.fma(negLr, g[i], w[i]);
                 }
             }
             return;
@@ -139,7 +138,7 @@ public final class Sgd extends Rule {
         final float[] b = c.s[0];
         for (int i = c.from; i < to; i++) {
             float wi = w[i];
-            float d = (!decoupled && wd != 0f) ? Math.fma(wd, wi, g[i + gs]) : g[i + gs];
+            float d = (!decoupled && wd != 0f) ? Math.fma(wd, wi, g[i]) : g[i];
             float bi = first ? d : Math.fma(mu, b[i], omd * d);
             b[i] = bi;
             d = nest ? Math.fma(mu, bi, d) : bi;

@@ -203,24 +203,23 @@ final class CpuStepProgram implements StepProgram {
     private void bindForPass(Chunk c, int k, boolean slowToo) {
         Scratch x = SCRATCH.get();
         boolean half = grads.dtype().isHalf();
-        boolean own = half || unscale != 1f || clip != 1f;
         x.whole = whole(k);
         if (!x.whole) {
             bind(c, k);
         } else {
             bindScratch(c, k, slowToo);
-            scale(c.g, 0, c.g, 0, c.to);
+            scale(c.g, c.g, 0, c.to);
             return;
         }
-        if (own) {
+        if (ownGradients()) {
             float[] g = x.paged(c.to);
             int n = c.to - c.from;
             if (half) {
                 HalfArrays.get().widen(grads.dtype(), grads.hpage(c.tensor, c.start), grads.offset(c.tensor, c.start),
                         g, c.from, n);
-                scale(g, c.from, g, c.from, n);
+                scale(g, g, c.from, n);
             } else {
-                scale(c.g, c.from, g, c.from, n);
+                scale(c.g, g, c.from, n);
             }
             c.g = g;
         }
@@ -234,9 +233,13 @@ final class CpuStepProgram implements StepProgram {
         if (wholeScratch) {
             return true;
         }
-        boolean own = grads.dtype().isHalf() || unscale != 1f || clip != 1f;
-        return own && params.offset(layout.chunkTensor(k), layout.chunkStart(k)) + layout.chunkLength(k)
+        return ownGradients() && params.offset(layout.chunkTensor(k), layout.chunkStart(k)) + layout.chunkLength(k)
                 > CpuBuffer.OFFSET_LIMIT;
+    }
+
+    /** Whether the rule must read a converted or scaled copy of the gradients rather than their pages. */
+    private boolean ownGradients() {
+        return grads.dtype().isHalf() || unscale != 1f || clip != 1f;
     }
 
     /** After a pass bound by {@link #bindForPass}: rounds scratch back, or writes the model copy of the weights. */
@@ -252,26 +255,20 @@ final class CpuStepProgram implements StepProgram {
     }
 
     /**
-     * {@code dst[d..d+n) = (src[o..o+n) · unscale) · clip}; a plain copy when both are 1 (an exact identity),
-     * nothing when that copy would be onto itself.
+     * {@code dst[i] = (src[i] · unscale) · clip} for {@code i} in {@code [from, from + n)}: a plain copy when both are
+     * 1 (an exact identity), nothing when that copy would be onto itself. One index on both sides, so that C2
+     * vectorises the loop even when the two are one array.
      */
-    private void scale(float[] src, int o, float[] dst, int d, int n) {
+    private void scale(float[] src, float[] dst, int from, int n) {
         if (unscale == 1f && clip == 1f) {
-            if (src != dst || o != d) {
-                System.arraycopy(src, o, dst, d, n);
+            if (src != dst) {
+                System.arraycopy(src, from, dst, from, n);
             }
             return;
         }
         float u = unscale, k = clip;
-        if (o == d) {
-            // The same index on both sides, so that C2 vectorises the loop even when src and dst are one array.
-            for (int i = o; i < o + n; i++) {
-                dst[i] = (src[i] * u) * k;
-            }
-        } else {
-            for (int i = 0; i < n; i++) {
-                dst[d + i] = (src[o + i] * u) * k;
-            }
+        for (int i = from; i < from + n; i++) {
+            dst[i] = (src[i] * u) * k;
         }
     }
 

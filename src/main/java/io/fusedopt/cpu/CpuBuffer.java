@@ -31,17 +31,18 @@ import java.util.List;
  */
 final class CpuBuffer implements ArenaBuffer {
     /**
-     * Elements per page: 2^20, as many as a shared array holds, so that no chunk starts further than
-     * {@link #OFFSET_LIMIT} into its array (a pass can then keep gradients it converts or scales in a per-thread
-     * array indexed like the pages, see {@code CpuStepProgram}).
+     * Elements per page: two chunks (2^16), as many as a shared array holds, so that no chunk ends past
+     * {@link #OFFSET_LIMIT} in its array: a pass then keeps the gradients it converts or scales in a per-thread array
+     * indexed like the pages ({@code CpuStepProgram}), and one that small stays in the core's cache from chunk to
+     * chunk (an array indexed up to 2^20 did not, and its evictions cost more than the copy).
      */
-    static final int PAGE_SHIFT = 20;
+    static final int PAGE_SHIFT = 16;
     static final long PAGE = 1L << PAGE_SHIFT;
     static final long PAGE_MASK = PAGE - 1;
     /** The largest tensor packed with others: one chunk. */
     static final int PACKED_MAX = LaunchConfig.CHUNK;
-    /** Floats per shared array: 2^20 (4 MiB), a small allocation for any heap. */
-    static final int PACK = 1 << 20;
+    /** Elements per shared array: two chunks (2^16; 256 KiB of float32). */
+    static final int PACK = 2 * LaunchConfig.CHUNK;
     /** Every chunk of a packed or paged tensor ends at or before this index of its array. */
     static final int OFFSET_LIMIT = Math.max(PACK, 1 << PAGE_SHIFT);
     /** Where packed tensors start: multiples of 16 floats (64 bytes, one cache line and one 512-bit vector). */

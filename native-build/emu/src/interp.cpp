@@ -123,11 +123,13 @@ inline double from_f16(uint32_t h) {
     return s ? -v : v;
 }
 
+// What the race and initialisation checks know of one shared byte: its last write (barrier interval,
+// thread, bar.warp.sync count), which also tells whether this block has written it, and its last read.
 struct Shadow {
-    uint32_t w_epoch = 0, r_epoch = 0, init_epoch = 0;
+    uint32_t w_epoch = 0, r_epoch = 0;
     uint16_t w_tid = 0, r_tid = 0;
     uint16_t w_wep = 0, r_wep = 0;
-    uint8_t r_multi = 0;
+    uint8_t r_multi = 0;  // read by more than one thread in r_epoch
 };
 
 struct Warp {
@@ -735,6 +737,12 @@ CUresult Launch::int_op(const Insn& in, uint32_t em, int nb, bool sgn) {
         if (hi) return static_cast<uint64_t>(p >> (nb * 8)) & msk;
         return static_cast<uint64_t>(p) & msk;
     };
+    if (o[0].kind == K_REG && (in.op == OP_ADD || in.op == OP_SUB)) {  // the address arithmetic of every kernel
+        uint64_t* d = R_ + o[0].reg * 32;
+        if (in.op == OP_ADD) { LANES(em) d[l] = (raw(o[1], l) + raw(o[2], l)) & msk; }
+        else { LANES(em) d[l] = (raw(o[1], l) - raw(o[2], l)) & msk; }
+        return OK;
+    }
     switch (in.op) {  // no .sat: the reader refuses it on integer arithmetic
         case OP_ADD: LANES(em) put(o[0], l, (raw(o[1], l) + raw(o[2], l)) & msk); break;
         case OP_SUB: LANES(em) put(o[0], l, (raw(o[1], l) - raw(o[2], l)) & msk); break;
@@ -995,7 +1003,7 @@ CUresult Launch::check_shared(const Insn& in, int l, size_t off, size_t n, bool 
         Shadow& s = shadow_[off + k];
         bool mine = s.w_epoch >= block_epoch_;  // stamps of earlier blocks do not count
         if (!store || atomic) {
-            if (s.init_epoch < block_epoch_ || s.init_epoch == 0)
+            if (!mine)
                 return report(E_LAUNCH_FAILED, in, l, "read of uninitialised shared memory at offset " +
                                                          std::to_string(off + k) + " (never written in this block)");
             if (mine && s.w_epoch == epoch_ && !ordered(s.w_tid, s.w_wep) && !atomic)
@@ -1021,7 +1029,6 @@ CUresult Launch::check_shared(const Insn& in, int l, size_t off, size_t n, bool 
             s.w_epoch = epoch_;
             s.w_tid = tid;
             s.w_wep = wep;
-            s.init_epoch = epoch_;
         }
     }
     return OK;
@@ -1041,6 +1048,9 @@ CUresult Launch::memory(const Insn& in, uint32_t em) {
         // The common case first: an aligned global access inside the allocation the last one hit.
         if (global && last_ != nullptr && a >= last_->lo && a + n <= last_->hi && (a & (n - 1)) == 0) {
             p = reinterpret_cast<uint8_t*>(a);
+        } else if (in.space == S_SHARED && a + n <= shared_size_ && (a & (n - 1)) == 0) {  // likewise for shared
+            p = shared_ + a;
+            if (CUresult r = check_shared(in, l, static_cast<size_t>(a), n, store, false)) return r;
         } else {
             CUresult err = OK;
             bool is_shared = false;

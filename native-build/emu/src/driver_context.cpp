@@ -50,6 +50,14 @@ void reset_primary_locked() {
 }
 }  // namespace
 
+// Entry points that need cuInit first, and those that also take the device ordinal.
+#define EMU_ENTER_INIT()                                                                           \
+    EMU_ENTER(CAT_NONE)                                                                            \
+    if (CUresult emu_r_ = need_init()) return emu_r_;
+#define EMU_ENTER_DEVICE(dev)                                                                      \
+    EMU_ENTER(CAT_NONE)                                                                            \
+    if (CUresult emu_r_ = check_device(dev)) return emu_r_;
+
 // ============================ initialisation / device ============================
 
 API CUresult cuInit(unsigned int flags) {
@@ -67,16 +75,14 @@ API CUresult cuDriverGetVersion(int* version) {
 }
 
 API CUresult cuDeviceGetCount(int* count) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
+    EMU_ENTER_INIT()
     if (count == nullptr) return fail(E_INVALID_VALUE, "cuDeviceGetCount: null pointer");
     *count = 1;
     return OK;
 }
 
 API CUresult cuDeviceGet(CUdevice* device, int ordinal) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
+    EMU_ENTER_INIT()
     if (device == nullptr) return fail(E_INVALID_VALUE, "cuDeviceGet: null pointer");
     if (ordinal != 0) return fail(E_INVALID_DEVICE, "the stand-in has exactly one device, ordinal 0");
     *device = 0;
@@ -84,24 +90,21 @@ API CUresult cuDeviceGet(CUdevice* device, int ordinal) {
 }
 
 API CUresult cuDeviceGetName(char* name, int len, CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
+    EMU_ENTER_DEVICE(dev)
     if (name == nullptr || len <= 0) return fail(E_INVALID_VALUE, "cuDeviceGetName: bad buffer");
     std::snprintf(name, static_cast<size_t>(len), "%s", kDeviceName);
     return OK;
 }
 
 API CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
+    EMU_ENTER_DEVICE(dev)
     if (bytes == nullptr) return fail(E_INVALID_VALUE, "cuDeviceTotalMem: null pointer");
     *bytes = total_memory();
     return OK;
 }
 
 API CUresult cuDeviceComputeCapability(int* major, int* minor, CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
+    EMU_ENTER_DEVICE(dev)
     if (major == nullptr || minor == nullptr) return fail(E_INVALID_VALUE, "cuDeviceComputeCapability: null pointer");
     *major = 9;
     *minor = 0;
@@ -127,8 +130,7 @@ static bool device_attribute(int attrib, int& v) {
 }
 
 API CUresult cuDeviceGetAttribute(int* value, int attrib, CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
+    EMU_ENTER_DEVICE(dev)
     if (value == nullptr) return fail(E_INVALID_VALUE, "cuDeviceGetAttribute: null pointer");
     int v;
     if (!device_attribute(attrib, v)) return fail(E_INVALID_VALUE, "unknown device attribute " + std::to_string(attrib));
@@ -139,8 +141,7 @@ API CUresult cuDeviceGetAttribute(int* value, int attrib, CUdevice dev) {
 // ================================= contexts ==================================
 
 API CUresult cuCtxCreate_v2(CUcontext* pctx, unsigned int flags, CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
+    EMU_ENTER_DEVICE(dev)
     if (pctx == nullptr) return fail(E_INVALID_VALUE, "cuCtxCreate: null pointer");
     std::lock_guard<std::recursive_mutex> lock(g_mu);
     Context* c = new_context(false);
@@ -150,8 +151,7 @@ API CUresult cuCtxCreate_v2(CUcontext* pctx, unsigned int flags, CUdevice dev) {
 }
 
 API CUresult cuCtxDestroy_v2(CUcontext ctx) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
+    EMU_ENTER_INIT()
     std::lock_guard<std::recursive_mutex> lock(g_mu);
     Context* c = live(g_contexts, ctx);
     if (c == nullptr) return fail(E_INVALID_CONTEXT, "cuCtxDestroy: invalid context");
@@ -163,8 +163,7 @@ API CUresult cuCtxDestroy_v2(CUcontext ctx) {
 }
 
 API CUresult cuCtxPushCurrent_v2(CUcontext ctx) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
+    EMU_ENTER_INIT()
     std::lock_guard<std::recursive_mutex> lock(g_mu);
     Context* c = live(g_contexts, ctx);
     if (c == nullptr) return fail(E_INVALID_CONTEXT, "cuCtxPushCurrent: invalid context");
@@ -173,8 +172,7 @@ API CUresult cuCtxPushCurrent_v2(CUcontext ctx) {
 }
 
 API CUresult cuCtxPopCurrent_v2(CUcontext* pctx) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
+    EMU_ENTER_INIT()
     if (t_ctx_stack.empty()) return fail(E_INVALID_CONTEXT, "cuCtxPopCurrent: no current context");
     if (pctx != nullptr) *pctx = t_ctx_stack.back();
     t_ctx_stack.pop_back();
@@ -182,8 +180,7 @@ API CUresult cuCtxPopCurrent_v2(CUcontext* pctx) {
 }
 
 API CUresult cuCtxSetCurrent(CUcontext ctx) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
+    EMU_ENTER_INIT()
     if (ctx == nullptr) {
         if (!t_ctx_stack.empty()) t_ctx_stack.pop_back();
         return OK;
@@ -199,16 +196,14 @@ API CUresult cuCtxSetCurrent(CUcontext ctx) {
 }
 
 API CUresult cuCtxGetCurrent(CUcontext* pctx) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = need_init()) return r;
+    EMU_ENTER_INIT()
     if (pctx == nullptr) return fail(E_INVALID_VALUE, "cuCtxGetCurrent: null pointer");
     *pctx = current_context();
     return OK;
 }
 
 API CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
+    EMU_ENTER_DEVICE(dev)
     if (pctx == nullptr) return fail(E_INVALID_VALUE, "cuDevicePrimaryCtxRetain: null pointer");
     std::lock_guard<std::recursive_mutex> lock(g_mu);
     if (g_primary == nullptr) g_primary = new_context(true);
@@ -219,8 +214,7 @@ API CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
 }
 
 API CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
+    EMU_ENTER_DEVICE(dev)
     std::lock_guard<std::recursive_mutex> lock(g_mu);
     if (g_primary == nullptr || g_primary_refs == 0)
         return fail(E_INVALID_CONTEXT, "cuDevicePrimaryCtxRelease: primary context is not retained");
@@ -233,8 +227,7 @@ API CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev) {
 }
 
 API CUresult cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int* flags, int* active) {
-    EMU_ENTER(CAT_NONE)
-    if (CUresult r = check_device(dev)) return r;
+    EMU_ENTER_DEVICE(dev)
     if (flags == nullptr || active == nullptr) return fail(E_INVALID_VALUE, "cuDevicePrimaryCtxGetState: null pointer");
     std::lock_guard<std::recursive_mutex> lock(g_mu);
     *flags = 0;  // cuDevicePrimaryCtxSetFlags is not implemented

@@ -59,7 +59,7 @@ enum Sub : uint8_t {
     X_OR, X_XOR, X_CAS
 };
 
-enum OpKind : uint8_t { K_NONE, K_REG, K_IMM, K_SREG, K_VEC, K_ADDR, K_SINK };
+enum OpKind : uint8_t { K_NONE, K_REG, K_IMM, K_SREG, K_VEC, K_ADDR };
 constexpr int32_t kVecImm = -2;
 
 // The special registers the kernels read; any other is an undeclared register at load.
@@ -80,7 +80,7 @@ struct Operand {
 
 // The elements of a vector operand ({%r1, %r2}, {0, %rs6}, setp's p|q).
 struct VecOperand {
-    int32_t slot[4] = {-1, -1, -1, -1};  // register slots, -1 for the sink "_", kVecImm for an immediate
+    int32_t slot[4] = {-1, -1, -1, -1};  // register slots, kVecImm for an immediate
     uint32_t imm[4] = {0, 0, 0, 0};
 };
 

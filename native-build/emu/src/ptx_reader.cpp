@@ -38,12 +38,6 @@ bool lex(const char* text, size_t len, std::vector<Tok>& out, std::string& error
         if (c == '\n') { line++; i++; line_start = true; continue; }
         if (std::isspace(static_cast<unsigned char>(c))) { i++; continue; }
         if (c == '/' && i + 1 < len && text[i + 1] == '/') { while (i < len && text[i] != '\n') i++; continue; }
-        if (c == '/' && i + 1 < len && text[i + 1] == '*') {
-            i += 2;
-            while (i + 1 < len && !(text[i] == '*' && text[i + 1] == '/')) { if (text[i] == '\n') line++; i++; }
-            i += 2;
-            continue;
-        }
         if (line_start && c == '.') {
             static const char* const drop[] = {".version", ".target", ".address_size", ".file", ".loc"};
             bool dropped = false;
@@ -189,9 +183,6 @@ public:
             if (d == ".entry") {
                 pos_++;
                 if (!entry()) return false;
-            } else if (d == ".func") {
-                pos_++;
-                if (!skip_function()) return false;
             } else if (d == ".global" || d == ".const" || d == ".shared") {
                 if (!variable(is_extern, module_shared_)) return false;
             } else {
@@ -232,18 +223,6 @@ private:
     bool number(uint64_t& v) {
         if (!immediate(peek(), Ty::u64, v)) return fail("expected a number but found '" + peek() + "'");
         pos_++;
-        return true;
-    }
-
-    bool skip_function() {
-        while (pos_ < t_.size() && peek() != "{" && peek() != ";") pos_++;
-        if (peek() == ";") { pos_++; return true; }
-        int depth = 0;
-        do {
-            if (peek() == "{") depth++;
-            if (peek() == "}") depth--;
-            pos_++;
-        } while (pos_ < t_.size() && depth > 0);
         return true;
     }
 
@@ -352,10 +331,9 @@ private:
                     pos_++;
                 }
                 e.maxntid = dims[0] * dims[1] * dims[2];
-            } else if (d == ".minnctapersm" || d == ".maxnreg" || d == ".maxnctapersm") {
+            } else if (d == ".minnctapersm") {  // an occupancy hint
                 uint64_t v;
                 if (!number(v)) return false;
-            } else if (d == ".noreturn") {
             } else {
                 return fail("unsupported entry directive '" + d + "' of " + e.name);
             }
@@ -483,7 +461,6 @@ private:
     bool operand(Operand& o, Ty t, bool address, int which) {
         if (peek() == "!") { pos_++; o.negate = true; }
         const std::string s = t_[pos_++].s;
-        if (s == "_") { o.kind = K_SINK; return true; }
         if (!s.empty() && s[0] == '%') {
             auto sr = sregs().find(s);
             if (sr != sregs().end()) { o.kind = K_SREG; o.sreg = sr->second; return true; }
@@ -555,7 +532,6 @@ private:
                     if (!operand(part, ot, false, k)) return false;
                     if (o.count >= 4) return fail("vector too long in " + opcode);
                     if (part.kind == K_REG) v.slot[o.count++] = part.reg;
-                    else if (part.kind == K_SINK) v.slot[o.count++] = -1;
                     else if (part.kind == K_IMM) { v.imm[o.count] = static_cast<uint32_t>(part.imm); v.slot[o.count++] = kVecImm; }
                     else return fail("vector elements must be registers or immediates in " + opcode);
                     if (peek() == ",") pos_++;

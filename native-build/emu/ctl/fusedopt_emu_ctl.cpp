@@ -12,45 +12,38 @@
 
 namespace {
 
+// The control functions of the stand-in (driver_control.cpp), without their fusedopt_emu_ prefix.
+#define CONTROL_FUNCTIONS(X)                                                                       \
+    X(int, abi_version, ())                                                                        \
+    X(void, reset_counters, ())                                                                    \
+    X(unsigned long long, count, (const char*))                                                    \
+    X(unsigned long long, count_category, (const char*))                                           \
+    X(unsigned long long, live_allocations, ())                                                    \
+    X(unsigned long long, live_bytes, ())                                                          \
+    X(unsigned long long, live_host_allocations, ())                                               \
+    X(int, fail_nth, (const char*, int, int))                                                      \
+    X(void, clear_faults, ())                                                                      \
+    X(size_t, last_error, (char*, size_t))                                                         \
+    X(void, forget_init, ())                                                                       \
+    X(void, override_module, (const char*))
+
 struct Api {
-    int (*abi_version)();
-    void (*reset_counters)();
-    unsigned long long (*count)(const char*);
-    unsigned long long (*count_category)(const char*);
-    unsigned long long (*live_allocations)();
-    unsigned long long (*live_bytes)();
-    unsigned long long (*live_host_allocations)();
-    int (*fail_nth)(const char*, int, int);
-    void (*clear_faults)();
-    size_t (*last_error)(char*, size_t);
-    void (*forget_init)();
-    void (*override_module)(const char*);
+#define SLOT(ret, name, args) ret(*name) args = nullptr;
+    CONTROL_FUNCTIONS(SLOT)
+#undef SLOT
 };
 
 Api api;
 bool active = false;
 
-template <class F>
-bool bind(void* h, const char* name, F& slot) {
-    slot = reinterpret_cast<F>(dlsym(h, name));
-    return slot != nullptr;
-}
-
 void resolve() {
     void* h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
     if (h == nullptr) return;
-    bool ok = bind(h, "fusedopt_emu_abi_version", api.abi_version) &&
-              bind(h, "fusedopt_emu_reset_counters", api.reset_counters) &&
-              bind(h, "fusedopt_emu_count", api.count) &&
-              bind(h, "fusedopt_emu_count_category", api.count_category) &&
-              bind(h, "fusedopt_emu_live_allocations", api.live_allocations) &&
-              bind(h, "fusedopt_emu_live_bytes", api.live_bytes) &&
-              bind(h, "fusedopt_emu_live_host_allocations", api.live_host_allocations) &&
-              bind(h, "fusedopt_emu_fail_nth", api.fail_nth) &&
-              bind(h, "fusedopt_emu_clear_faults", api.clear_faults) &&
-              bind(h, "fusedopt_emu_last_error", api.last_error) &&
-              bind(h, "fusedopt_emu_forget_init", api.forget_init) &&
-              bind(h, "fusedopt_emu_override_module", api.override_module);
+    bool ok = true;
+#define BIND(ret, name, args) \
+    ok = ok && (api.name = reinterpret_cast<ret(*) args>(dlsym(h, "fusedopt_emu_" #name))) != nullptr;
+    CONTROL_FUNCTIONS(BIND)
+#undef BIND
     active = ok && api.abi_version() == 1;
 }
 

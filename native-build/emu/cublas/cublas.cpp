@@ -19,13 +19,11 @@ struct cublasEmuContext {
     cudaStream_t stream = nullptr;
     cublasPointerMode_t pointer_mode = 0;  // CUBLAS_POINTER_MODE_HOST
     cublasMath_t math_mode = 0;            // CUBLAS_DEFAULT_MATH
-    cublasAtomicsMode_t atomics_mode = 0;  // CUBLAS_ATOMICS_NOT_ALLOWED
 };
 
 namespace {
 
-constexpr int kVersionMajor = 12, kVersionMinor = 0, kVersionPatch = 1;
-constexpr int kVersion = kVersionMajor * 10000 + kVersionMinor * 100 + kVersionPatch;
+constexpr int kVersion = 120001;  // 12.0.1
 constexpr int kOpN = 0, kOpT = 1, kOpC = 2;
 constexpr int kPointerModeHost = 0, kPointerModeDevice = 1;
 
@@ -46,7 +44,9 @@ bool live(cublasHandle_t h) {
     return handles().count(h) != 0;
 }
 
-#define CHECK_HANDLE(h)                                                                            \
+// Entry points that take a handle: CUBLAS_EMU_ENTER, then refuse a null or destroyed handle.
+#define CUBLAS_ENTER_HANDLE(h)                                                                     \
+    CUBLAS_EMU_ENTER()                                                                             \
     if (!live(h)) return fail(CUBLAS_STATUS_NOT_INITIALIZED, __func__, "null or destroyed handle");
 
 // Real operations only: C (conjugate transpose) is T for real types.
@@ -142,23 +142,6 @@ API cublasStatus_t cublasGetVersion_v2(cublasHandle_t handle, int* version) {
     return CUBLAS_STATUS_SUCCESS;
 }
 
-API cublasStatus_t cublasGetProperty(libraryPropertyType type, int* value) {
-    CUBLAS_EMU_ENTER()
-    if (value == nullptr) return bad(__func__, "value is NULL");
-    switch (type) {
-        case 0: *value = kVersionMajor; return CUBLAS_STATUS_SUCCESS;
-        case 1: *value = kVersionMinor; return CUBLAS_STATUS_SUCCESS;
-        case 2: *value = kVersionPatch; return CUBLAS_STATUS_SUCCESS;
-        default: return bad(__func__, "unknown libraryPropertyType");
-    }
-}
-
-// Returns size_t, not a status: the CUDA runtime version cuBLAS was built with.
-API size_t cublasGetCudartVersion(void) {
-    CUBLAS_EMU_ENTER()
-    return 12000;
-}
-
 namespace {
 struct StatusText {
     cublasStatus_t status;
@@ -195,37 +178,27 @@ API const char* cublasGetStatusString(cublasStatus_t status) {
 }
 
 API cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t stream) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     handle->stream = stream;  // streams are synchronous in the stand-in
     return CUBLAS_STATUS_SUCCESS;
 }
 
 API cublasStatus_t cublasGetStream_v2(cublasHandle_t handle, cudaStream_t* stream) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     if (stream == nullptr) return bad(__func__, "stream is NULL");
     *stream = handle->stream;
     return CUBLAS_STATUS_SUCCESS;
 }
 
-API cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void* workspace, size_t bytes) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
-    return CUBLAS_STATUS_SUCCESS;  // the host routines need no workspace
-}
-
 API cublasStatus_t cublasSetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t mode) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     if (mode != kPointerModeHost && mode != kPointerModeDevice) return bad(__func__, "unknown pointer mode");
     handle->pointer_mode = mode;
     return CUBLAS_STATUS_SUCCESS;
 }
 
 API cublasStatus_t cublasGetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t* mode) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     if (mode == nullptr) return bad(__func__, "mode is NULL");
     *mode = handle->pointer_mode;
     return CUBLAS_STATUS_SUCCESS;
@@ -235,34 +208,16 @@ API cublasStatus_t cublasGetPointerMode_v2(cublasHandle_t handle, cublasPointerM
 // CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION (16). Stored only: the
 // host arithmetic is plain float whatever the mode.
 API cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     if ((mode & ~16) < 0 || (mode & ~16) > 3) return bad(__func__, "unknown math mode");
     handle->math_mode = mode;
     return CUBLAS_STATUS_SUCCESS;
 }
 
 API cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_t* mode) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     if (mode == nullptr) return bad(__func__, "mode is NULL");
     *mode = handle->math_mode;
-    return CUBLAS_STATUS_SUCCESS;
-}
-
-API cublasStatus_t cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
-    if (mode != 0 && mode != 1) return bad(__func__, "unknown atomics mode");
-    handle->atomics_mode = mode;
-    return CUBLAS_STATUS_SUCCESS;
-}
-
-API cublasStatus_t cublasGetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t* mode) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
-    if (mode == nullptr) return bad(__func__, "mode is NULL");
-    *mode = handle->atomics_mode;
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -271,8 +226,7 @@ API cublasStatus_t cublasGetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode
 // y = alpha * x + y
 API cublasStatus_t cublasSaxpy_v2(cublasHandle_t handle, int n, const float* alpha, const float* x, int incx,
                                   float* y, int incy) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     float a;
     if (cublasStatus_t s = read_scalar(handle, alpha, __func__, "alpha", a)) return s;
     if (n <= 0) return CUBLAS_STATUS_SUCCESS;
@@ -288,8 +242,7 @@ API cublasStatus_t cublasSaxpy_v2(cublasHandle_t handle, int n, const float* alp
 
 // x = alpha * x; nothing for n <= 0 or incx <= 0 (as in the reference BLAS).
 API cublasStatus_t cublasSscal_v2(cublasHandle_t handle, int n, const float* alpha, float* x, int incx) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     float a;
     if (cublasStatus_t s = read_scalar(handle, alpha, __func__, "alpha", a)) return s;
     if (n <= 0 || incx <= 0) return CUBLAS_STATUS_SUCCESS;
@@ -300,8 +253,7 @@ API cublasStatus_t cublasSscal_v2(cublasHandle_t handle, int n, const float* alp
 
 // y = x
 API cublasStatus_t cublasScopy_v2(cublasHandle_t handle, int n, const float* x, int incx, float* y, int incy) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     if (n <= 0) return CUBLAS_STATUS_SUCCESS;
     CHECK_DEVICE(x, vector_bytes(n, incx, 4), "x");
     CHECK_DEVICE(y, vector_bytes(n, incy, 4), "y");
@@ -313,8 +265,7 @@ API cublasStatus_t cublasScopy_v2(cublasHandle_t handle, int n, const float* x, 
 // order is unspecified); 0 for n <= 0.
 API cublasStatus_t cublasSdot_v2(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy,
                                  float* result) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     if (cublasStatus_t s = check_result(handle, result, __func__)) return s;
     float sum = 0.0f;
     if (n > 0) {
@@ -329,8 +280,7 @@ API cublasStatus_t cublasSdot_v2(cublasHandle_t handle, int n, const float* x, i
 // result = sqrt(sum x[i]^2), computed in double (no overflow for any float
 // input) and rounded once; 0 for n <= 0 or incx <= 0.
 API cublasStatus_t cublasSnrm2_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     if (cublasStatus_t s = check_result(handle, result, __func__)) return s;
     double sum = 0.0;
     if (n > 0 && incx > 0) {
@@ -354,8 +304,7 @@ API cublasStatus_t cublasSnrm2_v2(cublasHandle_t handle, int n, const float* x, 
 API cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m,
                                   int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb,
                                   const float* beta, float* C, int ldc) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     if (!valid_op(transa) || !valid_op(transb)) return bad(__func__, "invalid transa or transb");
     if (m < 0 || n < 0 || k < 0) return bad(__func__, "m, n or k is negative");
     const bool ta = transposed(transa), tb = transposed(transb);
@@ -401,8 +350,7 @@ API cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t trans
 API cublasStatus_t cublasSgeam(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
                                const float* alpha, const float* A, int lda, const float* beta, const float* B, int ldb,
                                float* C, int ldc) {
-    CUBLAS_EMU_ENTER()
-    CHECK_HANDLE(handle)
+    CUBLAS_ENTER_HANDLE(handle)
     if (!valid_op(transa) || !valid_op(transb)) return bad(__func__, "invalid transa or transb");
     if (m < 0 || n < 0) return bad(__func__, "m or n is negative");
     const bool ta = transposed(transa), tb = transposed(transb);

@@ -16,20 +16,13 @@ typedef void* cudaStream_t;
 typedef int cublasOperation_t;
 typedef int cublasPointerMode_t;
 typedef int cublasMath_t;
-typedef int cublasAtomicsMode_t;
-typedef int libraryPropertyType;
 
 enum : cublasStatus_t {
     CUBLAS_STATUS_SUCCESS = 0,
     CUBLAS_STATUS_NOT_INITIALIZED = 1,
-    CUBLAS_STATUS_ALLOC_FAILED = 3,
     CUBLAS_STATUS_INVALID_VALUE = 7,
-    CUBLAS_STATUS_ARCH_MISMATCH = 8,
-    CUBLAS_STATUS_MAPPING_ERROR = 11,
     CUBLAS_STATUS_EXECUTION_FAILED = 13,
-    CUBLAS_STATUS_INTERNAL_ERROR = 14,
     CUBLAS_STATUS_NOT_SUPPORTED = 15,
-    CUBLAS_STATUS_LICENSE_ERROR = 16,
 };
 
 // From libcuda.so.1 (the driver stand-in, native-build/emu/src/driver_*.cpp).

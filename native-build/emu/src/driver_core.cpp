@@ -1,9 +1,9 @@
 // The CUDA driver API surface of the fusedopt CPU stand-in for libcuda.so.1:
 // one emulated device whose memory is host memory, synchronous streams, and
-// modules whose PTX (given directly or inside a fatbin) interp_*.cpp executes. Behaviour that callers can
+// modules whose PTX (given directly or inside a fatbin) interp.cpp executes. Behaviour that callers can
 // observe (error codes, sticky launch failures, bounds of copies) follows
 // the real driver; the README lists where it cannot.
-// This file: diagnostics, call counters, the object and allocation tables and the
+// This file: diagnostics, the object and allocation tables and the
 // helpers every entry point uses (driver_internal.h).
 #include <algorithm>
 #include <deque>
@@ -39,53 +39,10 @@ void note_failure(const std::string& msg) {
     if (!quiet()) std::fprintf(stderr, "[fusedopt-emu] %s\n", msg.c_str());
 }
 
-// ---- counters ---------------------------------------------------------------
-std::mutex g_counter_mu;
-
-std::vector<Counter*>& counters() {
-    static auto* list = new std::vector<Counter*>();
-    return *list;
-}
-
-struct CategoryName {
-    const char* name;
-    unsigned bits;
-};
-const CategoryName kCategories[] = {
-    {"copy", CAT_COPY},     {"blocking_copy", CAT_BLOCKING_COPY}, {"async_copy", CAT_ASYNC_COPY},
-    {"launch", CAT_LAUNCH}, {"sync", CAT_SYNC},                   {"alloc", CAT_ALLOC},
-    {"free", CAT_FREE},     {"memset", CAT_MEMSET},               {"module", CAT_MODULE},
-    {"cublas", CAT_CUBLAS}, {"graph_launch", CAT_GRAPH_LAUNCH}, {"any", ~CAT_NO_FAULT},
-};
-
-bool category_bits(const char* name, unsigned& bits) {
-    for (const CategoryName& c : kCategories) {
-        if (std::strcmp(c.name, name) == 0) {
-            bits = c.bits;
-            return true;
-        }
-    }
-    return false;
-}
-
-Counter* register_counter(const char* name, unsigned categories) {
-    std::lock_guard<std::mutex> lock(g_counter_mu);
-    for (Counter* c : counters()) {
-        if (std::strcmp(c->name, name) == 0) return c;
-    }
-    Counter* c = new Counter{name, categories};
-    counters().push_back(c);
-    return c;
-}
-
 // ---- state ------------------------------------------------------------------
 std::atomic<bool> g_initialized{false};
 std::recursive_mutex g_mu;  // guards everything below
-uint64_t g_next_ctx_id = 1;
 std::unordered_set<Context*> g_contexts;
-Context* g_primary = nullptr;
-int g_primary_refs = 0;
-unsigned g_primary_flags = 0;
 std::unordered_set<Module*> g_modules;
 std::unordered_set<Function*> g_functions;
 std::unordered_set<Stream*> g_streams;
@@ -94,14 +51,9 @@ std::map<uintptr_t, Allocation> g_allocs;
 std::map<uintptr_t, size_t> g_module_globals;
 uint64_t g_device_count = 0, g_device_bytes = 0, g_host_count = 0, g_host_bytes = 0;
 std::string g_module_override;  // PTX replacing a module with the same entries (tests)
-// The launch-time memory map, rebuilt only after allocations, frees or module loads changed it.
-std::vector<MemRange> g_memory_map;
 bool g_memory_map_stale = true;
 
 thread_local std::vector<Context*> t_ctx_stack;
-
-// Objects are never deleted, only marked dead: a stale handle from Java then
-// reads as invalid instead of aliasing a newer object at the same address.
 
 Context* current_context() { return t_ctx_stack.empty() ? nullptr : t_ctx_stack.back(); }
 
@@ -120,27 +72,10 @@ CUresult need_init() {
 CUresult need_context(Context*& out) {
     if (CUresult r = need_init()) return r;
     Context* c = current_context();
-    if (c == nullptr || !c->alive) return fail(E_INVALID_CONTEXT, "no current CUDA context on this thread");
+    if (c == nullptr || !c->live) return fail(E_INVALID_CONTEXT, "no current CUDA context on this thread");
     if (c->sticky != OK) return fail(c->sticky, "context is unusable after an earlier failure: " + c->sticky_reason);
     out = c;
     return OK;
-}
-
-bool is_sticky_code(CUresult r) {
-    switch (r) {
-        case E_ILLEGAL_ADDRESS:
-        case E_LAUNCH_TIMEOUT:
-        case E_ASSERT:
-        case E_HARDWARE_STACK_ERROR:
-        case E_ILLEGAL_INSTRUCTION:
-        case E_MISALIGNED_ADDRESS:
-        case E_INVALID_ADDRESS_SPACE:
-        case E_INVALID_PC:
-        case E_LAUNCH_FAILED:
-            return true;
-        default:
-            return false;
-    }
 }
 
 void make_sticky(Context* c, CUresult code, const std::string& why) {
@@ -183,7 +118,7 @@ int sm_count() {
 
 // ---- allocations ----------------------------------------------------------------
 
-CUresult allocate(Context* ctx, size_t bytes, AllocKind kind, unsigned flags, void** out, const char* what) {
+CUresult allocate(Context* ctx, size_t bytes, bool host, void** out, const char* what) {
     if (out == nullptr || bytes == 0) return fail(E_INVALID_VALUE, std::string(what) + ": null result pointer or zero size");
     {
         std::lock_guard<std::recursive_mutex> lock(g_mu);
@@ -200,9 +135,9 @@ CUresult allocate(Context* ctx, size_t bytes, AllocKind kind, unsigned flags, vo
     // reads of never-written memory visible in results.
     fill_nan_pattern(p, rounded);
     std::lock_guard<std::recursive_mutex> lock(g_mu);
-    g_allocs[reinterpret_cast<uintptr_t>(p)] = Allocation{bytes, ctx, kind, flags};
+    g_allocs[reinterpret_cast<uintptr_t>(p)] = Allocation{bytes, ctx, host};
     g_memory_map_stale = true;
-    if (kind == K_HOST) {
+    if (host) {
         g_host_count++;
         g_host_bytes += bytes;
     } else {
@@ -223,7 +158,7 @@ constexpr size_t kQuarantineEntries = 64;
 }  // namespace
 
 void release_locked(std::map<uintptr_t, Allocation>::iterator it) {
-    if (it->second.kind == K_HOST) {
+    if (it->second.host) {
         g_host_count--;
         g_host_bytes -= it->second.size;
         std::free(reinterpret_cast<void*>(it->first));
@@ -246,11 +181,12 @@ void release_locked(std::map<uintptr_t, Allocation>::iterator it) {
 
 // What kernels of this launch may touch, sorted: live allocations and module globals, and the
 // quarantined ranges marked freed.
+// Rebuilt only after allocations, frees or module loads changed it.
 std::vector<MemRange> memory_map() {
+    static std::vector<MemRange> out;
     std::lock_guard<std::recursive_mutex> lock(g_mu);
-    if (!g_memory_map_stale) return g_memory_map;
+    if (!g_memory_map_stale) return out;
     g_memory_map_stale = false;
-    std::vector<MemRange>& out = g_memory_map;
     out.clear();
     out.reserve(g_allocs.size() + g_module_globals.size() + g_quarantine.size());
     for (auto& [p, a] : g_allocs) out.push_back({p, p + a.size, false});
@@ -263,7 +199,7 @@ std::vector<MemRange> memory_map() {
 CUresult release(uintptr_t p, bool host, const char* what) {
     std::lock_guard<std::recursive_mutex> lock(g_mu);
     auto it = g_allocs.find(p);
-    if (it == g_allocs.end() || (it->second.kind == K_HOST) != host) {
+    if (it == g_allocs.end() || it->second.host != host) {
         char buf[160];
         std::snprintf(buf, sizeof buf, "%s: 0x%llx is not the start of a live %s allocation", what,
                       static_cast<unsigned long long>(p), host ? "pinned host" : "device");
@@ -276,47 +212,24 @@ CUresult release(uintptr_t p, bool host, const char* what) {
 // Memory a device pointer may name: any allocation, or a module global.
 bool device_range(uintptr_t p, size_t n) {
     std::lock_guard<std::recursive_mutex> lock(g_mu);
+    auto inside = [&](uintptr_t base, size_t size) { return p >= base && p - base <= size && n <= size - (p - base); };
     auto it = g_allocs.upper_bound(p);
-    if (it != g_allocs.begin()) {
-        --it;
-        if (p >= it->first && p - it->first <= it->second.size && n <= it->second.size - (p - it->first)) return true;
-    }
+    if (it != g_allocs.begin() && inside(std::prev(it)->first, std::prev(it)->second.size)) return true;
     auto gt = g_module_globals.upper_bound(p);
-    if (gt != g_module_globals.begin()) {
-        --gt;
-        if (p >= gt->first && p - gt->first <= gt->second && n <= gt->second - (p - gt->first)) return true;
-    }
-    return false;
+    return gt != g_module_globals.begin() && inside(std::prev(gt)->first, std::prev(gt)->second);
 }
 
-// For unified-addressing copies: is p inside device memory at all?
-bool inside_device_memory(uintptr_t p) {
-    std::lock_guard<std::recursive_mutex> lock(g_mu);
-    auto it = g_allocs.upper_bound(p);
-    if (it != g_allocs.begin()) {
-        --it;
-        if (p >= it->first && p < it->first + it->second.size) return true;
-    }
-    auto gt = g_module_globals.upper_bound(p);
-    if (gt != g_module_globals.begin()) {
-        --gt;
-        if (p >= gt->first && p < gt->first + gt->second) return true;
-    }
-    return false;
-}
-
+namespace {
 CUresult range_error(const char* what, const char* side, uintptr_t p, size_t n) {
     char buf[200];
     std::snprintf(buf, sizeof buf, "%s: %s range [0x%llx, +%zu) is not inside one device allocation", what, side,
                   static_cast<unsigned long long>(p), n);
     return fail(E_INVALID_VALUE, buf);
 }
+}  // namespace
 
 CUresult check_stream(void* s) {
-    if (s == nullptr || s == reinterpret_cast<void*>(1) || s == reinterpret_cast<void*>(2)) return OK;
-    std::lock_guard<std::recursive_mutex> lock(g_mu);
-    Stream* st = static_cast<Stream*>(s);
-    if (g_streams.count(st) == 0 || !st->live) return fail(E_INVALID_HANDLE, "invalid stream handle");
+    if (stream_of(s) != nullptr && live(g_streams, s) == nullptr) return fail(E_INVALID_HANDLE, "invalid stream handle");
     return OK;
 }
 
@@ -331,54 +244,14 @@ CUresult copy_d_h(void* dst, bool dst_dev, const void* src, bool src_dev, size_t
     return OK;
 }
 
-CUresult memset_n(CUdeviceptr dst, unsigned value, size_t count, size_t width, const char* what, bool run) {
+CUresult memset_d32(CUdeviceptr dst, unsigned value, size_t count, const char* what, bool run) {
     if (count == 0) return OK;
-    if (dst % width != 0) return fail(E_INVALID_VALUE, std::string(what) + ": destination is not aligned");
-    if (count > SIZE_MAX / width) return fail(E_INVALID_VALUE, std::string(what) + ": size overflows");
-    if (!device_range(dst, count * width)) return range_error(what, "destination", dst, count * width);
-    if (!run) return OK;
-    unsigned char* p = reinterpret_cast<unsigned char*>(dst);
-    if (width == 1) {
-        std::memset(p, static_cast<int>(value & 0xff), count);
-    } else if (width == 2) {
-        uint16_t v = static_cast<uint16_t>(value);
-        for (size_t i = 0; i < count; i++) std::memcpy(p + 2 * i, &v, 2);
-    } else {
-        uint32_t v = value;
-        for (size_t i = 0; i < count; i++) std::memcpy(p + 4 * i, &v, 4);
-    }
+    if (dst % 4 != 0) return fail(E_INVALID_VALUE, std::string(what) + ": destination is not aligned");
+    if (count > SIZE_MAX / 4) return fail(E_INVALID_VALUE, std::string(what) + ": size overflows");
+    if (!device_range(dst, count * 4)) return range_error(what, "destination", dst, count * 4);
+    if (run)
+        for (size_t i = 0; i < count; i++) std::memcpy(reinterpret_cast<unsigned char*>(dst) + 4 * i, &value, 4);
     return OK;
 }
-
-// ---- contexts -------------------------------------------------------------------
-
-void destroy_context_resources_locked(Context* c) {
-    for (auto it = g_allocs.begin(); it != g_allocs.end();) {
-        auto next = std::next(it);
-        if (it->second.ctx == c) release_locked(it);
-        it = next;
-    }
-    for (Module* m : g_modules) {
-        if (m->ctx == c && m->live) {
-            m->live = false;
-            for (Function* f : m->functions) f->live = false;
-        }
-    }
-    for (Stream* s : g_streams)
-        if (s->ctx == c) s->live = false;
-    for (Event* e : g_events)
-        if (e->ctx == c) e->live = false;
-}
-
-Context* new_context(unsigned flags, bool primary) {
-    Context* c = new Context();
-    c->id = g_next_ctx_id++;
-    c->flags = flags;
-    c->primary = primary;
-    g_contexts.insert(c);
-    return c;
-}
-
-bool live_context(Context* c) { return c != nullptr && g_contexts.count(c) != 0 && c->alive; }
 
 }  // namespace emu

@@ -32,20 +32,15 @@ enum : CUresult {
     E_INVALID_IMAGE = 200,
     E_INVALID_CONTEXT = 201,
     E_INVALID_PTX = 218,
-    E_FILE_NOT_FOUND = 301,
     E_INVALID_HANDLE = 400,
     E_ILLEGAL_STATE = 401,
     E_NOT_FOUND = 500,
-    E_NOT_READY = 600,
     E_ILLEGAL_ADDRESS = 700,
     E_LAUNCH_OUT_OF_RESOURCES = 701,
     E_LAUNCH_TIMEOUT = 702,
     E_ASSERT = 710,
-    E_HARDWARE_STACK_ERROR = 714,
     E_ILLEGAL_INSTRUCTION = 715,
     E_MISALIGNED_ADDRESS = 716,
-    E_INVALID_ADDRESS_SPACE = 717,
-    E_INVALID_PC = 718,
     E_LAUNCH_FAILED = 719,
     E_NOT_SUPPORTED = 801,
     E_CAPTURE_UNSUPPORTED = 900,
@@ -117,7 +112,7 @@ void note_failure(const std::string& msg);  // also printed unless quiet
     }
 
 // ---- PTX ----------------------------------------------------------------
-// The decoded instructions of a module (ptx_*.cpp); executed by interp_*.cpp.
+// The decoded instructions of a module (ptx_reader.cpp); executed by interp.cpp.
 struct Program;
 
 struct PtxParam {
@@ -130,9 +125,7 @@ struct PtxEntry {
     std::vector<PtxParam> params;
     size_t param_bytes = 0;
     unsigned maxntid = 0;  // product of .maxntid, 0 when absent
-    unsigned reqntid[3] = {0, 0, 0};
     size_t static_shared_bytes = 0;
-    int num_regs = 0;
     std::shared_ptr<const Program> program;
 };
 
@@ -186,7 +179,6 @@ struct Function {
     Module* module = nullptr;
     bool live = true;
     int max_dynamic_smem = 48 * 1024;
-    int preferred_carveout = -1;
 };
 
 constexpr unsigned kWarpSize = 32;

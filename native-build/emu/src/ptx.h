@@ -1,5 +1,5 @@
-// The decoded form of PTX instructions, shared by the reader (ptx_*.cpp) and
-// the interpreter (interp_*.cpp). Every operand is resolved at load time:
+// The decoded form of PTX instructions, shared by the reader (ptx_reader.cpp) and
+// the interpreter (interp.cpp). Every operand is resolved at load time:
 // registers to slots, labels to instruction indices, symbols to addresses,
 // so that executing an instruction never looks at text.
 #ifndef FUSEDOPT_EMU_PTX_H
@@ -29,12 +29,12 @@ inline int ty_bytes(Ty t) {
 inline bool ty_signed(Ty t) { return t == Ty::s8 || t == Ty::s16 || t == Ty::s32 || t == Ty::s64; }
 inline bool ty_float(Ty t) { return t == Ty::f16 || t == Ty::bf16 || t == Ty::f32 || t == Ty::f64; }
 
+// The instructions the interpreter executes: those nvcc emits for the project's kernels and the
+// stand-in's test kernels. Any other fails the module load.
 enum Op : uint8_t {
     OP_MOV, OP_ADD, OP_SUB, OP_MUL, OP_MAD, OP_FMA, OP_DIV, OP_REM, OP_ABS, OP_NEG, OP_MIN, OP_MAX, OP_SQRT,
-    OP_RSQRT, OP_RCP, OP_EX2, OP_LG2, OP_SIN, OP_COS, OP_TANH, OP_COPYSIGN, OP_TESTP, OP_AND, OP_OR, OP_XOR,
-    OP_NOT, OP_CNOT, OP_SHL, OP_SHR, OP_POPC, OP_CLZ, OP_BREV, OP_BFE, OP_BFI, OP_PRMT, OP_SETP, OP_SET,
-    OP_SELP, OP_CVT, OP_CVTA, OP_LD, OP_ST, OP_BRA, OP_RET, OP_BAR, OP_BAR_RED, OP_BAR_WARP, OP_SHFL, OP_VOTE,
-    OP_ACTIVEMASK, OP_ATOM, OP_MEMBAR, OP_COUNT
+    OP_RCP, OP_EX2, OP_AND, OP_OR, OP_XOR, OP_NOT, OP_SHL, OP_SHR, OP_SETP, OP_SELP, OP_CVT, OP_CVTA, OP_LD,
+    OP_ST, OP_BRA, OP_RET, OP_BAR, OP_BAR_RED, OP_BAR_WARP, OP_SHFL, OP_VOTE, OP_ACTIVEMASK, OP_ATOM, OP_COUNT
 };
 
 // Rounding modifiers (.rn .rz .rm .rp; the integer forms .rni .rzi .rmi .rpi).
@@ -50,25 +50,22 @@ enum Space : uint8_t { S_GENERIC, S_GLOBAL, S_SHARED, S_PARAM, S_CONST };
 // Instruction modifier flags.
 enum : uint16_t {
     F_FTZ = 1 << 0, F_SAT = 1 << 1, F_APPROX = 1 << 2, F_HI = 1 << 3, F_LO = 1 << 4, F_WIDE = 1 << 5,
-    F_TO = 1 << 6, F_NANMODE = 1 << 7, F_UNI = 1 << 8, F_PAIR = 1 << 9 /* setp/shfl with a second dest */,
-    F_NODEST = 1 << 10 /* red: an atomic without a result */
+    F_TO = 1 << 6, F_NANMODE = 1 << 7, F_UNI = 1 << 8, F_PAIR = 1 << 9 /* setp/shfl with a second dest */
 };
 
-// Sub-operations: shfl modes, vote modes, atom/bar.red operations, testp classes, bool ops.
+// Sub-operations: shfl modes, vote modes, atom/bar.red operations, bool ops.
 enum Sub : uint8_t {
-    X_NONE, X_UP, X_DOWN, X_BFLY, X_IDX, X_ALL, X_ANY, X_UNI, X_BALLOT, X_POPC, X_ADD, X_MIN, X_MAX, X_INC,
-    X_DEC, X_AND, X_OR, X_XOR, X_EXCH, X_CAS, X_FINITE, X_INFINITE, X_NUMBER, X_NOTANUMBER, X_NORMAL,
-    X_SUBNORMAL
+    X_NONE, X_UP, X_DOWN, X_BFLY, X_IDX, X_ALL, X_ANY, X_UNI, X_BALLOT, X_POPC, X_ADD, X_MIN, X_MAX, X_AND,
+    X_OR, X_XOR, X_CAS
 };
 
-enum OpKind : uint8_t { K_NONE, K_REG, K_IMM, K_SREG, K_VEC, K_ADDR, K_SINK };
+enum OpKind : uint8_t { K_NONE, K_REG, K_IMM, K_SREG, K_VEC, K_ADDR };
 constexpr int32_t kVecImm = -2;
 
+// The special registers the kernels read; any other is an undeclared register at load.
 enum SReg : uint8_t {
     SR_TID_X, SR_TID_Y, SR_TID_Z, SR_NTID_X, SR_NTID_Y, SR_NTID_Z, SR_CTAID_X, SR_CTAID_Y, SR_CTAID_Z,
-    SR_NCTAID_X, SR_NCTAID_Y, SR_NCTAID_Z, SR_LANEID, SR_WARPID, SR_NWARPID, SR_SMID, SR_NSMID, SR_GRIDID,
-    SR_LANEMASK_EQ, SR_LANEMASK_LT, SR_LANEMASK_LE, SR_LANEMASK_GT, SR_LANEMASK_GE, SR_CLOCK, SR_CLOCK64,
-    SR_GLOBALTIMER, SR_DYN_SMEM, SR_TOTAL_SMEM, SR_WARPSIZE
+    SR_NCTAID_X, SR_NCTAID_Y, SR_NCTAID_Z
 };
 
 // Kept small (16 bytes): the interpreter walks arrays of instructions, and their size decides its cache misses.
@@ -83,7 +80,7 @@ struct Operand {
 
 // The elements of a vector operand ({%r1, %r2}, {0, %rs6}, setp's p|q).
 struct VecOperand {
-    int32_t slot[4] = {-1, -1, -1, -1};  // register slots, -1 for the sink "_", kVecImm for an immediate
+    int32_t slot[4] = {-1, -1, -1, -1};  // register slots, kVecImm for an immediate
     uint32_t imm[4] = {0, 0, 0, 0};
 };
 

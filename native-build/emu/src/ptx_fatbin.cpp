@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "ptx_reader.h"
+#include "emu_internal.h"
 
 namespace emu {
 
@@ -24,27 +24,20 @@ T rd(const unsigned char* p) {
     return v;
 }
 
-// The system compression libraries, opened on first use: the build needs no headers for them.
-bool decompress(int codec, const unsigned char* src, size_t n, std::string& out, size_t size, std::string& error) {
-    const char* lib = codec == 1 ? "liblz4.so.1" : "libzstd.so.1";
-    void* h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+// nvcc 13 compresses the PTX with zstd; the system library is opened on first use, so the build
+// needs no headers for it. (Fatbins of older nvcc, compressed with LZ4, are refused.)
+bool decompress(const unsigned char* src, size_t n, std::string& out, size_t size, std::string& error) {
+    void* h = dlopen("libzstd.so.1", RTLD_NOW | RTLD_LOCAL);
     if (h == nullptr) {
-        error = std::string("the fatbin's PTX is compressed and ") + lib + " cannot be opened: " + dlerror();
+        error = std::string("the fatbin's PTX is compressed and libzstd.so.1 cannot be opened: ") + dlerror();
         return false;
     }
     out.assign(size, '\0');
-    if (codec == 1) {
-        auto fn = reinterpret_cast<int (*)(const char*, char*, int, int)>(dlsym(h, "LZ4_decompress_safe"));
-        int r = fn ? fn(reinterpret_cast<const char*>(src), &out[0], static_cast<int>(n), static_cast<int>(size)) : -1;
-        if (r < 0) { error = "LZ4 decompression of the fatbin's PTX failed"; return false; }
-        out.resize(static_cast<size_t>(r));
-    } else {
-        auto fn = reinterpret_cast<size_t (*)(void*, size_t, const void*, size_t)>(dlsym(h, "ZSTD_decompress"));
-        auto is_error = reinterpret_cast<unsigned (*)(size_t)>(dlsym(h, "ZSTD_isError"));
-        size_t r = fn ? fn(&out[0], size, src, n) : static_cast<size_t>(-1);
-        if (fn == nullptr || is_error == nullptr || is_error(r)) { error = "zstd decompression of the fatbin's PTX failed"; return false; }
-        out.resize(r);
-    }
+    auto fn = reinterpret_cast<size_t (*)(void*, size_t, const void*, size_t)>(dlsym(h, "ZSTD_decompress"));
+    auto is_error = reinterpret_cast<unsigned (*)(size_t)>(dlsym(h, "ZSTD_isError"));
+    size_t r = fn ? fn(&out[0], size, src, n) : static_cast<size_t>(-1);
+    if (fn == nullptr || is_error == nullptr || is_error(r)) { error = "zstd decompression of the fatbin's PTX failed"; return false; }
+    out.resize(r);
     return true;
 }
 
@@ -83,10 +76,12 @@ CUresult fatbin_ptx(const unsigned char* image, std::string& ptx, std::string& e
     uint64_t size = rd<uint64_t>(best + 0x38);
     const unsigned char* data = best + eh;
     if (stored == 0 || stored > payload) stored = static_cast<uint32_t>(payload);
+    if (flags & 0x2000) {
+        error = "the fatbin's PTX is LZ4-compressed (nvcc before 13); rebuild it with nvcc 13";
+        return E_INVALID_IMAGE;
+    }
     if (flags & 0x8000) {
-        if (!decompress(2, data, stored, ptx, size, error)) return E_INVALID_IMAGE;
-    } else if (flags & 0x2000) {
-        if (!decompress(1, data, stored, ptx, size, error)) return E_INVALID_IMAGE;
+        if (!decompress(data, stored, ptx, size, error)) return E_INVALID_IMAGE;
     } else {
         ptx.assign(reinterpret_cast<const char*>(data), payload);
     }

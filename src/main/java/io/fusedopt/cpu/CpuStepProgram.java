@@ -24,12 +24,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>When the weights, a slot or the slow weights are 16-bit ({@link Precision}), each chunk is first widened into
  * float32 scratch arrays (the float32 buffers copied beside them, so the rule sees one index range), the rule runs
  * there unchanged, and what the pass writes is rounded back; with a model copy, the rounded weights also go there.
- * When only the gradients differ from the buffers the rule reads (16-bit gradients beside float32 master weights and
- * states, or gradients to unscale and clip), the rule works on the buffers' own pages and reads the gradients from
- * a per-thread array at the same indices as the pages (no chunk ends past {@link CpuBuffer#OFFSET_LIMIT}; a
- * caller's array, which may be longer, goes through whole-chunk scratch instead); the caller's gradients are never
- * written. The rules index every array of a chunk alike, which keeps their loops vectorisable, and their operation
- * order stays that of float32 either way, which keeps the CPU bit-identical to the kernels.
+ * When only the gradients are 16-bit (beside float32 master weights and states), the rule works on the buffers' own
+ * pages and reads the gradients from a per-thread array they are widened into, at the same indices as the pages (no
+ * chunk ends past {@link CpuBuffer#OFFSET_LIMIT}). The rules index every array of a chunk alike, which keeps their
+ * loops vectorisable, and apply the gradient coefficient of clipping and loss scaling themselves as they read each
+ * gradient ({@link Chunk#unscale}), so the caller's gradients are never written; their operation order stays that of
+ * float32 either way, which keeps the CPU bit-identical to the kernels.
  */
 final class CpuStepProgram implements StepProgram {
     private final Rule rule;
@@ -196,50 +196,35 @@ final class CpuStepProgram implements StepProgram {
 
     /**
      * Points {@code c} at what a pass over chunk {@code k} reads: float32 scratch copies of every buffer when the
-     * weights or states are 16-bit, else the buffers' pages with the gradients as the rule must see them, widened
-     * and scaled by {@code (g · unscale) · clip} (the values the CUDA walker computes as it loads them).
-     * {@link #release} writes back what the pass wrote.
+     * weights or states are 16-bit, else the buffers' pages, with 16-bit gradients widened into a per-thread array
+     * at the pages' indices; and the step's gradient coefficient. {@link #release} writes back what the pass wrote.
      */
     private void bindForPass(Chunk c, int k, boolean slowToo) {
         Scratch x = SCRATCH.get();
-        boolean half = grads.dtype().isHalf();
         x.whole = whole(k);
-        if (!x.whole) {
-            bind(c, k);
-        } else {
+        if (x.whole) {
             bindScratch(c, k, slowToo);
-            scale(c.g, c.g, 0, c.to);
             return;
         }
-        if (ownGradients()) {
+        bind(c, k);
+        if (grads.dtype().isHalf()) {
             float[] g = x.paged(c.to);
-            int n = c.to - c.from;
-            if (half) {
-                HalfArrays.get().widen(grads.dtype(), grads.hpage(c.tensor, c.start), grads.offset(c.tensor, c.start),
-                        g, c.from, n);
-                scale(g, g, c.from, n);
-            } else {
-                scale(c.g, g, c.from, n);
-            }
+            HalfArrays.get().widen(grads.dtype(), grads.hpage(c.tensor, c.start), grads.offset(c.tensor, c.start),
+                    g, c.from, c.to - c.from);
             c.g = g;
         }
     }
 
     /**
      * Whether a pass over chunk {@code k} goes through whole-chunk scratch: with 16-bit weights or states, or with
-     * gradients to convert or scale in a caller's array that reaches past the offset limit.
+     * 16-bit gradients beside an array that reaches past the offset limit.
      */
     private boolean whole(int k) {
         if (wholeScratch) {
             return true;
         }
-        return ownGradients() && params.offset(layout.chunkTensor(k), layout.chunkStart(k)) + layout.chunkLength(k)
+        return grads.dtype().isHalf() && params.offset(layout.chunkTensor(k), layout.chunkStart(k)) + layout.chunkLength(k)
                 > CpuBuffer.OFFSET_LIMIT;
-    }
-
-    /** Whether the rule must read a converted or scaled copy of the gradients rather than their pages. */
-    private boolean ownGradients() {
-        return grads.dtype().isHalf() || unscale != 1f || clip != 1f;
     }
 
     /** After a pass bound by {@link #bindForPass}: rounds scratch back, or writes the model copy of the weights. */
@@ -254,30 +239,14 @@ final class CpuStepProgram implements StepProgram {
         }
     }
 
-    /**
-     * {@code dst[i] = (src[i] · unscale) · clip} for {@code i} in {@code [from, from + n)}: a plain copy when both are
-     * 1 (an exact identity), nothing when that copy would be onto itself. One index on both sides, so that C2
-     * vectorises the loop even when the two are one array.
-     */
-    private void scale(float[] src, float[] dst, int from, int n) {
-        if (unscale == 1f && clip == 1f) {
-            if (src != dst) {
-                System.arraycopy(src, from, dst, from, n);
-            }
-            return;
-        }
-        float u = unscale, k = clip;
-        for (int i = from; i < from + n; i++) {
-            dst[i] = (src[i] * u) * k;
-        }
-    }
-
     /** Points {@code c} at chunk {@code k}'s own pages and range (float32 buffers only). */
     private void bind(Chunk c, int k) {
         int t = layout.chunkTensor(k);
         long start = layout.chunkStart(k);
         c.tensor = t;
         c.group = layout.group(t);
+        c.unscale = unscale;
+        c.clip = clip;
         // Consecutive small tensors share their arrays: storing a reference only when it changes spares the
         // collector's write barrier, which costs a memory fence per store into a long-lived chunk view.
         float[] w = params.page(t, start);
@@ -365,6 +334,8 @@ final class CpuStepProgram implements StepProgram {
         }
         c.w = x.w();
         c.g = x.g();
+        c.unscale = unscale;
+        c.clip = clip;
         c.from = 0;
         c.to = n;
         c.start = start;

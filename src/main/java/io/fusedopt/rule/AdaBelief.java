@@ -114,10 +114,11 @@ public final class AdaBelief extends Rule {
         final float negC = sc[so + NEG_C], sqrtBc2 = sc[so + SQRT_BC2];
         final boolean decoupled = weightDecouple;
         final float[] w = c.w, g = c.g, m = c.s[0], s = c.s[1];
+        final float gu = c.unscale, gk = c.clip;
         final float[] smax = amsgrad ? c.s[2] : null;
         for (int i = c.from; i < c.to; i++) {
             float wi = decoupled ? w[i] * decay : w[i];
-            float gi = (!decoupled && wd != 0f) ? Math.fma(wd, wi, g[i]) : g[i];
+            float gi = (!decoupled && wd != 0f) ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
             float mi = Moments.first(m[i], gi, b1, omb1);
             float d = gi - mi;
             float si = Moments.second(s[i], d, b2, omb2) + eps;

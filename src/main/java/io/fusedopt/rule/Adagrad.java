@@ -77,9 +77,10 @@ public final class Adagrad extends Rule {
     public void update(Chunk c, float[] sc, int so, double[] ts) {
         final float negClr = sc[so + NEG_CLR], wd = sc[so + WD], eps = sc[so + EPS];
         final float[] w = c.w, g = c.g, s = c.s[0];
+        final float gu = c.unscale, gk = c.clip;
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];
-            float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
+            float gi = wd != 0f ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
             float si = Math.fma(gi, gi, s[i]);
             s[i] = si;
             w[i] = Math.fma(negClr, gi / ((float) Math.sqrt(si) + eps), wi);

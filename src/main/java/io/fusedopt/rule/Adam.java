@@ -96,11 +96,12 @@ public final class Adam extends Rule {
         final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD], decay = sc[so + DECAY];
         final float negStep = sc[so + NEG_STEP], sqrtBc2 = sc[so + SQRT_BC2];
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
+        final float gu = c.unscale, gk = c.clip;
         final float[] vmax = amsgrad ? c.s[2] : null;
         final int to = c.to;
         for (int i = c.from; i < to; i++) {
             float wi = decoupled ? w[i] * decay : w[i];
-            float gi = (!decoupled && wd != 0f) ? Math.fma(wd, wi, g[i]) : g[i];
+            float gi = (!decoupled && wd != 0f) ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
             float mi = Moments.first(m[i], gi, b1, omb1);
             float vi = Moments.second(v[i], gi, b2, omb2);
             float big = vi;

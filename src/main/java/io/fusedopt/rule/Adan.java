@@ -107,10 +107,11 @@ public final class Adan extends Rule {
         final float decay = sc[so + DECAY], negLr = sc[so + NEG_LR];
         final boolean first = sc[so + FIRST] != 0f;
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1], n = c.s[2], gp = c.s[3];
+        final float gu = c.unscale, gk = c.clip;
         for (int base = c.from; base < c.to; base += LaunchConfig.LANES) {
             final int end = Math.min(base + LaunchConfig.LANES, c.to);
             for (int i = base; i < end; i++) {
-                float gi = g[i];
+                float gi = (g[i] * gu) * gk;
                 float d = first ? 0f : gi - gp[i];
                 v[i] = Moments.first(v[i], d, b2, omb2);
                 float q = Math.fma(b2, d, gi);
@@ -118,7 +119,7 @@ public final class Adan extends Rule {
                 gp[i] = gi;
             }
             for (int i = base; i < end; i++) {
-                float mi = Moments.first(m[i], g[i], b1, omb1);
+                float mi = Moments.first(m[i], (g[i] * gu) * gk, b1, omb1);
                 float num = Math.fma(b2bc2, v[i], mi / bc1);
                 float den = (float) Math.sqrt(n[i] / bc3 + epsRoot) + eps;
                 w[i] = Math.fma(negLr, num / den, w[i] * decay);

@@ -16,6 +16,14 @@ public final class Chunk {
     public float[] w;
     /** Gradients. */
     public float[] g;
+    /**
+     * The gradient coefficient: a rule reads element {@code i}'s gradient as {@code (g[i] · unscale) · clip}, the
+     * unscaling of loss scaling and the clip coefficient, in the order the CUDA walker applies them; both 1 when
+     * off (an exact identity).
+     */
+    public float unscale = 1f;
+    /** The clip coefficient of the gradient; see {@link #unscale}. */
+    public float clip = 1f;
     /** State slots, in the rule's {@link Rule#slots()} order. */
     public float[][] s;
     /** First element (inclusive) and end (exclusive) inside the arrays. */
@@ -47,6 +55,15 @@ public final class Chunk {
      * here first and index everything at {@code l}.
      */
     public final float[][] rows = new float[4][LaunchConfig.LANES];
+
+    /** Copies {@code n} gradients from {@code g[from..)} into {@code dst[0..n)} as the rule reads them (scaled). */
+    public void gradients(int from, float[] dst, int n) {
+        final float[] src = g;
+        final float u = unscale, k = clip;
+        for (int l = 0; l < n; l++) {
+            dst[l] = (src[from + l] * u) * k;
+        }
+    }
 
     /** Creates an empty chunk view; the backend fills the fields before each use. */
     public Chunk() {

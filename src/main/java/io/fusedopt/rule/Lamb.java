@@ -80,12 +80,12 @@ public final class Lamb extends TrustRatioRule {
         final float b1 = sc[so + Moments.B1], omb1 = sc[so + Moments.OMB1];
         final float b2 = sc[so + Moments.B2], omb2 = sc[so + Moments.OMB2];
         final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD], bc1 = sc[so + BC1], bc2 = sc[so + BC2];
-        final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1], la = c.laneA, lb = c.laneB;
+        final float[] w = c.w, m = c.s[0], v = c.s[1], la = c.laneA, lb = c.laneB;
         final float[] rw = c.rows[0], rg = c.rows[1], rm = c.rows[2], rv = c.rows[3];
         for (int base = c.from; base < c.to; base += LaunchConfig.LANES) {
             int n = Math.min(LaunchConfig.LANES, c.to - base);
             System.arraycopy(w, base, rw, 0, n);
-            System.arraycopy(g, base, rg, 0, n);
+            c.gradients(base, rg, n);
             System.arraycopy(m, base, rm, 0, n);
             System.arraycopy(v, base, rv, 0, n);
             for (int l = 0; l < n; l++) {
@@ -116,8 +116,9 @@ public final class Lamb extends TrustRatioRule {
         final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD], bc1 = sc[so + BC1], bc2 = sc[so + BC2];
         final float negStep = -(sc[so + LR] * (float) ts[c.tensor]);
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
+        final float gu = c.unscale, gk = c.clip;
         for (int i = c.from; i < c.to; i++) {
-            float wi = w[i], gi = g[i];
+            float wi = w[i], gi = (g[i] * gu) * gk;
             float mi = Moments.first(m[i], gi, b1, omb1);
             float vi = Moments.second(v[i], gi, b2, omb2);
             float r = (mi / bc1) / ((float) Math.sqrt(vi / bc2) + eps);

@@ -108,12 +108,12 @@ public final class Lars extends TrustRatioRule {
     @Override
     public void normChunk(Chunk c, float[] sc, int so) {
         final float wd = sc[so + WD];
-        final float[] w = c.w, g = c.g, la = c.laneA, lb = c.laneB;
+        final float[] w = c.w, la = c.laneA, lb = c.laneB;
         final float[] rw = c.rows[0], rg = c.rows[1];
         for (int base = c.from; base < c.to; base += LaunchConfig.LANES) {
             int n = Math.min(LaunchConfig.LANES, c.to - base);
             System.arraycopy(w, base, rw, 0, n);
-            System.arraycopy(g, base, rg, 0, n);
+            c.gradients(base, rg, n);
             for (int l = 0; l < n; l++) {
                 float wi = rw[l];
                 float d = wd != 0f ? Math.fma(wd, wi, rg[l]) : rg[l];
@@ -135,9 +135,10 @@ public final class Lars extends TrustRatioRule {
         final boolean nesterov = sc[so + NESTEROV] != 0f;
         final float negStep = -(sc[so + LR] * (float) ts[c.tensor]);
         final float[] w = c.w, g = c.g, b = c.s[0];
+        final float gu = c.unscale, gk = c.clip;
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];
-            float d = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
+            float d = wd != 0f ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
             float u = negStep * d;
             float bi = Math.fma(mu, b[i], u);
             b[i] = bi;

@@ -71,8 +71,9 @@ public final class Lion extends Rule {
         final float b1 = sc[so + B1], omb1 = sc[so + OMB1], b2 = sc[so + B2], omb2 = sc[so + OMB2];
         final float decay = sc[so + DECAY], negLr = sc[so + NEG_LR];
         final float[] w = c.w, g = c.g, m = c.s[0];
+        final float gu = c.unscale, gk = c.clip;
         for (int i = c.from; i < c.to; i++) {
-            float gi = g[i];
+            float gi = (g[i] * gu) * gk;
             float mi = m[i];
             float s = Math.min(Math.max(Moments.first(mi, gi, b1, omb1) * 0x1p100f * 0x1p49f, -1f), 1f);
             w[i] = Math.fma(negLr, s, w[i] * decay);

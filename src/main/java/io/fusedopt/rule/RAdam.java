@@ -87,9 +87,10 @@ public final class RAdam extends Rule {
         final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD], negC = sc[so + NEG_C];
         final boolean rect = sc[so + RECT] != 0f;
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
+        final float gu = c.unscale, gk = c.clip;
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];
-            float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
+            float gi = wd != 0f ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
             float mi = Moments.first(m[i], gi, b1, omb1);
             float vi = Moments.second(v[i], gi, b2, omb2);
             m[i] = mi;

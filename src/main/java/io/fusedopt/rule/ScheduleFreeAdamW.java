@@ -168,8 +168,9 @@ public final class ScheduleFreeAdamW extends Rule {
         final float ca = sc[so + C], omc = sc[so + OMC];
         final boolean first = sc[so + FIRST] != 0f;
         final float[] y = c.w, g = c.g, z = c.s[0], v = c.s[1];
+        final float gu = c.unscale, gk = c.clip;
         for (int i = c.from; i < c.to; i++) {
-            float yi = y[i], gi = g[i];
+            float yi = y[i], gi = (g[i] * gu) * gk;
             float zi = first ? yi : z[i];
             float vi = Moments.second(v[i], gi, b2, omb2);
             float u = gi / ((float) Math.sqrt(vi / bc2) + eps);

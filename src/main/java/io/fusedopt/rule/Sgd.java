@@ -118,19 +118,20 @@ public final class Sgd extends Rule {
         final float mu = sc[so + MU], omd = sc[so + OMD];
         final boolean first = sc[so + FIRST] != 0f, nest = sc[so + NESTEROV] != 0f;
         final float[] w = c.w, g = c.g;
+        final float gu = c.unscale, gk = c.clip;
         final int to = c.to;
         if (!momentum) {
             if (decoupled) {
                 for (int i = c.from; i < to; i++) {
-                    w[i] = Math.fma(negLr, g[i], w[i] * decay);
+                    w[i] = Math.fma(negLr, (g[i] * gu) * gk, w[i] * decay);
                 }
             } else if (wd != 0f) {
                 for (int i = c.from; i < to; i++) {
-                    w[i] = Math.fma(negLr, Math.fma(wd, w[i], g[i]), w[i]);
+                    w[i] = Math.fma(negLr, Math.fma(wd, w[i], (g[i] * gu) * gk), w[i]);
                 }
             } else {
                 for (int i = c.from; i < to; i++) {
-                    w[i] = Math.fma(negLr, g[i], w[i]);
+                    w[i] = Math.fma(negLr, (g[i] * gu) * gk, w[i]);
                 }
             }
             return;
@@ -138,7 +139,7 @@ public final class Sgd extends Rule {
         final float[] b = c.s[0];
         for (int i = c.from; i < to; i++) {
             float wi = w[i];
-            float d = (!decoupled && wd != 0f) ? Math.fma(wd, wi, g[i]) : g[i];
+            float d = (!decoupled && wd != 0f) ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
             float bi = first ? d : Math.fma(mu, b[i], omd * d);
             b[i] = bi;
             d = nest ? Math.fma(mu, bi, d) : bi;

@@ -107,12 +107,13 @@ public final class Swats extends Rule {
         final float b2 = sc[so + Moments.B2], omb2 = sc[so + Moments.OMB2];
         final float eps = sc[so + Moments.EPS], wd = sc[so + Moments.WD], step = sc[so + STEP];
         final float[] w = c.w, g = c.g, m = c.s[0], a = c.s[1], v = c.s[2];
+        final float gu = c.unscale, gk = c.clip;
         final int st = c.tensor * WIDTH;
         if (ts[st + PHASE] != 0) {
             final float negCoef = -(float) ts[st + COEF];
             for (int i = c.from; i < c.to; i++) {
                 float wi = w[i];
-                float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
+                float gi = wd != 0f ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
                 float vi = Math.fma(b1, v[i], gi);
                 v[i] = vi;
                 w[i] = Math.fma(negCoef, vi, wi);
@@ -124,7 +125,7 @@ public final class Swats extends Rule {
         for (int base = c.from; base < c.to; base += LaunchConfig.LANES) {
             int n = Math.min(LaunchConfig.LANES, c.to - base);
             System.arraycopy(w, base, rw, 0, n);
-            System.arraycopy(g, base, rg, 0, n);
+            c.gradients(base, rg, n);
             System.arraycopy(m, base, rm, 0, n);
             System.arraycopy(a, base, ra, 0, n);
             for (int l = 0; l < n; l++) {

@@ -82,9 +82,10 @@ public final class Yogi extends Rule {
         final float b1 = sc[so + B1], omb1 = sc[so + OMB1], negOmb2 = sc[so + NEG_OMB2], eps = sc[so + EPS];
         final float wd = sc[so + WD], negStep = sc[so + NEG_STEP], sqrtBc2 = sc[so + SQRT_BC2];
         final float[] w = c.w, g = c.g, m = c.s[0], v = c.s[1];
+        final float gu = c.unscale, gk = c.clip;
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];
-            float gi = wd != 0f ? Math.fma(wd, wi, g[i]) : g[i];
+            float gi = wd != 0f ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
             float mi = Moments.first(m[i], gi, b1, omb1);
             float q = gi * gi;
             float vi = v[i];

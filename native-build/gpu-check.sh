@@ -135,11 +135,11 @@ EXPECTED=$(tr -dc '0-9' < "$B/expected-tests.txt" 2>/dev/null)
 # Two selections: a tag filter applies to explicitly selected classes too, and PtxSignatureTest is not a device test.
 # On the CPU stand-in (--quick) the device tests interpret every kernel: minutes, not seconds.
 TEST_LIMIT=240; [ $STAND_IN = 1 ] && TEST_LIMIT=900
-step tests-device $TEST_LIMIT "$JAVA" -Dfusedopt.device=cuda -jar "$B/lib/junit-platform-console-standalone.jar" execute \
-    -cp "$CP" --select-package io.fusedopt --include-tag device --exclude-tag cuda-emu \
+step tests-device $TEST_LIMIT "$JAVA" -Dfusedopt.device=cuda -cp "$CP:$B/lib/junit-platform-console-standalone.jar" \
+    org.junit.platform.console.ConsoleLauncher execute --select-package io.fusedopt --include-tag device --exclude-tag cuda-emu \
     --fail-if-no-tests --details=summary --disable-banner
-step tests-ptx 60 "$JAVA" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
-    -cp "$CP" --select-class io.fusedopt.cuda.PtxSignatureTest --fail-if-no-tests --details=summary --disable-banner
+step tests-ptx 60 "$JAVA" -cp "$CP:$B/lib/junit-platform-console-standalone.jar" \
+    org.junit.platform.console.ConsoleLauncher execute --select-class io.fusedopt.cuda.PtxSignatureTest --fail-if-no-tests --details=summary --disable-banner
 ran=0
 for f in "$DIR/tests-device.out" "$DIR/tests-ptx.out"; do
     n=$(sed -n 's/^\[ *\([0-9]*\) tests successful *\]$/\1/p' "$f" | tail -n 1)

@@ -26,7 +26,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * there unchanged, and what the pass writes is rounded back; with a model copy, the rounded weights also go there.
  * When only the gradients are 16-bit (beside float32 master weights and states), the rule works on the buffers' own
  * pages and reads the gradients from a per-thread array they are widened into, at the same indices as the pages (no
- * chunk ends past {@link CpuBuffer#OFFSET_LIMIT}). The rules index every array of a chunk alike, which keeps their
+ * chunk of a store's own tensors ends past {@link CpuBuffer#OFFSET_LIMIT}, and 16-bit stores hold no caller's
+ * arrays). The rules index every array of a chunk alike, which keeps their
  * loops vectorisable, and apply the gradient coefficient of clipping and loss scaling themselves as they read each
  * gradient ({@link Chunk#unscale}), so the caller's gradients are never written; their operation order stays that of
  * float32 either way, which keeps the CPU bit-identical to the kernels.
@@ -81,8 +82,6 @@ final class CpuStepProgram implements StepProgram {
         private float[][] s = new float[0][];
         /** Gradients at the indices of the pages they stand beside; grown on demand up to the offset limit. */
         private float[] paged = new float[0];
-        /** Whether the chunk bound last went through whole-chunk scratch. */
-        boolean whole;
 
         private static float[] chunk(float[] a) {
             return a != null ? a : new float[LaunchConfig.CHUNK];
@@ -200,36 +199,24 @@ final class CpuStepProgram implements StepProgram {
      * at the pages' indices; and the step's gradient coefficient. {@link #release} writes back what the pass wrote.
      */
     private void bindForPass(Chunk c, int k, boolean slowToo) {
-        Scratch x = SCRATCH.get();
-        x.whole = whole(k);
-        if (x.whole) {
+        if (wholeScratch) {
             bindScratch(c, k, slowToo);
             return;
         }
         bind(c, k);
         if (grads.dtype().isHalf()) {
-            float[] g = x.paged(c.to);
+            // A store of 16-bit gradients holds no caller's arrays (they are float32), so every chunk ends within
+            // the offset limit.
+            float[] g = SCRATCH.get().paged(c.to);
             HalfArrays.get().widen(grads.dtype(), grads.hpage(c.tensor, c.start), grads.offset(c.tensor, c.start),
                     g, c.from, c.to - c.from);
             c.g = g;
         }
     }
 
-    /**
-     * Whether a pass over chunk {@code k} goes through whole-chunk scratch: with 16-bit weights or states, or with
-     * 16-bit gradients beside an array that reaches past the offset limit.
-     */
-    private boolean whole(int k) {
-        if (wholeScratch) {
-            return true;
-        }
-        return grads.dtype().isHalf() && params.offset(layout.chunkTensor(k), layout.chunkStart(k)) + layout.chunkLength(k)
-                > CpuBuffer.OFFSET_LIMIT;
-    }
-
     /** After a pass bound by {@link #bindForPass}: rounds scratch back, or writes the model copy of the weights. */
     private void release(Chunk c, int k, boolean slowToo) {
-        if (SCRATCH.get().whole) {
+        if (wholeScratch) {
             storeScratch(k, slowToo);
         } else if (model != null) {
             int t = layout.chunkTensor(k);
@@ -472,7 +459,7 @@ final class CpuStepProgram implements StepProgram {
                     partialB[ch] = Reduce.chunkSum(c.laneB);
                 }
                 if (sync) {
-                    lookaheadSync(c, SCRATCH.get().whole ? SCRATCH.get().slow()
+                    lookaheadSync(c, wholeScratch ? SCRATCH.get().slow()
                             : slow.page(c.tensor, layout.chunkStart(ch)), alpha);
                 }
                 release(c, ch, sync);

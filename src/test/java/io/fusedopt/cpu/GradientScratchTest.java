@@ -9,12 +9,12 @@ import io.fusedopt.ParameterStore;
 import org.junit.jupiter.api.Test;
 
 /**
- * The gradients a CPU pass converts or scales live in per-thread scratch, never in the caller's arrays: at the
- * pages' indices for the store's own tensors, and through whole-chunk scratch for a caller's array longer than the
- * offset limit. Both give the bits of a store that holds the same values itself.
+ * Clipping and loss scaling on the CPU never write the caller's gradient arrays (the rules apply the coefficient as
+ * they read each gradient), for arrays longer than a page too, and give the bits of a store that holds the same
+ * values itself.
  */
 class GradientScratchTest {
-    /** Longer than {@link CpuBuffer#OFFSET_LIMIT}, so its last chunks end past the limit in the caller's array. */
+    /** Longer than {@link CpuBuffer#OFFSET_LIMIT}: a caller's array is one array, not paged like the store's. */
     private static final int BIG = CpuBuffer.OFFSET_LIMIT + 40_009;
     private static final int SMALL = 1_003;
 
@@ -48,7 +48,7 @@ class GradientScratchTest {
                 assertArrayEquals(gBigCopy, gBig, "the caller's long gradient array was written");
                 assertArrayEquals(gSmallCopy, gSmall, "the caller's gradient array was written");
                 assertArrayEquals(own.gradients("big"), gBigCopy, "the store's gradients were written");
-                assertArrayEquals(own.parameters("big"), wBig, "whole-chunk scratch and paged scratch differ");
+                assertArrayEquals(own.parameters("big"), wBig, "the caller's long array and the store's pages differ");
                 assertArrayEquals(own.parameters("small"), wSmall);
                 assertArrayEquals(b.state("big", "exp_avg_sq"), a.state("big", "exp_avg_sq"));
             }

@@ -932,11 +932,16 @@ final class CudaStepProgram implements StepProgram {
         knownIssued++;
     }
 
-    /** The block as the device holds it after every step issued so far; waits for them. */
-    private ByteBuffer readBlock() {
+    /** Waits for every step issued so far, on the caller's stream and fusedopt's. */
+    private void awaitSteps() {
         backend.makeCurrent();
         Driver.check(cuStreamSynchronize(stepStream()), "waiting for the steps issued");
         Driver.check(cuStreamSynchronize(backend.stream()), "waiting for the steps issued");
+    }
+
+    /** The block as the device holds it after every step issued so far; waits for them. */
+    private ByteBuffer readBlock() {
+        awaitSteps();
         byte[] bytes = new byte[StepControlBlock.BYTES];
         Driver.check(cuMemcpyDtoH(Pointer.to(bytes), control, bytes.length), "reading the step-control block");
         ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
@@ -1046,8 +1051,7 @@ final class CudaStepProgram implements StepProgram {
         }
         backend.makeCurrent();
         if (wait) {
-            Driver.check(cuStreamSynchronize(stepStream()), "waiting for the steps issued");
-            Driver.check(cuStreamSynchronize(backend.stream()), "waiting for the steps issued");
+            awaitSteps();
             drainReadBacks();
         } else {
             pollReadBacks();

@@ -118,7 +118,8 @@ public final class AdaBelief extends Rule {
         final float[] smax = amsgrad ? c.s[2] : null;
         for (int i = c.from; i < c.to; i++) {
             float wi = decoupled ? w[i] * decay : w[i];
-            float gi = (!decoupled && wd != 0f) ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
+            float gc = (g[i] * gu) * gk;
+            float gi = (!decoupled && wd != 0f) ? Math.fma(wd, wi, gc) : gc;
             float mi = Moments.first(m[i], gi, b1, omb1);
             float d = gi - mi;
             float si = Moments.second(s[i], d, b2, omb2) + eps;

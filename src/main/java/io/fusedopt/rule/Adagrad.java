@@ -80,7 +80,8 @@ public final class Adagrad extends Rule {
         final float gu = c.unscale, gk = c.clip;
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];
-            float gi = wd != 0f ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
+            float gc = (g[i] * gu) * gk;
+            float gi = wd != 0f ? Math.fma(wd, wi, gc) : gc;
             float si = Math.fma(gi, gi, s[i]);
             s[i] = si;
             w[i] = Math.fma(negClr, gi / ((float) Math.sqrt(si) + eps), wi);

@@ -101,7 +101,8 @@ public final class Adam extends Rule {
         final int to = c.to;
         for (int i = c.from; i < to; i++) {
             float wi = decoupled ? w[i] * decay : w[i];
-            float gi = (!decoupled && wd != 0f) ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
+            float gc = (g[i] * gu) * gk;
+            float gi = (!decoupled && wd != 0f) ? Math.fma(wd, wi, gc) : gc;
             float mi = Moments.first(m[i], gi, b1, omb1);
             float vi = Moments.second(v[i], gi, b2, omb2);
             float big = vi;

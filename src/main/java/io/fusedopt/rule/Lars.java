@@ -138,7 +138,8 @@ public final class Lars extends TrustRatioRule {
         final float gu = c.unscale, gk = c.clip;
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];
-            float d = wd != 0f ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
+            float gc = (g[i] * gu) * gk;
+            float d = wd != 0f ? Math.fma(wd, wi, gc) : gc;
             float u = negStep * d;
             float bi = Math.fma(mu, b[i], u);
             b[i] = bi;

@@ -90,7 +90,8 @@ public final class RAdam extends Rule {
         final float gu = c.unscale, gk = c.clip;
         for (int i = c.from; i < c.to; i++) {
             float wi = w[i];
-            float gi = wd != 0f ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
+            float gc = (g[i] * gu) * gk;
+            float gi = wd != 0f ? Math.fma(wd, wi, gc) : gc;
             float mi = Moments.first(m[i], gi, b1, omb1);
             float vi = Moments.second(v[i], gi, b2, omb2);
             m[i] = mi;

@@ -139,7 +139,8 @@ public final class Sgd extends Rule {
         final float[] b = c.s[0];
         for (int i = c.from; i < to; i++) {
             float wi = w[i];
-            float d = (!decoupled && wd != 0f) ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
+            float gc = (g[i] * gu) * gk;
+            float d = (!decoupled && wd != 0f) ? Math.fma(wd, wi, gc) : gc;
             float bi = first ? d : Math.fma(mu, b[i], omd * d);
             b[i] = bi;
             d = nest ? Math.fma(mu, bi, d) : bi;

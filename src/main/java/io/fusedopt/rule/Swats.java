@@ -113,7 +113,8 @@ public final class Swats extends Rule {
             final float negCoef = -(float) ts[st + COEF];
             for (int i = c.from; i < c.to; i++) {
                 float wi = w[i];
-                float gi = wd != 0f ? Math.fma(wd, wi, (g[i] * gu) * gk) : (g[i] * gu) * gk;
+                float gc = (g[i] * gu) * gk;
+                float gi = wd != 0f ? Math.fma(wd, wi, gc) : gc;
                 float vi = Math.fma(b1, v[i], gi);
                 v[i] = vi;
                 w[i] = Math.fma(negCoef, vi, wi);

@@ -11,6 +11,7 @@ import jdk.incubator.vector.VectorSpecies;
 import static jdk.incubator.vector.VectorOperators.EQ;
 import static jdk.incubator.vector.VectorOperators.GE;
 import static jdk.incubator.vector.VectorOperators.GT;
+import static jdk.incubator.vector.VectorOperators.I2F;
 import static jdk.incubator.vector.VectorOperators.I2S;
 import static jdk.incubator.vector.VectorOperators.LSHL;
 import static jdk.incubator.vector.VectorOperators.LSHR;
@@ -82,9 +83,11 @@ final class VectorHalfArrays extends HalfArrays {
             IntVector x = ints(h, o + i);
             IntVector a = x.and(0x7FFF);
             IntVector shifted = a.lanewise(LSHL, 13);
-            // Exponent and mantissa in float32's places, read as float32 and scaled by 2^(127-15): exact for normal
-            // and subnormal halves alike (a power-of-two product that stays normal).
-            IntVector v = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+            // Normal halves: exponent and mantissa in float32's places, the exponent rebiased by 127 - 15.
+            IntVector v = shifted.add(0x38000000);
+            // Zero and subnormal halves are m · 2^-24: the integer converts exactly and the product is a normal
+            // float32. No lane ever holds a float32 subnormal, which would cost a microcode assist per vector on x86.
+            v = v.blend(((FloatVector) a.convert(I2F, 0)).mul(0x1p-24f).reinterpretAsInts(), a.compare(LT, 0x400));
             // Infinity and NaN keep their mantissa under an all-ones exponent.
             v = v.blend(shifted.or(0x7F800000), a.compare(GE, 0x7C00));
             v.or(x.and(0x8000).lanewise(LSHL, 16)).reinterpretAsFloats().intoArray(dst, from + i);

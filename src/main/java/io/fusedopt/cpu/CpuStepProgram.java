@@ -671,13 +671,8 @@ final class CpuStepProgram implements StepProgram {
     }
 
     /**
-     * The per-chunk sums of {@code (g · u)²} into {@link #normPartials}, in the lane order of {@link Reduce}. A NaN
-     * or infinite gradient makes its chunk's sum, and so the norm, non-finite, which {@link #step} treats as the
-     * finite check's finding, as the CUDA decision does.
-     */
-    /**
      * Sets {@code c}'s range to chunk {@code k}'s and returns the array holding its float32 gradients over that
-     * range: the buffer's page, or this thread's scratch with the widened 16-bit gradients at the same indices.
+     * range: the buffer's page, or this thread's chunk scratch holding the widened 16-bit gradients from index 0.
      */
     private float[] gradients(Chunk c, int k) {
         int t = layout.chunkTensor(k);
@@ -695,6 +690,11 @@ final class CpuStepProgram implements StepProgram {
         return g;
     }
 
+    /**
+     * The per-chunk sums of {@code (g · u)²} into {@link #normPartials}, in the lane order of {@link Reduce}. A NaN
+     * or infinite gradient makes its chunk's sum, and so the norm, non-finite, which {@link #step} treats as the
+     * finite check's finding, as the CUDA decision does.
+     */
     private void gradientNorm(float u) {
         parallel((from, to, c) -> {
             float[] lanes = c.laneA;

@@ -107,8 +107,8 @@ final class VectorHalfArrays extends HalfArrays {
             IntVector q = r.add(r.lanewise(LSHR, 13).and(1)).add(0xFFF).lanewise(LSHR, 13);
             // Below 2^-14 the half is subnormal, in units of 2^-24: adding 0.5 (whose ulp is 2^-24) rounds |x| to
             // that unit, to nearest even, in the float32 adder; the result's low bits are the half's.
-            // |x| is taken in the float lanes (its bits are a's): C2 boxed a vector per lane group when the int
-            // lanes were reinterpreted as floats for the add, at 20x the cost of the loop.
+            // |x| is taken in the float lanes (its bits are a's): with the int lanes reinterpreted as floats for the
+            // add, C2 left vectors boxed in some compilations, allocating per element and running several times slower.
             IntVector sub = f.abs().add(0.5f).reinterpretAsInts().sub(0x3F000000);
             q = q.blend(sub, a.compare(LT, 0x38800000));
             q = q.blend(0x7C00, a.compare(GE, 0x477FF000));
